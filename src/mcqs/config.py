@@ -1,0 +1,100 @@
+"""All configuration, in one typed place: environment variables prefixed ``MCQS_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MCQS_", env_file=".env", extra="ignore")
+
+    # --- running -----------------------------------------------------------------
+    env: Literal["development", "demo", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Where citizens reach us; used for GoldenPay return URLs and the receipt's QR code.
+    public_url: str = ""
+    database_url: str = "sqlite:///var/mcqs.sqlite3"
+    secret_key: str = Field(default="dev-only-secret-change-me", min_length=16)
+    # Mount the simulators of external parties under /_sim/<name>/ (demo and tests).
+    mount_simulators: bool = False
+
+    # --- population registry (HTTP/JSON) ----------------------------------------------
+    population_base_url: str = ""
+    population_api_key: str = "demo-population-key"
+
+    # --- GoldenPay merchant API ----------------------------------------------------
+    goldenpay_base_url: str = ""
+    goldenpay_merchant_name: str = "mcqs"
+    goldenpay_auth_key: str = "demo-goldenpay-auth-key"
+    goldenpay_lang: Literal["lv", "en", "ru"] = "lv"
+    # A payment session at GoldenPay lives this long; our application waits as long.
+    payment_session_minutes: int = 15
+
+    # --- SMS centre ----------------------------------------------------------------
+    sms_base_url: str = ""
+    sms_api_key: str = "demo-sms-key"
+    sms_sender: str = "MCQS"
+
+    # --- security code and rate limits on "Məlumatları yoxla" ---------------------------
+    security_code_ttl_seconds: int = 300
+    security_code_max_attempts: int = 5
+    # Demo and tests only: every security code is this value. Refused in production.
+    security_code_fixed: str | None = None
+    check_limit_per_client: int = 20
+    check_limit_per_fin: int = 10
+    check_limit_window_seconds: int = 600
+
+    # --- worker ----------------------------------------------------------------------
+    worker_poll_seconds: float = 1.0
+    job_max_attempts: int = 8
+
+    @field_validator("public_url", "population_base_url", "goldenpay_base_url", "sms_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, value: str) -> str:
+        # Accept the plain libpq form and use psycopg 3, the driver we ship.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _derive_and_check(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        sim = f"{self.public_url}/_sim"
+        if not self.population_base_url:
+            self.population_base_url = f"{sim}/population"
+        if not self.goldenpay_base_url:
+            self.goldenpay_base_url = f"{sim}/goldenpay"
+        if not self.sms_base_url:
+            self.sms_base_url = f"{sim}/sms"
+        if self.env == "production":
+            if self.security_code_fixed is not None:
+                raise ValueError(
+                    "MCQS_SECURITY_CODE_FIXED must not be set in production: "
+                    "it turns off the security code"
+                )
+            if self.secret_key == "dev-only-secret-change-me":
+                raise ValueError("MCQS_SECRET_KEY must be set in production")
+            if self.mount_simulators:
+                raise ValueError("MCQS_MOUNT_SIMULATORS must be off in production")
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,29 @@
+"""Imports every domain's models so that metadata (Alembic, tests) sees all tables."""
+
+from mcqs.applications.models import Application, ApplicationImei
+from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
+from mcqs.fees.models import TariffBand
+from mcqs.jobs.models import Job, OperatorRun
+from mcqs.notifications.models import SmsMessage
+from mcqs.payments.models import Payment, PaymentEvent
+from mcqs.registrations.models import Refund, Registration, RegistrationImei
+from mcqs.security.models import RateLimitHit, SecurityCode
+
+__all__ = [
+    "Application",
+    "ApplicationImei",
+    "BlacklistedImei",
+    "Job",
+    "ModelPrice",
+    "OperatorRun",
+    "Payment",
+    "PaymentEvent",
+    "RateLimitHit",
+    "Refund",
+    "Registration",
+    "RegistrationImei",
+    "SecurityCode",
+    "SmsMessage",
+    "TacModel",
+    "TariffBand",
+]
