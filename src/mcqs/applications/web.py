@@ -1,0 +1,199 @@
+"""Citizen pages of the registration without login ("Qeydiyyatsız xidmətlər")."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from mcqs.applications.models import ApplicationStatus
+from mcqs.applications.service import (
+    CheckInput,
+    check_and_create_application,
+    find_by_notification_code,
+    get_application,
+)
+from mcqs.errors import DomainError, FormErrors
+from mcqs.pages import (
+    client_address,
+    current_application_id,
+    field_errors,
+    now,
+    owns_application,
+    remember_application,
+    render,
+    state,
+)
+from mcqs.payments.service import start_payment
+from mcqs.security.captcha import render_security_code
+from mcqs.security.service import guard_check, issue_security_code
+
+router = APIRouter()
+
+CHANNEL_ONLINE_ANONYMOUS = "online_anonymous"
+
+
+@router.get("/", name="home")
+def home(request: Request) -> Response:
+    return render(request, "home.html")
+
+
+def _check_form(
+    request: Request, *, values: dict[str, str], errors: dict[str, str], status_code: int = 200
+) -> Response:
+    app = state(request)
+    with app.db.transaction() as session:
+        code_id, text = issue_security_code(session, settings=app.settings, now=now())
+    picture = base64.b64encode(render_security_code(text)).decode()
+    return render(
+        request,
+        "register.html",
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        security_code_id=code_id,
+        security_code_picture=f"data:image/png;base64,{picture}",
+    )
+
+
+@router.get("/register", name="applications:check_form")
+def check_form(request: Request) -> Response:
+    return _check_form(request, values={}, errors={})
+
+
+@router.post("/register", name="applications:check")
+def check(
+    request: Request,
+    id_card: Annotated[str, Form()] = "",
+    fin: Annotated[str, Form()] = "",
+    security_code: Annotated[str, Form()] = "",
+    security_code_id: Annotated[str, Form()] = "",
+    imei_1: Annotated[str, Form()] = "",
+    imei_2: Annotated[str, Form()] = "",
+    imei_3: Annotated[str, Form()] = "",
+    imei_4: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "check",
+) -> Response:
+    """ "Məlumatları yoxla": guard, validate, fill the application form from the registry."""
+    app = state(request)
+    values = {
+        "id_card": id_card, "fin": fin,
+        "imei_1": imei_1, "imei_2": imei_2, "imei_3": imei_3, "imei_4": imei_4,
+    }
+    if action == "new_code":
+        return _check_form(request, values=values, errors={})
+
+    # The guard's counters are committed even when it refuses: a wrong try must count.
+    refused: DomainError | None = None
+    with app.db.transaction() as session:
+        try:
+            guard_check(
+                session,
+                settings=app.settings,
+                client=client_address(request),
+                fin=fin.strip().upper()[:7],
+                code_id=security_code_id,
+                typed_code=security_code,
+                now=now(),
+            )
+        except DomainError as error:
+            refused = error
+    if refused is not None:
+        return _check_form(request, values=values, errors=field_errors(refused), status_code=422)
+
+    data = CheckInput(id_card=id_card, fin=fin, imeis=(imei_1, imei_2, imei_3, imei_4))
+    try:
+        with app.db.transaction() as session:
+            application = check_and_create_application(
+                session,
+                population=app.services.population,
+                data=data,
+                channel=CHANNEL_ONLINE_ANONYMOUS,
+                now=now(),
+            )
+    except (FormErrors, DomainError) as error:
+        return _check_form(request, values=values, errors=field_errors(error), status_code=422)
+    remember_application(request, application.id)
+    return RedirectResponse(request.url_for("applications:form"), status_code=303)
+
+
+def _application_form(
+    request: Request, *, values: dict[str, str], errors: dict[str, str], status_code: int = 200
+) -> Response:
+    application_id = current_application_id(request)
+    if application_id is None or not owns_application(request, application_id):
+        return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
+    with state(request).db.transaction() as session:
+        application = get_application(session, application_id)
+    if application.status not in (ApplicationStatus.CREATED, ApplicationStatus.AWAITING_PAYMENT):
+        return RedirectResponse(
+            request.url_for("receipts:show", code=application.notification_code), status_code=303
+        )
+    values.setdefault("phone", application.phone or "")
+    return render(
+        request,
+        "application.html",
+        status_code=status_code,
+        application=application,
+        values=values,
+        errors=errors,
+    )
+
+
+@router.get("/application", name="applications:form")
+def application_form(request: Request) -> Response:
+    return _application_form(request, values={}, errors={})
+
+
+@router.post("/application", name="applications:pay")
+def confirm_and_pay(
+    request: Request,
+    phone: Annotated[str, Form()] = "",
+    card_type: Annotated[str, Form()] = "",
+) -> Response:
+    """ "Təsdiqlə və ödəniş et": take the phone number and send the citizen to GoldenPay."""
+    app = state(request)
+    application_id = current_application_id(request)
+    if application_id is None or not owns_application(request, application_id):
+        return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
+    values = {"phone": phone, "card_type": card_type}
+    try:
+        with app.db.transaction() as session:
+            payment = start_payment(
+                session,
+                goldenpay=app.services.goldenpay,
+                application_id=application_id,
+                phone=phone,
+                card_type=card_type,
+                lang=app.settings.goldenpay_lang,
+                session_minutes=app.settings.payment_session_minutes,
+                now=now(),
+            )
+    except (FormErrors, DomainError) as error:
+        return _application_form(
+            request, values=values, errors=field_errors(error), status_code=422
+        )
+    pay_page = app.services.goldenpay.pay_page_url(payment.payment_key)
+    return RedirectResponse(pay_page, status_code=303)
+
+
+@router.get("/status", name="applications:status")
+def application_status(request: Request, code: str = "") -> Response:
+    """Follow an application by its notification code; personal data stays masked."""
+    if not code.strip():
+        return render(request, "status.html", code="", application=None)
+    try:
+        with state(request).db.transaction() as session:
+            application = find_by_notification_code(session, code)
+    except DomainError as error:
+        return render(
+            request,
+            "status.html",
+            status_code=error.status_code,
+            code=code,
+            application=None,
+            errors=field_errors(error),
+        )
+    return render(request, "status.html", code=code, application=application)

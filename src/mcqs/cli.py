@@ -1,0 +1,121 @@
+"""The ``mcqs`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from mcqs.config import Settings, get_settings
+
+app = typer.Typer(help="MCQS - Mobile Device Registration System", no_args_is_help=True)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (MCQS_DATABASE_URL)."""
+    from mcqs.migrate import upgrade_database
+
+    upgrade_database(get_settings().database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve() -> None:
+    """Serve the web pages and APIs."""
+    import uvicorn
+
+    from mcqs.app import create_app
+
+    settings = get_settings()
+    _logging()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs: registrations, SMS, payment reconciliation, expiry."""
+    from mcqs.db import Database
+    from mcqs.services import Services
+    from mcqs.worker import run_worker
+
+    settings = get_settings()
+    _logging()
+    run_worker(Database(settings.database_url), Services.from_settings(settings))
+
+
+@app.command("import-tac")
+def import_tac(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Osmocom CSV or GSMA file"),
+    fmt: str = typer.Option(None, "--format", help="osmocom | gsma (default: detected)"),
+) -> None:
+    """Import a TAC catalogue and report what was skipped and why."""
+    from mcqs.db import Database
+    from mcqs.devices.tac_import import import_tac_file
+
+    db = Database(get_settings().database_url)
+    report = import_tac_file(db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"))
+    typer.echo(
+        f"{report.fmt}: read {report.read}, imported {report.imported}, updated {report.updated}"
+    )
+    for reason, count in sorted(report.skipped.items()):
+        lines = ", ".join(str(n) for n in report.examples.get(reason, []))
+        typer.echo(f"  skipped {count}: {reason} (e.g. lines {lines})")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo device catalogue and price list (idempotent)."""
+    from mcqs.db import Database
+    from mcqs.devices.demo import seed_demo_catalogue
+
+    seed_demo_catalogue(Database(get_settings().database_url))
+    typer.echo("demo catalogue loaded")
+
+
+@app.command()
+def demo() -> None:
+    """The whole system on one machine: migrate, seed, worker, web with the simulators."""
+    os.environ.setdefault("MCQS_ENV", "demo")
+    os.environ.setdefault("MCQS_MOUNT_SIMULATORS", "true")
+    os.environ.setdefault("MCQS_DATABASE_URL", "sqlite:///var/demo.sqlite3")
+    get_settings.cache_clear()
+    settings = get_settings()
+    migrate()
+    seed_demo()
+    worker_process = subprocess.Popen([sys.executable, "-m", "mcqs.cli", "worker"])
+    try:
+        _print_welcome(settings)
+        serve()
+    finally:
+        worker_process.send_signal(signal.SIGTERM)
+        worker_process.wait(timeout=10)
+
+
+def _print_welcome(settings: Settings) -> None:
+    from mcqs.db import Database
+    from mcqs.devices.demo import example_imeis
+    from mcqs.simulators.population.citizens import CITIZENS
+
+    with Database(settings.database_url).transaction() as session:
+        imeis = example_imeis(session, count=3)
+    citizen = CITIZENS[0]
+    url = settings.public_url
+    typer.secho(f"\n  MCQS is running: {url}\n", fg="green", bold=True)
+    typer.echo(f"  Try: ID card {citizen.id_card}, FİN {citizen.fin}, IMEI {imeis[0][0]}")
+    typer.echo(f"  Test citizens:   {url}/_sim/population/")
+    typer.echo(f"  GoldenPay cards: {url}/_sim/goldenpay/")
+    typer.echo(f"  SMS outbox:      {url}/_sim/sms/\n")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,107 @@
+"""Devices: what model a TAC names, what that model is worth, and the blacklist.
+
+The TAC catalogue (``tac_models``) and the price list (``model_prices``) come from
+different sources, so a model's price is found by a spelling-tolerant key of its brand
+and model name (:func:`price_key`), not by an id.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
+from mcqs.errors import InvalidInput
+
+PRICE_LIST_COLUMNS = ("brand", "model", "market_value_usd", "is_basic")
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"0", "false", "no", ""}
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    tac: str
+    brand: str | None
+    model: str | None
+    market_value_usd: int | None  # None when the model is not in the price list
+    is_basic: bool
+
+    @property
+    def known(self) -> bool:
+        """The TAC is in the catalogue."""
+        return self.brand is not None
+
+
+def price_key(text: str) -> str:
+    """The form of a brand or model name that prices are matched by.
+
+    Casefolded, with runs of whitespace collapsed: ``" SAMSUNG "`` and ``"Samsung"`` meet,
+    as do ``"iPhone  7"`` and ``"IPHONE 7"``."""
+    return " ".join(text.split()).casefold()
+
+
+def lookup_device(session: Session, *, tac: str) -> DeviceModel:
+    """The model a TAC names and its market value; an unknown TAC gives an unknown model."""
+    entry = session.get(TacModel, tac)
+    if entry is None:
+        return DeviceModel(tac=tac, brand=None, model=None, market_value_usd=None, is_basic=False)
+    price = session.scalar(
+        select(ModelPrice).where(
+            ModelPrice.brand_key == price_key(entry.brand),
+            ModelPrice.model_key == price_key(entry.model),
+        )
+    )
+    return DeviceModel(
+        tac=tac,
+        brand=entry.brand,
+        model=entry.model,
+        market_value_usd=price.market_value_usd if price is not None else None,
+        is_basic=price.is_basic if price is not None else False,
+    )
+
+
+def load_price_list(session: Session, path: Path) -> int:
+    """Upsert a price list CSV (``brand,model,market_value_usd,is_basic``) into model_prices.
+
+    Rows are matched by :func:`price_key` of brand and model, so loading the same list
+    again updates rather than duplicates; a later row for the same model wins. Returns the
+    number of models written. A malformed row raises :class:`InvalidInput`
+    ``price_list_bad_row`` (with its ``line``) and nothing is flushed."""
+    prices: dict[tuple[str, str], tuple[int, bool]] = {}
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        reader = csv.DictReader(file)
+        if tuple(reader.fieldnames or ()) != PRICE_LIST_COLUMNS:
+            raise InvalidInput("price_list_bad_header", field="path", path=str(path))
+        for row in reader:
+            key = (price_key(row["brand"] or ""), price_key(row["model"] or ""))
+            value = (row["market_value_usd"] or "").strip()
+            basic = (row["is_basic"] or "").strip().casefold()
+            if (
+                not all(key)
+                or not (value.isascii() and value.isdigit())
+                or basic not in _TRUE | _FALSE
+            ):
+                raise InvalidInput("price_list_bad_row", field="path", line=reader.line_num)
+            prices[key] = (int(value), basic in _TRUE)
+
+    existing = {
+        (price.brand_key, price.model_key): price for price in session.scalars(select(ModelPrice))
+    }
+    for (brand_key, model_key), (value_usd, is_basic) in prices.items():
+        price = existing.get((brand_key, model_key))
+        if price is None:
+            price = ModelPrice(brand_key=brand_key, model_key=model_key)
+            session.add(price)
+        price.market_value_usd = value_usd
+        price.is_basic = is_basic
+    session.flush()
+    return len(prices)
+
+
+def is_blacklisted(session: Session, *, imei_norm: str) -> bool:
+    """The IMEI (its first 14 digits) is on the blacklist: stolen, cloned or the like."""
+    return session.get(BlacklistedImei, imei_norm) is not None

@@ -1,0 +1,280 @@
+"""Import a TAC catalogue (Type Allocation Code -> brand and model) into ``tac_models``.
+
+Two formats are read:
+
+* ``osmocom``: the community Osmocom TAC database (CSV). Line 1 is the licence banner,
+  line 2 the header ``tac,name,name,contributor,comment,gsmarena,gsmarena,aka`` (the first
+  ``name`` is the brand, the second the model). Fields may be quoted and hold commas.
+* ``gsma``: the GSMA TAC database a production registry licenses: pipe-separated, with a
+  header line naming the columns (``TAC|Marketing Name|...|Brand Name|Model Name|...``).
+
+Rows that cannot be used are skipped and counted by reason (see :data:`SKIP_REASONS`);
+the first line numbers of each reason are kept as examples. Every run is recorded in the
+``operator_runs`` ledger in transactions of its own, so a failed import is on record too;
+the import itself is one transaction: all rows or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from mcqs.db import Database, utcnow
+from mcqs.devices.models import TacModel
+from mcqs.errors import DomainError, InvalidInput
+from mcqs.jobs.models import OperatorRun
+
+FORMATS = ("osmocom", "gsma")
+RUN_KIND = "import-tac"
+
+# Why a row was skipped, in the order the checks run.
+SKIP_REASONS = (
+    "tac_not_8_digits",
+    "missing_brand",
+    "missing_model",
+    "text_too_long",  # longer than the columns of tac_models hold
+    "duplicate_tac_in_file",  # the first row with a TAC wins
+)
+
+_OSMOCOM_BANNER = "Osmocom TAC database"
+_OSMOCOM_HEADER = ["tac", "name", "name"]
+_GSMA_BRAND_COLUMNS = ("Brand Name", "Manufacturer")
+_GSMA_MODEL_COLUMNS = ("Model Name", "Marketing Name")
+_TAC = re.compile(r"[0-9]{8}")
+_BRAND_MAX = 100  # TacModel.brand is String(100)
+_MODEL_MAX = 200  # TacModel.model is String(200)
+_EXAMPLES_PER_REASON = 5
+_BATCH = 1000
+
+
+@dataclass
+class ImportReport:
+    fmt: str
+    read: int = 0  # data rows read (banner, header and blank lines not counted)
+    imported: int = 0  # TACs new to the catalogue
+    updated: int = 0  # TACs already in the catalogue, rewritten from the file
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    examples: dict[str, list[int]] = field(default_factory=dict)  # reason -> first line numbers
+
+    def skip(self, reason: str, line: int) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        lines = self.examples.setdefault(reason, [])
+        if len(lines) < _EXAMPLES_PER_REASON:
+            lines.append(line)
+
+    def summary(self) -> str:
+        skipped = ", ".join(f"{reason} {count}" for reason, count in self.skipped.items())
+        return (
+            f"{self.fmt}: {self.read} read, {self.imported} imported, {self.updated} updated, "
+            f"{sum(self.skipped.values())} skipped" + (f" ({skipped})" if skipped else "")
+        )
+
+
+@dataclass(frozen=True)
+class _TacRow:
+    line: int
+    tac: str
+    brand: str
+    model: str
+
+
+def detect_format(path: Path) -> str:
+    """Tell the format from the first two lines: ``"osmocom"`` or ``"gsma"``.
+
+    Raises :class:`InvalidInput` ``tac_file_unknown_format`` for anything else."""
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        first, second = file.readline(), file.readline()
+    if "|" in first and first.split("|", 1)[0].strip().upper() == "TAC":
+        return "gsma"
+    if first.startswith(_OSMOCOM_BANNER) or second.lower().startswith("tac,name,name,"):
+        return "osmocom"
+    raise InvalidInput("tac_file_unknown_format", field="path", path=str(path))
+
+
+def import_tac_file(
+    db: Database, path: Path, *, fmt: str | None = None, started_by: str = "cli"
+) -> ImportReport:
+    """Import a TAC file (format detected unless given) and record the run in the ledger.
+
+    New TACs are inserted; TACs already known get the file's brand and model. Any error
+    rolls the whole import back, marks the run ``failed`` and is raised again."""
+    run_id = _start_run(db, path=path, started_by=started_by)
+    report: ImportReport | None = None
+    try:
+        fmt = fmt or detect_format(path)
+        if fmt not in FORMATS:
+            raise InvalidInput("tac_file_unknown_format", field="fmt", fmt=fmt)
+        report = ImportReport(fmt=fmt)
+        rows = _read_rows(path, report)
+        with db.transaction() as session:
+            report.imported, report.updated = _upsert(session, rows, source=fmt)
+    except BaseException as exc:  # an interrupted run failed too: say so in the ledger
+        _finish_run(db, run_id, outcome="failed", report=report, detail=_describe(exc))
+        raise
+    _finish_run(db, run_id, outcome="ok", report=report, detail=report.summary())
+    return report
+
+
+# ---- reading -----------------------------------------------------------------------------
+
+
+def _read_rows(path: Path, report: ImportReport) -> list[_TacRow]:
+    """The usable rows of the file, with brand spellings unified; counts skipped rows."""
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        raw = _read_osmocom(file, path) if report.fmt == "osmocom" else _read_gsma(file, path)
+        rows = _keep_usable(raw, report)
+    spelling = canonical_brands(row.brand for row in rows)
+    return [_TacRow(row.line, row.tac, spelling[row.brand.casefold()], row.model) for row in rows]
+
+
+def _numbered(
+    reader: Iterator[list[str]], line_num: Callable[[], int]
+) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank record with the line it starts on (a quoted field may span lines).
+
+    ``line_num`` reads the csv reader's count of physical lines consumed so far."""
+    start = line_num() + 1
+    for record in reader:
+        if any(cell.strip() for cell in record):
+            yield start, record
+        start = line_num() + 1
+
+
+def _read_osmocom(file: IO[str], path: Path) -> Iterator[_TacRow]:
+    reader = csv.reader(file)
+    next(reader, None)  # line 1: the licence banner (kept with any copy, not data)
+    header = next(reader, None)
+    if header is None or [cell.strip().lower() for cell in header[:3]] != _OSMOCOM_HEADER:
+        raise InvalidInput("tac_file_bad_header", field="path", path=str(path))
+    for line, record in _numbered(reader, lambda: reader.line_num):
+        yield _TacRow(line, _cell(record, 0), _cell(record, 1), _cell(record, 2))
+
+
+def _read_gsma(file: IO[str], path: Path) -> Iterator[_TacRow]:
+    # No quoting in GSMA files: a model name may hold an inch mark (10.1").
+    reader = csv.reader(file, delimiter="|", quoting=csv.QUOTE_NONE)
+    header = [cell.strip().casefold() for cell in next(reader, [])]
+
+    def columns(*names: str) -> list[int]:
+        return [header.index(name.casefold()) for name in names if name.casefold() in header]
+
+    tac_column = columns("TAC")
+    brand_columns = columns(*_GSMA_BRAND_COLUMNS)
+    model_columns = columns(*_GSMA_MODEL_COLUMNS)
+    if not (tac_column and brand_columns and model_columns):
+        raise InvalidInput("tac_file_bad_header", field="path", path=str(path))
+    for line, record in _numbered(reader, lambda: reader.line_num):
+        brand = next((b for i in brand_columns if (b := _cell(record, i).strip())), "")
+        model = next((m for i in model_columns if (m := _cell(record, i).strip())), "")
+        yield _TacRow(line, _cell(record, tac_column[0]), brand, model)
+
+
+def _cell(record: list[str], index: int) -> str:
+    return record[index] if index < len(record) else ""
+
+
+def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> list[_TacRow]:
+    """Tidy each row (strip, collapse spaces) and keep it, or count why it is skipped."""
+    seen: set[str] = set()
+    kept: list[_TacRow] = []
+    for row in rows:
+        report.read += 1
+        tac, brand, model = (
+            row.tac.strip(),
+            " ".join(row.brand.split()),
+            " ".join(row.model.split()),
+        )
+        if not _TAC.fullmatch(tac):
+            reason = "tac_not_8_digits"
+        elif not brand:
+            reason = "missing_brand"
+        elif not model:
+            reason = "missing_model"
+        elif len(brand) > _BRAND_MAX or len(model) > _MODEL_MAX:
+            reason = "text_too_long"
+        elif tac in seen:
+            reason = "duplicate_tac_in_file"
+        else:
+            seen.add(tac)
+            kept.append(_TacRow(row.line, tac, brand, model))
+            continue
+        report.skip(reason, row.line)
+    return kept
+
+
+def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
+    """One spelling per brand: casefolded brand -> its most frequent spelling.
+
+    ``Samsung`` (2464 rows) beats ``SAMSUNG`` (2), ``BlackBerry`` beats ``Blackberry``;
+    on a tie the spelling met first wins, so the result does not depend on luck."""
+    canonical: dict[str, str] = {}
+    # most_common() sorts stably: equal counts keep the order they were first met in.
+    for spelling, _count in Counter(brands).most_common():
+        canonical.setdefault(spelling.casefold(), spelling)
+    return canonical
+
+
+# ---- writing -----------------------------------------------------------------------------
+
+
+def _upsert(session: Session, rows: list[_TacRow], *, source: str) -> tuple[int, int]:
+    """Insert new TACs, update known ones, a batch at a time: (imported, updated)."""
+    now = utcnow()
+    imported = updated = 0
+    for start in range(0, len(rows), _BATCH):
+        batch = rows[start : start + _BATCH]
+        known = set(
+            session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r.tac for r in batch)))
+        )
+        values = [
+            {"tac": r.tac, "brand": r.brand, "model": r.model, "source": source, "imported_at": now}
+            for r in batch
+        ]
+        new = [v for v in values if v["tac"] not in known]
+        old = [v for v in values if v["tac"] in known]
+        if new:
+            session.execute(insert(TacModel), new)
+        if old:
+            session.execute(update(TacModel), old)  # bulk UPDATE by primary key
+        imported += len(new)
+        updated += len(old)
+    return imported, updated
+
+
+# ---- the ledger --------------------------------------------------------------------------
+
+
+def _start_run(db: Database, *, path: Path, started_by: str) -> int:
+    with db.transaction() as session:
+        run = OperatorRun(
+            kind=RUN_KIND, source=str(path)[-300:], started_by=started_by, outcome="running"
+        )
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _finish_run(
+    db: Database, run_id: int, *, outcome: str, report: ImportReport | None, detail: str
+) -> None:
+    with db.transaction() as session:
+        run = session.get_one(OperatorRun, run_id)
+        run.outcome = outcome
+        run.finished_at = utcnow()
+        run.counts = asdict(report) if report is not None else None
+        run.detail = detail
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, DomainError):
+        params = ", ".join(f"{key}={value}" for key, value in exc.params.items())
+        return f"{exc.code}" + (f" ({params})" if params else "")
+    return f"{type(exc).__name__}: {exc}"

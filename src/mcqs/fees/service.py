@@ -1,0 +1,54 @@
+"""The state duty: which tariff band a device falls in on a given day."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from mcqs.devices.service import DeviceModel
+from mcqs.fees.models import TariffBand
+
+BAKU = dt.timezone(dt.timedelta(hours=4))
+
+
+class NoTariff(LookupError):
+    """No band is in force for that day: the tariff data is incomplete."""
+
+
+def tariff_day(moment: dt.datetime) -> dt.date:
+    """The law's calendar day of a moment: Baku time (UTC+4, no daylight saving)."""
+    return moment.astimezone(BAKU).date()
+
+
+def fee_band(session: Session, *, device: DeviceModel, on: dt.date) -> TariffBand:
+    """The band a device pays on day ``on``.
+
+    A model without a known market value pays the band marked for unknown models
+    (from 2023 the lowest non-basic band); a basic phone pays the basic band."""
+    bands = session.scalars(
+        select(TariffBand).where(
+            TariffBand.valid_from <= on,
+            or_(TariffBand.valid_to.is_(None), TariffBand.valid_to >= on),
+        )
+    ).all()
+    if not bands:
+        raise NoTariff(f"no tariff band in force on {on}")
+    value = device.market_value_usd
+    for band in bands:
+        if value is None:
+            if band.for_unknown_model:
+                return band
+            continue
+        in_range = band.min_value_usd <= value and (
+            band.max_value_usd is None or value <= band.max_value_usd
+        )
+        if in_range and band.basic_only == device.is_basic:
+            return band
+    # A basic phone priced above the basic band's ceiling pays by its value like any other.
+    if value is not None and device.is_basic:
+        return fee_band(session, device=dataclasses.replace(device, is_basic=False), on=on)
+    raise NoTariff(f"no band for a device worth {value} USD on {on}")
+

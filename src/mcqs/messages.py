@@ -1,0 +1,95 @@
+"""What the citizen reads: every domain error code and status in Azerbaijani.
+
+Pages are Azerbaijani (the service's language); codes stay stable so English and Russian
+can be added beside ``AZ`` without touching the domain.
+"""
+
+from __future__ import annotations
+
+from mcqs.errors import DomainError
+
+AZ: dict[str, str] = {
+    # ID card and FİN
+    "id_card_required": "Şəxsiyyət vəsiqəsinin seriya və nömrəsini daxil edin.",
+    "id_card_malformed": (
+        "Şəxsiyyət vəsiqəsinin seriya və nömrəsi düzgün deyil: AA və 7 rəqəm "
+        "(məs. AA1234567) və ya AZE və 8 rəqəm (məs. AZE12345678) olmalıdır."
+    ),
+    "id_card_not_of_fin": "Bu şəxsiyyət vəsiqəsi göstərilən FİN-ə aid deyil.",
+    "id_card_expired": "Şəxsiyyət vəsiqəsinin etibarlılıq müddəti bitib.",
+    "fin_required": "FİN kodunu daxil edin.",
+    "fin_malformed": "FİN kod 7 simvoldan ibarətdir: latın böyük hərfləri və rəqəmlər.",
+    "fin_unknown": "Bu FİN kod üzrə şəxs tapılmadı. FİN kodu yoxlayın.",
+    # IMEI
+    "imei_required": "Mobil cihazın İMEİ kodunu daxil edin.",
+    "imei_not_digits": "İMEİ kodu yalnız rəqəmlərdən ibarət olmalıdır.",
+    "imei_wrong_length": "İMEİ kodu 15 rəqəmdən ibarət olmalıdır (siz {length} rəqəm yazmısınız).",
+    "imei_bad_check_digit": (
+        "İMEİ kodu düzgün deyil: son (yoxlama) rəqəmi uyğun gəlmir. "
+        "Kodu cihazda *#06# yığaraq yoxlayın."
+    ),
+    "imei_duplicate": "Bu İMEİ kodu artıq yuxarıdakı xanada yazılıb.",
+    "imei_already_registered": "Bu İMEİ kodu artıq qeydiyyatdan keçib.",
+    "imei_blacklisted": "Bu İMEİ kodu qara siyahıdadır (oğurlanmış və ya saxta cihaz).",
+    "imei_in_pending_application": (
+        "Bu İMEİ kodu üzrə ödənişi gözlənilən ərizə var. Ödəniş tamamlanmayıbsa, "
+        "15 dəqiqədən sonra yenidən cəhd edin."
+    ),
+    # security code and limits
+    "security_code_required": "Şəkildəki təhlükəsizlik kodunu daxil edin.",
+    "security_code_wrong": "Təhlükəsizlik kodu yanlışdır. Yenidən cəhd edin.",
+    "security_code_expired": "Təhlükəsizlik kodunun müddəti bitib. Yeni kodu daxil edin.",
+    "security_code_locked": "Çox sayda yanlış cəhd edildi. Yeni təhlükəsizlik kodunu daxil edin.",
+    "too_many_checks": "Çox sayda sorğu göndərildi. Bir qədər sonra yenidən cəhd edin.",
+    # application form and payment
+    "phone_required": "Mobil telefon nömrəsini daxil edin.",
+    "phone_not_az_mobile": (
+        "Azərbaycan mobil nömrəsini daxil edin: +994 və operator kodu "
+        "(50, 51, 55, 60, 70, 77, 99, 10) və 7 rəqəm, məs. +994 50 123 45 67."
+    ),
+    "card_type_required": "Kartın növünü seçin (Visa və ya MasterCard).",
+    "application_expired": (
+        "Ərizənin müddəti bitib. Zəhmət olmasa, məlumatları yenidən daxil edib başlayın."
+    ),
+    "application_not_payable": "Bu ərizə üzrə ödəniş artıq qəbul edilib və ya mümkün deyil.",
+    "payment_in_progress": "Bu ərizə üzrə ödəniş artıq başlanıb.",
+    "application_unknown": "Ərizə tapılmadı.",
+    "payment_unknown": "Bu ödəniş MCQS-ə aid deyil. Ödənişi yenidən başlayın.",
+    "payment_failed": "Ödəniş baş tutmadı. Kart məlumatlarını yoxlayıb yenidən cəhd edin.",
+    "payment_waiting": "Ödəniş hələ tamamlanmayıb.",
+    "notification_code_malformed": "Bildirişin kodu düzgün deyil. Qəbzdəki kodu yoxlayın.",
+    "notification_code_unknown": "Bu kod üzrə ərizə tapılmadı.",
+    # external parties
+    "population_registry_unavailable": (
+        "Əhali reyestri hazırda cavab vermir. Bir neçə dəqiqədən sonra yenidən cəhd edin."
+    ),
+    "goldenpay_unavailable": (
+        "Ödəniş sistemi hazırda cavab vermir. Bir neçə dəqiqədən sonra yenidən cəhd edin."
+    ),
+    "sms_unavailable": "SMS xidməti hazırda cavab vermir.",
+}
+
+STATUS_AZ: dict[str, str] = {
+    "created": "Ərizə yaradılıb, ödəniş gözlənilir",
+    "awaiting_payment": "Ödəniş gözlənilir",
+    "paid": "Ödənilib, reyestrə göndərilir",
+    "submitted": "Reyestrə göndərilib",
+    "registered": "Qeydiyyata alınıb",
+    "rejected": "İmtina edilib",
+    "expired": "Müddəti bitib (ödənilməyib)",
+}
+
+REJECT_REASONS_AZ: dict[str, str] = {
+    "imei_registered_to_other": "İMEİ kodu artıq başqa şəxsin adına qeydiyyatdadır",
+    "imei_blacklisted": "İMEİ kodu qara siyahıdadır",
+    "imei_invalid": "İMEİ kodu etibarsızdır",
+}
+
+
+def text(error: DomainError) -> str:
+    """The Azerbaijani sentence for a domain error, with its parameters filled in."""
+    template = AZ.get(error.code, "Xəta baş verdi. Yenidən cəhd edin.")
+    try:
+        return template.format(**error.params)
+    except (KeyError, IndexError):
+        return template

@@ -1,0 +1,131 @@
+"""The receipt (qəbz) as a one-page A4 PDF.
+
+DejaVu Sans is embedded so that ə ş ç ğ ı ö ü İ Ə print on any viewer. The PDF's
+creation date is the payment time, so the same receipt renders to the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from mcqs.money import format_azn
+from mcqs.receipts.qr import qr_png
+from mcqs.receipts.schemas import ReceiptView
+
+FONT_DIR = Path(__file__).parent / "fonts"
+FONT = "DejaVu"
+
+SERVICE_NAME = "Mobil cihazların qeydiyyatdan keçirilməsi"
+SYSTEM_NAME = "Mobil Cihazların Qeydiyyat Sistemi (MCQS)"
+TITLE = "Ödəniş qəbzi"
+CODE_LABEL = "Bildirişin kodu"
+QR_CAPTION = "Qəbzin həqiqiliyini yoxlamaq üçün QR kodu skan edin"
+
+MARGIN = 20  # mm
+LABEL_WIDTH = 60  # mm
+QR_SIZE = 45  # mm
+DARK = (33, 37, 41)
+GREY = (108, 117, 125)
+RULE = (206, 212, 218)
+LABEL_FILL = (241, 243, 245)
+
+
+def receipt_rows(receipt: ReceiptView) -> list[tuple[str, str]]:
+    """The receipt's (label, value) lines, in print order."""
+    payment = receipt.card_type_label
+    if receipt.masked_card:
+        payment = f"{payment}, {receipt.masked_card}"
+    rows = [
+        (CODE_LABEL, receipt.notification_code),
+        ("FİN", receipt.fin),
+        ("Soyadı Adı Atasının adı", receipt.full_name),
+        ("Ödəniş növü", payment),
+    ]
+    if len(receipt.imeis) == 1:
+        rows.append(("İMEİ", receipt.imeis[0]))
+    else:
+        rows.extend((f"İMEİ {n}", imei) for n, imei in enumerate(receipt.imeis, start=1))
+    device = " ".join(part for part in (receipt.brand, receipt.model) if part)
+    if device:
+        rows.append(("Cihaz", device))
+    rows.append(("Məbləğ", format_azn(receipt.amount_qepik)))
+    rows.append(("Tarix və vaxt", receipt.paid_at_local.strftime("%d.%m.%Y %H:%M")))
+    return rows
+
+
+def render_receipt_pdf(receipt: ReceiptView) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(auto=False)
+    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.set_title(f"{TITLE} {receipt.notification_code}")
+    pdf.set_subject(SERVICE_NAME)
+    pdf.set_author(SYSTEM_NAME)
+    pdf.set_creator("MCQS")
+    pdf.set_lang("az")
+    pdf.set_creation_date(receipt.paid_at)
+    pdf.add_page()
+
+    _header(pdf)
+    _table(pdf, receipt_rows(receipt))
+    _qr_block(pdf, receipt.verify_url)
+    return bytes(pdf.output())
+
+
+def _header(pdf: FPDF) -> None:
+    pdf.set_text_color(*GREY)
+    pdf.set_font(FONT, size=10)
+    pdf.cell(text=SYSTEM_NAME, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_text_color(*DARK)
+    pdf.set_font(FONT, "B", size=22)
+    pdf.cell(text=TITLE, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_font(FONT, size=12)
+    pdf.cell(text=SERVICE_NAME, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_draw_color(*DARK)
+    pdf.set_line_width(0.6)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    pdf.ln(8)
+
+
+def _table(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
+    pdf.set_font(FONT, size=11)
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    value_width = pdf.epw - LABEL_WIDTH
+    label_style = FontFace(emphasis="BOLD", color=DARK, fill_color=LABEL_FILL)
+    code_style = FontFace(emphasis="BOLD", color=DARK)
+    with pdf.table(
+        col_widths=(LABEL_WIDTH, value_width),
+        width=pdf.epw,
+        first_row_as_headings=False,
+        line_height=7,
+        padding=(1.5, 3),
+        text_align=("LEFT", "LEFT"),
+    ) as table:
+        for label, value in rows:
+            row = table.row()
+            row.cell(label, style=label_style)
+            # The notification code is what the citizen quotes: make it stand out.
+            row.cell(value, style=code_style if label == CODE_LABEL else None)
+    pdf.ln(12)
+
+
+def _qr_block(pdf: FPDF, verify_url: str) -> None:
+    x = (pdf.w - QR_SIZE) / 2
+    pdf.image(io.BytesIO(qr_png(verify_url)), x=x, y=pdf.get_y(), w=QR_SIZE, h=QR_SIZE)
+    pdf.set_y(pdf.get_y() + QR_SIZE + 3)
+    pdf.set_text_color(*DARK)
+    pdf.set_font(FONT, size=10)
+    pdf.cell(w=pdf.epw, text=QR_CAPTION, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+    pdf.set_text_color(*GREY)
+    pdf.set_font(FONT, size=9)
+    pdf.multi_cell(w=pdf.epw, text=verify_url, align="C")

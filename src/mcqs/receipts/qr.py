@@ -1,0 +1,23 @@
+"""QR codes of a receipt's verification URL."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+
+
+def _make(url: str) -> segno.QRCode:
+    # Always a full QR code (never a Micro QR, which phone cameras do not read).
+    return segno.make_qr(url, error="m")
+
+
+def qr_svg(url: str) -> str:
+    """Inline ``<svg>`` markup for an HTML page (no XML declaration)."""
+    return _make(url).svg_inline(scale=4, svgclass="qr")
+
+
+def qr_png(url: str, scale: int = 6) -> bytes:
+    buffer = io.BytesIO()
+    _make(url).save(buffer, kind="png", scale=scale)
+    return buffer.getvalue()

@@ -1,0 +1,114 @@
+"""The security code (təhlükəsizlik kodu) and the rate limits of the public check form.
+
+The unauthenticated form reveals a person's name and address from FİN + ID card, so it is
+guarded twice: a one-time picture code, and limits per client and per FİN. Both record
+their counters in a transaction of their own (see :func:`guard_check`), so a failed check
+cannot roll back the attempt it used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from mcqs.config import Settings
+from mcqs.errors import InvalidInput, TooManyRequests
+from mcqs.security.captcha import new_code_text
+from mcqs.security.models import RateLimitHit, SecurityCode
+
+
+def _hash(settings: Settings, code: str) -> str:
+    return hmac.new(settings.secret_key.encode(), code.encode(), hashlib.sha256).hexdigest()
+
+
+def issue_security_code(session: Session, *, settings: Settings, now: dt.datetime) -> tuple[str, str]:
+    """A new code: returns (id for the form, the text to draw). Only the hash is stored."""
+    text = settings.security_code_fixed or new_code_text()
+    code = SecurityCode(
+        id=secrets.token_hex(16),
+        code_hash=_hash(settings, text),
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.security_code_ttl_seconds),
+    )
+    session.add(code)
+    session.flush()
+    return code.id, text
+
+
+
+def verify_security_code(
+    session: Session, *, settings: Settings, code_id: str, typed: str, now: dt.datetime
+) -> None:
+    """Accept the typed code once; a wrong, used, expired or over-tried code is refused."""
+    code = session.get(SecurityCode, code_id, with_for_update=True) if code_id else None
+    if code is None or code.used_at is not None or code.expires_at <= now:
+        raise InvalidInput("security_code_expired", field="security_code")
+    if code.attempts >= settings.security_code_max_attempts:
+        raise InvalidInput("security_code_locked", field="security_code")
+    code.attempts += 1
+    typed = typed.strip()
+    if not typed:
+        raise InvalidInput("security_code_required", field="security_code")
+    if not hmac.compare_digest(code.code_hash, _hash(settings, typed)):
+        if code.attempts >= settings.security_code_max_attempts:
+            raise InvalidInput("security_code_locked", field="security_code")
+        raise InvalidInput("security_code_wrong", field="security_code")
+    code.used_at = now
+
+
+def count_rate_limit_hit(
+    session: Session, *, key: str, limit: int, window_seconds: int, now: dt.datetime
+) -> None:
+    """Count one use of ``key``; refuse when it was used ``limit`` times within the window."""
+    since = now - dt.timedelta(seconds=window_seconds)
+    used = session.scalar(
+        select(func.count()).select_from(RateLimitHit).where(
+            RateLimitHit.key == key, RateLimitHit.at > since
+        )
+    )
+    if (used or 0) >= limit:
+        raise TooManyRequests("too_many_checks")
+    session.add(RateLimitHit(key=key, at=now))
+    session.flush()
+
+
+def guard_check(
+    session: Session,
+    *,
+    settings: Settings,
+    client: str,
+    fin: str,
+    code_id: str,
+    typed_code: str,
+    now: dt.datetime,
+) -> None:
+    """Rate limits, then the security code, for one press of "Məlumatları yoxla".
+
+    The caller runs this in a transaction of its own and commits it even when this
+    raises, so that wrong tries and hits are counted."""
+    window = settings.check_limit_window_seconds
+    count_rate_limit_hit(
+        session, key=f"check:client:{client}", limit=settings.check_limit_per_client,
+        window_seconds=window, now=now,
+    )
+    if fin:
+        count_rate_limit_hit(
+            session, key=f"check:fin:{fin}", limit=settings.check_limit_per_fin,
+            window_seconds=window, now=now,
+        )
+    verify_security_code(session, settings=settings, code_id=code_id, typed=typed_code, now=now)
+
+
+def purge_expired(session: Session, *, settings: Settings, now: dt.datetime) -> None:
+    """Forget rate-limit hits and security codes nobody can use any more."""
+    session.execute(
+        delete(RateLimitHit).where(
+            RateLimitHit.at < now - dt.timedelta(seconds=settings.check_limit_window_seconds)
+        )
+    )
+    session.execute(delete(SecurityCode).where(SecurityCode.expires_at < now - dt.timedelta(hours=1)))

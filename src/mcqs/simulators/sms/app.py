@@ -1,0 +1,221 @@
+"""Simulator of the SMS centre: accepts messages over HTTP/JSON and keeps them.
+
+Nothing is delivered. Every accepted message is kept in memory and shown, newest first,
+on the index page (the "outbox"), where a demo user reads the SMS MCQS would have sent;
+tests read them from ``GET /api/v1/messages``. See ``docs/simulators/sms.md``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, FastAPI, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import APIKeyHeader
+from jinja2 import Environment
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+BAKU = ZoneInfo("Asia/Baku")
+#: The outbox forgets the oldest messages beyond this many, so a long demo stays small.
+OUTBOX_CAPACITY = 1000
+
+
+class MessageCreate(BaseModel):
+    to: str = Field(pattern=r"^\+[1-9][0-9]{7,14}$", description="E.164, e.g. +994501234567")
+    text: str = Field(min_length=1, max_length=1600)
+    sender: str = Field(min_length=1, max_length=11, description="Alphanumeric sender id")
+
+
+class MessageAccepted(BaseModel):
+    id: str
+    status: str = "accepted"
+
+
+class MessageRead(BaseModel):
+    id: str
+    to: str
+    sender: str
+    text: str
+    status: str
+    created_at: datetime
+
+
+class Problem(BaseModel):
+    """RFC 9457 ProblemDetails."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, object]] | None = None
+
+
+@dataclass(frozen=True)
+class KeptMessage:
+    id: str
+    to: str
+    sender: str
+    text: str
+    created_at: datetime  # UTC
+
+
+class Outbox:
+    """Every accepted message, in memory; sync routes run in a thread pool, hence the lock."""
+
+    def __init__(self, capacity: int = OUTBOX_CAPACITY) -> None:
+        self._lock = threading.Lock()
+        self._messages: deque[KeptMessage] = deque(maxlen=capacity)
+
+    def keep(self, *, to: str, sender: str, text: str) -> KeptMessage:
+        message = KeptMessage(
+            id=str(uuid.uuid4()), to=to, sender=sender, text=text, created_at=datetime.now(UTC)
+        )
+        with self._lock:
+            self._messages.append(message)
+        return message
+
+    def newest_first(self, *, to: str | None = None) -> list[KeptMessage]:
+        with self._lock:
+            messages = list(reversed(self._messages))
+        return [m for m in messages if to is None or m.to == to]
+
+
+def _recipient_filter(to: str | None) -> str | None:
+    # In a typed URL "?to=+994…" arrives as " 994…": a query string's "+" is a space.
+    if to is None or not to.strip():
+        return None
+    return "+" + to.strip().lstrip("+")
+
+
+def _problem(
+    status: int,
+    detail: str | None,
+    *,
+    errors: list[dict[str, object]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        headers=headers,
+        media_type="application/problem+json",
+    )
+
+
+_PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": Problem, "content": {"application/problem+json": {}}} for status in (401, 422)
+}
+
+_OUTBOX_PAGE = Environment(autoescape=True).from_string(
+    """<!doctype html>
+<html lang="az">
+<head>
+<meta charset="utf-8">
+<title>SMS mərkəzi — simulyator</title>
+<style>
+ body { font-family: system-ui, sans-serif; margin: 2rem; }
+ table { border-collapse: collapse; }
+ th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; vertical-align: top; }
+ td.text { white-space: pre-wrap; max-width: 40rem; }
+</style>
+</head>
+<body>
+<h1>SMS mərkəzi — simulyator</h1>
+<p>SMS centre simulator: nothing is delivered; every message MCQS sent is kept here,
+newest first.</p>
+<form method="get" action="">
+<label>Nömrə / number <input name="to" value="{{ to or '' }}" placeholder="+994501234567">
+</label>
+<button>Göstər / show</button> <a href="?">hamısı / all</a>
+</form>
+{% if messages %}
+<table>
+<thead><tr><th>Vaxt (Bakı)</th><th>Kimə / to</th><th>Göndərən / sender</th><th>Mətn / text</th>
+</tr></thead>
+<tbody>
+{% for m in messages %}
+<tr>
+<td>{{ m.created_at.astimezone(baku).strftime("%Y-%m-%d %H:%M:%S") }}</td>
+<td>{{ m.to }}</td>
+<td>{{ m.sender }}</td>
+<td class="text">{{ m.text }}</td>
+</tr>
+{% endfor %}
+</tbody>
+</table>
+{% else %}
+<p>Mesaj yoxdur. / No messages yet.</p>
+{% endif %}
+</body>
+</html>
+"""
+)
+
+
+def create_app(*, api_key: str) -> FastAPI:
+    """The SMS centre simulator; every ``/api/v1`` call needs ``X-Api-Key: <api_key>``."""
+    outbox = Outbox()
+    api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False)
+
+    def require_api_key(given: str | None = Security(api_key_header)) -> None:
+        # Compare bytes: compare_digest refuses non-ASCII str, and a header may hold any.
+        if given is None or not secrets.compare_digest(given.encode(), api_key.encode()):
+            raise HTTPException(401, "A valid X-Api-Key header is required.")
+
+    api = APIRouter(
+        prefix="/api/v1", dependencies=[Security(require_api_key)], responses=_PROBLEM_RESPONSES
+    )
+
+    @api.post("/messages", status_code=201, response_model=MessageAccepted)
+    def accept_message(message: MessageCreate) -> MessageAccepted:
+        kept = outbox.keep(to=message.to, sender=message.sender, text=message.text)
+        return MessageAccepted(id=kept.id)
+
+    @api.get("/messages", response_model=list[MessageRead])
+    def list_messages(to: str | None = None) -> list[MessageRead]:
+        """Kept messages, newest first; ``to`` keeps only those sent to that number."""
+        return [
+            MessageRead(
+                id=m.id,
+                to=m.to,
+                sender=m.sender,
+                text=m.text,
+                status="accepted",
+                created_at=m.created_at,
+            )
+            for m in outbox.newest_first(to=_recipient_filter(to))
+        ]
+
+    app = FastAPI(title="SMS centre (simulator)", version="1")
+    app.include_router(api)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def outbox_page(to: str | None = None) -> HTMLResponse:
+        recipient = _recipient_filter(to)
+        messages = outbox.newest_first(to=recipient)
+        return HTMLResponse(_OUTBOX_PAGE.render(messages=messages, to=recipient, baku=BAKU))
+
+    @app.exception_handler(HTTPException)
+    async def http_problem(_request: Request, exc: HTTPException) -> JSONResponse:
+        return _problem(exc.status_code, exc.detail, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_problem(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Where and why only: echoing the input would copy message text into logs.
+        errors: list[dict[str, object]] = [
+            {"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()
+        ]
+        return _problem(422, "The message is malformed.", errors=errors)
+
+    return app

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mcqs.receipts.pdf import render_receipt_pdf
+from mcqs.receipts.schemas import ReceiptView
+
+OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-output"
+
+
+def make_receipt(**overrides: object) -> ReceiptView:
+    fields: dict[str, object] = {
+        "notification_code": "K7F3-9QDM-2XAB-C",
+        "fin": "5ABC1D2",
+        "full_name": "Məmmədov Elvin Rəşid oğlu",
+        "address": "Bakı şəhəri, Nəsimi rayonu, Şəmsi Bədəlbəyli küçəsi 12",
+        "phone": "+994501234567",
+        "card_type": "v",
+        "masked_card": "422865******8101",
+        "imeis": ("490154203237518", "356938035643809"),
+        "brand": "Samsung",
+        "model": "Galaxy S24",
+        "amount_qepik": 2000,
+        "paid_at": dt.datetime(2026, 11, 25, 10, 3, tzinfo=dt.UTC),
+        "status": "paid",
+        "verify_url": "https://mcqs.example.az/qebz/yoxla/K7F39QDM2XABC",
+    }
+    fields.update(overrides)
+    return ReceiptView(**fields)  # type: ignore[arg-type]
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed: receipt text not checked")
+    path = tmp_path / "receipt.pdf"
+    path.write_bytes(pdf)
+    done = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True
+    )
+    return done.stdout
+
+
+def page_count(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page\b", pdf))
+
+
+def test_receipt_is_a_one_page_pdf_with_the_font_embedded() -> None:
+    pdf = render_receipt_pdf(make_receipt())
+
+    assert pdf.startswith(b"%PDF-")
+    assert page_count(pdf) == 1
+    assert b"DejaVu" in pdf
+    assert b"/FontFile2" in pdf  # the TrueType font itself, not just its name
+
+
+def test_receipt_text_keeps_azerbaijani_letters(tmp_path: Path) -> None:
+    text = pdf_text(render_receipt_pdf(make_receipt()), tmp_path)
+
+    for expected in (
+        "Ödəniş qəbzi",
+        "Məmmədov",
+        "Rəşid oğlu",
+        "ş",
+        "ğ",
+        "İMEİ",
+        "490154203237518",
+        "356938035643809",
+        "Samsung Galaxy S24",
+        "20.00 AZN",
+        "Visa, 422865******8101",
+        "K7F3-9QDM-2XAB-C",
+        "25.11.2026 14:03",  # 10:03 UTC is 14:03 in Baku
+        "https://mcqs.example.az/qebz/yoxla/K7F39QDM2XABC",
+    ):
+        assert expected in text, expected
+
+
+def test_one_imei_is_labelled_without_a_number(tmp_path: Path) -> None:
+    receipt = make_receipt(imeis=("490154203237518",), card_type="m", masked_card=None)
+    text = pdf_text(render_receipt_pdf(receipt), tmp_path)
+
+    assert re.search(r"İMEİ\s+490154203237518", text)
+    assert "İMEİ 1" not in text
+    assert "MasterCard" in text
+
+
+def test_four_imeis_and_a_long_name_still_fit_one_page() -> None:
+    receipt = make_receipt(
+        full_name="Əliyeva-Hüseynzadə Gülşən Ağaəli qızı " * 3,
+        imeis=("490154203237518",) * 4,
+    )
+    assert page_count(render_receipt_pdf(receipt)) == 1
+
+
+def test_same_receipt_renders_to_the_same_bytes() -> None:
+    assert render_receipt_pdf(make_receipt()) == render_receipt_pdf(make_receipt())
+
+
+def test_receipt_metadata(tmp_path: Path) -> None:
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("pdfinfo (poppler-utils) not installed: metadata not checked")
+    path = tmp_path / "receipt.pdf"
+    path.write_bytes(render_receipt_pdf(make_receipt()))
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, check=True, text=True)
+
+    assert "Ödəniş qəbzi K7F3-9QDM-2XAB-C" in info.stdout
+    assert "Pages:           1" in info.stdout
+
+
+def test_receipt_picture_for_review() -> None:
+    """Writes test-output/receipt.png, for a person to look at the layout."""
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) not installed: no picture of the receipt")
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    pdf_path = OUTPUT_DIR / "receipt.pdf"
+    pdf_path.write_bytes(render_receipt_pdf(make_receipt()))
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "100",
+            "-singlefile",
+            str(pdf_path),
+            str(OUTPUT_DIR / "receipt"),
+        ],
+        check=True,
+    )
+    assert (OUTPUT_DIR / "receipt.png").stat().st_size > 0
+
+
+def test_receipt_view_checks_its_inputs() -> None:
+    with pytest.raises(ValueError, match="card type"):
+        make_receipt(card_type="x")
+    with pytest.raises(ValueError, match="timezone"):
+        make_receipt(paid_at=dt.datetime(2026, 11, 25, 10, 3))
+    receipt = make_receipt()
+    assert receipt.card_type_label == "Visa"
+    assert dataclasses.replace(receipt, card_type="m").card_type_label == "MasterCard"
+    assert receipt.paid_at_local.hour == 14

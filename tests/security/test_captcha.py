@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from mcqs.security.captcha import new_code_text, render_security_code
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_code_text_is_digits_of_the_asked_length() -> None:
+    for length in (4, 5, 6):
+        code = new_code_text(length)
+        assert len(code) == length
+        assert code.isdigit() and code.isascii()
+
+
+def test_code_text_varies() -> None:
+    assert len({new_code_text() for _ in range(50)}) > 1
+
+
+def test_picture_is_a_png_of_the_expected_size() -> None:
+    picture = render_security_code("40721")
+    assert picture.startswith(PNG_SIGNATURE)
+    with Image.open(io.BytesIO(picture)) as image:
+        assert image.format == "PNG"
+        assert image.size == (200, 70)
+
+
+def test_different_codes_give_different_pictures() -> None:
+    assert render_security_code("12345") != render_security_code("67890")
