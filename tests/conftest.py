@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -181,3 +181,141 @@ def http() -> Iterator[httpx.Client]:
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-output"
+
+
+# ---- the citizen's flow, driven over HTTP ------------------------------------------------------
+
+FIXED_CODE = "12345"
+APPROVED_VISA = "4228650000018101"
+DECLINED_VISA = "4000000000000002"
+
+
+@pytest.fixture
+def catalogue(db: Database) -> Database:
+    """The database with the demo device catalogue and price list loaded."""
+    from mcqs.devices.demo import seed_demo_catalogue
+
+    seed_demo_catalogue(db)
+    return db
+
+
+@pytest.fixture
+def demo_imeis(catalogue: Database) -> list[str]:
+    """Valid IMEIs of catalogued models (15 digits)."""
+    from mcqs.devices.demo import example_imeis
+
+    with catalogue.transaction() as session:
+        return [imei for imei, _brand, _model in example_imeis(session, count=10)]
+
+
+class CitizenFlow:
+    """A citizen's browser: our app through TestClient, GoldenPay's page over real HTTP."""
+
+    def __init__(self, client: object, http: httpx.Client) -> None:
+        from starlette.testclient import TestClient
+
+        assert isinstance(client, TestClient)
+        self.client = client
+        self.http = http
+
+    def check(
+        self,
+        *,
+        id_card: str,
+        fin: str,
+        imeis: tuple[str, ...],
+        code: str = FIXED_CODE,
+    ) -> httpx.Response:
+        import re
+
+        page = self.client.get("/register")
+        assert page.status_code == 200
+        found = re.search(r'name="security_code_id" value="([0-9a-f]+)"', page.text)
+        assert found, "the check form carries a security code id"
+        fields = {f"imei_{n}": value for n, value in enumerate(imeis, start=1)}
+        return self.client.post(
+            "/register",
+            data={
+                "id_card": id_card,
+                "fin": fin,
+                "security_code": code,
+                "security_code_id": found.group(1),
+                **fields,
+            },
+            follow_redirects=False,
+        )
+
+    def confirm(self, *, phone: str = "050 123 45 67", card_type: str = "v") -> httpx.Response:
+        return self.client.post(
+            "/application", data={"phone": phone, "card_type": card_type}, follow_redirects=False
+        )
+
+    def pay(self, pay_page_url: str, *, card: str = APPROVED_VISA, expiry: str = "12/30",
+            cvv: str = "123") -> str:
+        """Pay on GoldenPay's page; returns where GoldenPay sends the browser back."""
+        page = self.http.get(pay_page_url)
+        assert page.status_code == 200
+        answer = self.http.post(
+            pay_page_url,
+            data={"card_number": card, "expiry": expiry, "cvv": cvv, "action": "pay"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text[:500]
+        return answer.headers["location"]
+
+    def come_back(self, return_url: str) -> httpx.Response:
+        url = httpx.URL(return_url)
+        assert url.host == "testserver", "GoldenPay returns to the merchant URL set for us"
+        return self.client.get(f"{url.path}?{url.query.decode()}", follow_redirects=False)
+
+    def register_and_pay(self, *, citizen_index: int = 0, imeis: tuple[str, ...],
+                         phone: str = "050 123 45 67") -> str:
+        """The whole happy path; returns the notification code from the receipt URL."""
+        from mcqs.simulators.population.citizens import CITIZENS
+
+        citizen = CITIZENS[citizen_index]
+        checked = self.check(id_card=citizen.id_card, fin=citizen.fin, imeis=imeis)
+        assert checked.status_code == 303, checked.text[:2000]
+        confirmed = self.confirm(phone=phone)
+        assert confirmed.status_code == 303, confirmed.text[:2000]
+        back = self.come_back(self.pay(confirmed.headers["location"]))
+        assert back.status_code == 303
+        location = back.headers["location"]
+        assert "/receipts/" in location
+        return location.rsplit("/", 1)[-1]
+
+
+@pytest.fixture
+def app_settings(db_url: str, simulators: str) -> Settings:
+    return make_settings(database_url=db_url)
+
+
+@pytest.fixture
+def client(app_settings: Settings, catalogue: Database) -> Iterator[object]:
+    from starlette.testclient import TestClient
+
+    from mcqs.app import create_app
+
+    with TestClient(create_app(app_settings, db=catalogue)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def flow(client: object, http: httpx.Client) -> CitizenFlow:
+    return CitizenFlow(client, http)
+
+
+@pytest.fixture
+def services(app_settings: Settings) -> object:
+    from mcqs.services import Services
+
+    return Services.from_settings(app_settings)
+
+
+@pytest.fixture
+def run_worker(catalogue: Database, services: object) -> Callable[[], int]:
+    """One pass of the worker (sweep and due jobs); returns how many jobs ran."""
+    from mcqs.worker import load_tasks, work_once
+
+    load_tasks()
+    return lambda: work_once(catalogue, services)  # type: ignore[arg-type]

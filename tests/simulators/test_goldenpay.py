@@ -6,6 +6,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from mcqs.simulators.goldenpay.app import create_app
+from mcqs.simulators.goldenpay.app import TEST_CARDS, PaymentSessionStore, create_app
 
 MERCHANT = "mcqs-test"
 AUTH_KEY = "simulator-test-auth-key"
@@ -354,9 +355,7 @@ def test_approved_mastercard_pays_even_typed_with_spaces(client: TestClient) -> 
 @pytest.mark.parametrize(
     ("card_number", "reason"), [(DECLINED, "declined"), (INSUFFICIENT_FUNDS, "insufficient")]
 )
-def test_refused_card_fails_the_payment(
-    client: TestClient, card_number: str, reason: str
-) -> None:
+def test_refused_card_fails_the_payment(client: TestClient, card_number: str, reason: str) -> None:
     key = get_key(client)
 
     response = pay(client, key, card_number)
@@ -395,6 +394,20 @@ def test_paying_twice_charges_once(client: TestClient, clock: Clock) -> None:
     assert second["status"]["code"] == 1
     for field in ("paymentDate", "cardNumber", "rrn"):
         assert second[field] == first[field]
+
+
+def test_simultaneous_submits_charge_once() -> None:
+    # The page handler already refuses a decided session; the store must hold even when
+    # two submits of the same form race past that check.
+    store = PaymentSessionStore(lifetime=timedelta(minutes=15), now=lambda: START)
+    key = store.create(amount_qepik=2000, card_type="v", description="d", lang="lv").payment_key
+    card = next(card for card in TEST_CARDS if card.number == APPROVED_VISA)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        settled = list(pool.map(lambda _: store.settle(key, card), range(8)))
+
+    assert {s.code for s in settled if s} == {1}
+    assert len({s.rrn for s in settled if s}) == 1
 
 
 def test_cancel_fails_the_payment_and_returns_to_the_failure_url(client: TestClient) -> None:
@@ -508,8 +521,8 @@ def test_index_lists_recent_sessions(client: TestClient) -> None:
 
     assert page.status_code == 200
     paid_row, waiting_row = index_row(page.text, paid), index_row(page.text, waiting)
-    assert "<td>20.00 AZN</td>" in paid_row and "<td>paid</td>" in paid_row
-    assert "<td>315.50 AZN</td>" in waiting_row and "<td>waiting</td>" in waiting_row
+    assert ">20.00 AZN</td>" in paid_row and "<td>paid</td>" in paid_row
+    assert ">315.50 AZN</td>" in waiting_row and "<td>waiting</td>" in waiting_row
     assert f'href="web/paypage?payment_key={waiting}"' in waiting_row
     assert page.text.index(waiting) < page.text.index(paid)  # newest first
 

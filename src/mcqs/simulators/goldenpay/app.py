@@ -32,8 +32,8 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from itertools import islice
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -415,6 +415,7 @@ _BASE = """<!doctype html>
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e5e0d5; }
   code { font-size: .95em; }
+  .nowrap { white-space: nowrap; }
 </style>
 </head>
 <body>
@@ -523,10 +524,10 @@ A payment session lives {{ session_minutes }} minutes.</p>
 <th>State</th><th>Card</th><th>Checks</th></tr></thead>
 <tbody>
 {% for s in sessions %}
-<tr><td>{{ s.created }}</td>
+<tr><td class="nowrap">{{ s.created }}</td>
 <td>{% if s.state == 'waiting' %}<a href="{{ s.pay_url }}"><code>{{ s.key }}</code></a>
 {% else %}<code>{{ s.key }}</code>{% endif %}</td>
-<td>{{ s.amount }}</td><td>{{ s.card_type }}</td><td>{{ s.state }}</td>
+<td class="nowrap">{{ s.amount }}</td><td>{{ s.card_type }}</td><td>{{ s.state }}</td>
 <td>{{ s.masked_card or '' }}</td><td>{{ s.check_count }}</td></tr>
 {% endfor %}
 </tbody>

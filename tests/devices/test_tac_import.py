@@ -1,0 +1,357 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mcqs.db import Database
+from mcqs.devices import tac_import
+from mcqs.devices.models import TacModel
+from mcqs.devices.tac_import import ImportReport, detect_format, import_tac_file
+from mcqs.errors import InvalidInput
+from mcqs.jobs.models import OperatorRun
+
+OSMOCOM_FILE = Path(__file__).resolve().parents[3] / "shared/data/osmocom-tacdb.csv"
+BANNER = "Osmocom TAC database under CC-BY-SA v3.0 (c) Harald Welte 2016"
+OSMOCOM_HEADER = "tac,name,name,contributor,comment,gsmarena,gsmarena,aka"
+GSMA_HEADER = (
+    "TAC|Marketing Name|Internal Model Name|Manufacturer|Bands|Allocation Date|Country Code|"
+    "Fixed Code|Manufacturer Code|Radio Interface|Brand Name|Model Name|Operating System|NFC|"
+    "Bluetooth|WLAN|Device Type"
+)
+
+
+def write_osmocom(path: Path, *rows: str) -> Path:
+    path.write_text("\n".join([BANNER, OSMOCOM_HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def gsma_row(tac: str, *, marketing: str, manufacturer: str, brand: str, model: str) -> str:
+    columns = [tac, marketing, "INT-1", manufacturer, "GSM 900,GSM 1800", "01-Jan-2001", "826"]
+    columns += ["", "", "None", brand, model, "Android", "Y", "Y", "Y", "Smartphone"]
+    return "|".join(columns)
+
+
+def catalogue(db: Database) -> dict[str, tuple[str, str, str]]:
+    with db.transaction() as session:
+        return {
+            row.tac: (row.brand, row.model, row.source) for row in session.scalars(select(TacModel))
+        }
+
+
+def runs(db: Database) -> list[OperatorRun]:
+    with db.transaction() as session:
+        return list(session.scalars(select(OperatorRun).order_by(OperatorRun.id)))
+
+
+# ---- the real Osmocom file -------------------------------------------------------------
+
+
+def test_the_osmocom_file_imports_with_its_untidiness_counted(db: Database) -> None:
+    report = import_tac_file(db, OSMOCOM_FILE, started_by="test")
+
+    assert report.fmt == "osmocom"
+    assert report.read == 25175
+    # 780 TACs lost their leading zero (7 digits, one 6); 3 TACs appear twice.
+    assert report.skipped == {"tac_not_8_digits": 780, "duplicate_tac_in_file": 3}
+    assert report.examples["duplicate_tac_in_file"] == [19223, 20521, 20851]
+    assert report.examples["tac_not_8_digits"][0] == 22025
+    assert (report.imported, report.updated) == (24392, 0)
+
+    rows = catalogue(db)
+    assert len(rows) == 24392
+    # The brand is spelled as most rows of the file spell it: "OPPO" (22) over "Oppo" (3).
+    assert rows["35675904"] == ("OPPO", "N1", "osmocom")
+    assert rows["49013920"] == ("Nokia", "1610", "osmocom")
+    # Quoted fields keep their commas.
+    assert rows["35138300"] == ("Panasonic", "GU87, EB-GU87", "osmocom")
+    assert rows["35227400"][0] == "York Refrigeration, Marine & Controls"
+    # " 33205600" (line 3992) comes first; the later "33205600" is the duplicate.
+    assert rows["33205600"] == ("Sagem", "DMC 830", "osmocom")
+
+
+def test_the_osmocom_file_has_one_spelling_per_brand(db: Database) -> None:
+    import_tac_file(db, OSMOCOM_FILE)
+
+    with db.transaction() as session:
+        brands = list(session.scalars(select(TacModel.brand).distinct()))
+    assert len(brands) == len({brand.casefold() for brand in brands})
+    assert all(brand == brand.strip() for brand in brands)
+    assert {"Samsung", "Apple", "Nokia", "BlackBerry", "Sony"} <= set(brands)
+    assert not {"SAMSUNG", " Samsung", "Blackberry", "SONY"} & set(brands)
+
+
+def test_importing_the_same_file_again_updates_rather_than_duplicates(db: Database) -> None:
+    import_tac_file(db, OSMOCOM_FILE)
+    again = import_tac_file(db, OSMOCOM_FILE)
+
+    assert (again.imported, again.updated) == (0, 24392)
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(TacModel)) == 24392
+
+
+# ---- untidy rows, by hand ----------------------------------------------------------------
+
+
+def test_untidy_osmocom_rows_are_tidied_or_skipped_with_a_reason(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write_osmocom(
+        tmp_path / "untidy.csv",
+        "35000001,Samsung,Galaxy S8,someone,,,,",  # line 3
+        " 35000002, Samsung,  Galaxy   S9 ,,,,,",  # 4: spaces around everything
+        '35000003,SAMSUNG,"Galaxy S, Duos",,,,,"a,b"',  # 5: case variant, quoted comma
+        "1130000,Apple,iPhone 4,,,,,",  # 6: leading zero lost
+        "350000041,Apple,iPhone 5,,,,,",  # 7: nine digits
+        "3500000X,Apple,iPhone 6,,,,,",  # 8
+        "35000005,,Lonely model,,,,,",  # 9
+        "35000006, ,Another,,,,,",  # 10: blank brand
+        "35000007,Nokia,,,,,,",  # 11
+        "35000008,Nokia",  # 12: short row: no model column at all
+        "",  # 13: blank line, not a row
+        "35000001,Samsung,Galaxy S8 Copy,,,,,",  # 14: duplicate of line 3
+        "35000009,Nokia,3310,,,,,",  # 15
+    )
+
+    report = import_tac_file(db, path)
+
+    assert report.read == 12
+    assert report.skipped == {
+        "tac_not_8_digits": 3,
+        "missing_brand": 2,
+        "missing_model": 2,
+        "duplicate_tac_in_file": 1,
+    }
+    assert report.examples == {
+        "tac_not_8_digits": [6, 7, 8],
+        "missing_brand": [9, 10],
+        "missing_model": [11, 12],
+        "duplicate_tac_in_file": [14],
+    }
+    assert (report.imported, report.updated) == (4, 0)
+    assert catalogue(db) == {
+        "35000001": ("Samsung", "Galaxy S8", "osmocom"),
+        "35000002": ("Samsung", "Galaxy S9", "osmocom"),
+        "35000003": ("Samsung", "Galaxy S, Duos", "osmocom"),
+        "35000009": ("Nokia", "3310", "osmocom"),
+    }
+
+
+def test_a_tie_between_brand_spellings_goes_to_the_first_met(db: Database, tmp_path: Path) -> None:
+    path = write_osmocom(
+        tmp_path / "tie.csv", "35000001,G-mobile,A1,,,,,", "35000002,G-Mobile,A2,,,,,"
+    )
+
+    import_tac_file(db, path)
+
+    assert {brand for brand, _model, _source in catalogue(db).values()} == {"G-mobile"}
+
+
+def test_overlong_names_are_skipped_rather_than_failing_the_import(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write_osmocom(
+        tmp_path / "long.csv", f"35000001,Nokia,{'x' * 201},,,,,", "35000002,Nokia,3310,,,,,"
+    )
+
+    report = import_tac_file(db, path)
+
+    assert report.skipped == {"text_too_long": 1}
+    assert set(catalogue(db)) == {"35000002"}
+
+
+# ---- GSMA --------------------------------------------------------------------------------
+
+
+def test_gsma_file_uses_brand_and_model_name_with_fallbacks(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "gsma.txt"
+    rows = [
+        GSMA_HEADER,
+        gsma_row(
+            "35332509",
+            marketing="Galaxy S9",
+            manufacturer="Samsung Korea",
+            brand="Samsung",
+            model="SM-G960F",
+        ),
+        gsma_row(
+            "35332510",
+            marketing='Galaxy Tab 10.1"',
+            manufacturer="Samsung Korea",
+            brand="",
+            model="",
+        ),
+        gsma_row("3533251", marketing="X", manufacturer="Y", brand="Z", model="W"),
+        gsma_row("35332511", marketing="", manufacturer="", brand="", model="Lost"),
+        gsma_row("35332512", marketing="", manufacturer="Apple Inc", brand="Apple", model=""),
+        gsma_row("35332509", marketing="Again", manufacturer="", brand="Samsung", model="Again"),
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    assert detect_format(path) == "gsma"
+    report = import_tac_file(db, path)
+
+    assert report.fmt == "gsma"
+    assert report.read == 6
+    assert report.skipped == {
+        "tac_not_8_digits": 1,
+        "missing_brand": 1,
+        "missing_model": 1,
+        "duplicate_tac_in_file": 1,
+    }
+    assert report.examples["tac_not_8_digits"] == [4]
+    assert catalogue(db) == {
+        "35332509": ("Samsung", "SM-G960F", "gsma"),
+        "35332510": ("Samsung Korea", 'Galaxy Tab 10.1"', "gsma"),
+    }
+
+
+def test_a_gsma_file_without_brand_columns_is_refused(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "gsma.txt"
+    path.write_text("TAC|Marketing Name\n35332509|Galaxy S9\n", encoding="utf-8")
+
+    with pytest.raises(InvalidInput, match="tac_file_bad_header"):
+        import_tac_file(db, path)
+
+    assert catalogue(db) == {}
+
+
+def test_a_later_file_updates_brand_model_and_source(db: Database, tmp_path: Path) -> None:
+    first = write_osmocom(
+        tmp_path / "osmocom.csv", "35332509,Samsung,SM-G960,,,,,", "35000001,Nokia,3310,,,,,"
+    )
+    import_tac_file(db, first)
+    later = tmp_path / "gsma.txt"
+    later.write_text(
+        "\n".join(
+            [
+                GSMA_HEADER,
+                gsma_row(
+                    "35332509",
+                    marketing="Galaxy S9",
+                    manufacturer="",
+                    brand="Samsung",
+                    model="SM-G960F",
+                ),
+                gsma_row(
+                    "35332599",
+                    marketing="Galaxy S9+",
+                    manufacturer="",
+                    brand="Samsung",
+                    model="SM-G965F",
+                ),
+            ]
+        ),
+        encoding="utf-8",
+    )
+
+    report = import_tac_file(db, later)
+
+    assert (report.imported, report.updated) == (1, 1)
+    assert catalogue(db) == {
+        "35332509": ("Samsung", "SM-G960F", "gsma"),
+        "35332599": ("Samsung", "SM-G965F", "gsma"),
+        "35000001": ("Nokia", "3310", "osmocom"),
+    }
+
+
+# ---- formats and the ledger --------------------------------------------------------------
+
+
+def test_detect_format(tmp_path: Path) -> None:
+    assert detect_format(OSMOCOM_FILE) == "osmocom"
+    headerless = tmp_path / "no-banner.csv"
+    headerless.write_text("something else\n" + OSMOCOM_HEADER + "\n", encoding="utf-8")
+    assert detect_format(headerless) == "osmocom"
+    other = tmp_path / "other.csv"
+    other.write_text("IMEI,owner\n356759041234567,Ali\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        detect_format(other)
+    assert refused.value.code == "tac_file_unknown_format"
+
+
+def test_a_successful_import_is_in_the_ledger(db: Database, tmp_path: Path) -> None:
+    path = write_osmocom(tmp_path / "ok.csv", "35000001,Nokia,3310,,,,,", "1234,Nokia,1100,,,,,")
+
+    report = import_tac_file(db, path, started_by="operator:aysel")
+
+    [run] = runs(db)
+    assert (run.kind, run.source, run.started_by, run.outcome) == (
+        "import-tac",
+        str(path),
+        "operator:aysel",
+        "ok",
+    )
+    assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert run.counts == dataclasses.asdict(report)
+    assert run.counts["skipped"] == {"tac_not_8_digits": 1}
+    assert run.detail == ("osmocom: 2 read, 1 imported, 0 updated, 1 skipped (tac_not_8_digits 1)")
+
+
+def test_a_file_of_unknown_format_fails_and_the_ledger_says_so(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "owners.csv"
+    path.write_text("IMEI,owner\n356759041234567,Ali\n", encoding="utf-8")
+
+    with pytest.raises(InvalidInput) as refused:
+        import_tac_file(db, path, started_by="test")
+
+    assert refused.value.code == "tac_file_unknown_format"
+    [run] = runs(db)
+    assert (run.kind, run.outcome, run.started_by) == ("import-tac", "failed", "test")
+    assert run.finished_at is not None
+    assert run.detail is not None and "tac_file_unknown_format" in run.detail
+    assert catalogue(db) == {}
+
+
+def test_an_unknown_format_name_is_refused(db: Database) -> None:
+    with pytest.raises(InvalidInput, match="tac_file_unknown_format"):
+        import_tac_file(db, OSMOCOM_FILE, fmt="xlsx")
+
+    assert [run.outcome for run in runs(db)] == ["failed"]
+
+
+def test_a_missing_file_fails_and_the_ledger_says_so(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        import_tac_file(db, tmp_path / "nowhere.csv")
+
+    [run] = runs(db)
+    assert run.outcome == "failed"
+    assert run.detail is not None and run.detail.startswith("FileNotFoundError")
+
+
+def test_a_failure_midway_imports_nothing_but_is_recorded(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_osmocom(
+        tmp_path / "three.csv",
+        "35000001,Nokia,3310,,,,,",
+        "35000002,Nokia,3210,,,,,",
+        "35000003,Nokia,1100,,,,,",
+    )
+    real_upsert = tac_import._upsert
+
+    def upsert_then_fail(*args: object, **kwargs: object) -> tuple[int, int]:
+        real_upsert(*args, **kwargs)  # type: ignore[arg-type]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tac_import, "_BATCH", 2)
+    monkeypatch.setattr(tac_import, "_upsert", upsert_then_fail)
+
+    with pytest.raises(RuntimeError):
+        import_tac_file(db, path)
+
+    assert catalogue(db) == {}
+    [run] = runs(db)
+    assert run.outcome == "failed"
+    assert run.detail == "RuntimeError: disk full"
+    assert run.counts is not None and run.counts["read"] == 3
+
+
+def test_report_summary_without_skips() -> None:
+    report = ImportReport(fmt="gsma", read=2, imported=1, updated=1)
+
+    assert report.summary() == "gsma: 2 read, 1 imported, 1 updated, 0 skipped"

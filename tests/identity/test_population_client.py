@@ -1,0 +1,211 @@
+"""The population-registry adapter against the simulator, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from mcqs.errors import ExternalServiceError
+from mcqs.identity.population import IdCardCheck, Person, PopulationRegistryClient
+from mcqs.simulators.population.app import create_app
+from mcqs.simulators.population.citizens import CITIZENS
+
+API_KEY = "test-population-key"
+
+A_PERSON = {
+    "fin": "5ABC1D2",
+    "surname": "Məmmədov",
+    "name": "Elvin",
+    "patronymic": "Rəşid oğlu",
+    "address": "Bakı şəhəri",
+    "id_card": {"series": "AA", "number": "1234567", "document": "AA1234567",
+                "valid_until": "2031-05-14"},
+}  # fmt: skip
+
+
+async def misbehave(request: Request) -> Response:
+    """A registry that answers every way a real one must not."""
+    match request.path_params["behaviour"]:
+        case "server-error":
+            return JSONResponse({"detail": "boom"}, status_code=500)
+        case "unavailable":
+            return PlainTextResponse("maintenance", status_code=503)
+        case "not-json":
+            return PlainTextResponse("<html>login</html>")
+        case "wrong-shape":
+            return JSONResponse({"fin": "5ABC1D2", "surname": "Məmmədov"})
+        case "another-person":
+            return JSONResponse({**A_PERSON, "fin": "6DEF2G3"})
+        case "slow":
+            await asyncio.sleep(1)
+            return JSONResponse(A_PERSON)
+    return PlainTextResponse("unknown behaviour", status_code=400)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """The simulator mounted under /population (as in the demo), on a real port."""
+    app = Starlette(
+        routes=[
+            Mount("/population", create_app(api_key=API_KEY)),
+            Route("/misbehaving/{behaviour}/api/v1/persons/{rest:path}", misbehave),
+        ]
+    )
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def registry(server_url: str) -> Iterator[PopulationRegistryClient]:
+    with PopulationRegistryClient(base_url=f"{server_url}/population", api_key=API_KEY) as client:
+        yield client
+
+
+def test_person_is_found_with_every_field(registry: PopulationRegistryClient) -> None:
+    assert registry.get_person("5ABC1D2") == Person(
+        fin="5ABC1D2",
+        surname="Məmmədov",
+        name="Elvin",
+        patronymic="Rəşid oğlu",
+        address="Bakı şəhəri, Nəsimi rayonu, Azadlıq prospekti, ev 45, mənzil 12",
+        id_card="AA1234567",
+        id_card_valid_until=date(2031, 5, 14),
+    )
+
+
+def test_older_id_card_and_azerbaijani_letters_arrive_intact(
+    registry: PopulationRegistryClient,
+) -> None:
+    person = registry.get_person("6DEF2G3")
+    assert person is not None
+    assert (person.surname, person.name, person.patronymic) == ("Əliyeva", "Aynur", "Elçin qızı")
+    assert person.address.startswith("Gəncə şəhəri, Kəpəz rayonu")
+    assert person.id_card == "AZE12345678"
+
+
+def test_every_seeded_citizen_comes_back_as_seeded(registry: PopulationRegistryClient) -> None:
+    for citizen in CITIZENS:
+        assert registry.get_person(citizen.fin) == Person(
+            fin=citizen.fin,
+            surname=citizen.surname,
+            name=citizen.name,
+            patronymic=citizen.patronymic,
+            address=citizen.address,
+            id_card=citizen.id_card,
+            id_card_valid_until=citizen.id_card_valid_until,
+        )
+
+
+def test_unknown_fin_is_none(registry: PopulationRegistryClient) -> None:
+    assert registry.get_person("0ZZZZZ0") is None
+    assert registry.id_card_check("0ZZZZZ0", "AA1234567") is None
+
+
+@pytest.mark.parametrize(
+    ("fin", "id_card", "expected"),
+    [
+        ("5ABC1D2", "AA1234567", IdCardCheck(match=True, valid=True)),
+        ("6DEF2G3", "AZE12345678", IdCardCheck(match=True, valid=True)),
+        ("5ABC1D2", "AZE12345678", IdCardCheck(match=False, valid=False)),  # Aynur's card
+        ("5ABC1D2", "AA1234568", IdCardCheck(match=False, valid=False)),  # nobody's card
+        ("7HJK3L4", "AA7654321", IdCardCheck(match=True, valid=False)),  # expired in 2020
+    ],
+)
+def test_id_card_check(
+    registry: PopulationRegistryClient, fin: str, id_card: str, expected: IdCardCheck
+) -> None:
+    assert registry.id_card_check(fin, id_card) == expected
+
+
+@pytest.mark.parametrize("fin", ["5abc1d2", " 5ABC1D2", "../../x", "5ABC1D2/id-cards"])
+def test_unnormalised_fin_is_a_programming_error(
+    registry: PopulationRegistryClient, fin: str
+) -> None:
+    with pytest.raises(ValueError):
+        registry.get_person(fin)
+    with pytest.raises(ValueError):
+        registry.id_card_check(fin, "AA1234567")
+
+
+def test_unnormalised_id_card_is_a_programming_error(registry: PopulationRegistryClient) -> None:
+    with pytest.raises(ValueError):
+        registry.id_card_check("5ABC1D2", "aa 1234567")
+
+
+def test_wrong_api_key_is_unavailable(server_url: str) -> None:
+    with PopulationRegistryClient(base_url=f"{server_url}/population", api_key="wrong") as client:
+        with pytest.raises(ExternalServiceError) as error:
+            client.get_person("5ABC1D2")
+        assert error.value.code == "population_registry_unavailable"
+        with pytest.raises(ExternalServiceError):
+            client.id_card_check("5ABC1D2", "AA1234567")
+
+
+def test_unreachable_registry_is_unavailable() -> None:
+    nobody_listens = f"http://127.0.0.1:{_free_port()}"
+    with PopulationRegistryClient(base_url=nobody_listens, api_key=API_KEY) as client:
+        with pytest.raises(ExternalServiceError) as error:
+            client.get_person("5ABC1D2")
+    assert error.value.code == "population_registry_unavailable"
+
+
+def test_wrong_base_url_is_unavailable_not_an_unknown_person(server_url: str) -> None:
+    # A bare 404 from a wrong path must not turn every citizen into "no such person".
+    with PopulationRegistryClient(base_url=f"{server_url}/nowhere", api_key=API_KEY) as client:
+        with pytest.raises(ExternalServiceError):
+            client.get_person("5ABC1D2")
+        with pytest.raises(ExternalServiceError):
+            client.id_card_check("5ABC1D2", "AA1234567")
+
+
+def test_timeout_is_unavailable(server_url: str) -> None:
+    base_url = f"{server_url}/misbehaving/slow"
+    with PopulationRegistryClient(base_url=base_url, api_key=API_KEY, timeout=0.2) as client:
+        with pytest.raises(ExternalServiceError) as error:
+            client.get_person("5ABC1D2")
+    assert error.value.code == "population_registry_unavailable"
+
+
+@pytest.mark.parametrize(
+    "behaviour", ["server-error", "unavailable", "not-json", "wrong-shape", "another-person"]
+)
+def test_bad_answers_are_unavailable_and_log_nothing_personal(
+    server_url: str, behaviour: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    base_url = f"{server_url}/misbehaving/{behaviour}"
+    caplog.set_level(logging.WARNING, logger="mcqs")
+    with PopulationRegistryClient(base_url=base_url, api_key=API_KEY) as client:
+        with pytest.raises(ExternalServiceError) as error:
+            client.get_person("5ABC1D2")
+    assert error.value.code == "population_registry_unavailable"
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("mcqs")]
+    assert logged, "a failure of the registry is worth a warning"
+    for personal in ("5ABC1D2", "6DEF2G3", "Məmmədov", "Elvin", "Bakı"):
+        assert not any(personal in message for message in logged)
