@@ -313,9 +313,10 @@ def services(app_settings: Settings) -> object:
 
 
 @pytest.fixture
-def run_worker(catalogue: Database, services: object) -> Callable[[], int]:
-    """One pass of the worker (sweep and due jobs); returns how many jobs ran."""
+def run_worker(catalogue: Database, services: object) -> Callable[..., int]:
+    """One pass of the worker (sweep and due jobs); returns how many jobs ran.
+    Call it with ``now=`` to run it as if at another time."""
     from mcqs.worker import load_tasks, work_once
 
     load_tasks()
-    return lambda: work_once(catalogue, services)  # type: ignore[arg-type]
+    return lambda now=None: work_once(catalogue, services, now=now)  # type: ignore[arg-type]

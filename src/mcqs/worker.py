@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -25,25 +26,29 @@ def load_tasks() -> None:
     import mcqs.registrations.tasks  # noqa: F401
 
 
-def sweep(db: Database, services: Services) -> None:
-    """Settle payments whose citizen never came back, then expire what nobody will pay."""
+def sweep(db: Database, services: Services, *, now: dt.datetime | None = None) -> None:
+    """Settle payments whose citizen never came back, then expire what nobody will pay.
+
+    ``now`` is for tests that need to be fifteen minutes later than they are."""
     with db.transaction() as session:
-        keys = payments_to_reconcile(session, now=utcnow())
+        keys = payments_to_reconcile(session, now=now or utcnow())
     for key in keys:
         try:
             with db.transaction() as session:
-                settle_payment(session, goldenpay=services.goldenpay, payment_key=key, now=utcnow())
+                settle_payment(
+                    session, goldenpay=services.goldenpay, payment_key=key, now=now or utcnow()
+                )
         except DomainError as error:
             log.warning("could not settle payment %s: %s", key, error.code)
     with db.transaction() as session:
-        now = utcnow()
-        expire_abandoned_applications(session, now=now)
-        purge_expired(session, settings=services.settings, now=now)
+        moment = now or utcnow()
+        expire_abandoned_applications(session, now=moment)
+        purge_expired(session, settings=services.settings, now=moment)
 
 
-def work_once(db: Database, services: Services) -> int:
+def work_once(db: Database, services: Services, *, now: dt.datetime | None = None) -> int:
     """One pass: sweep, then run every due job. Returns how many jobs ran."""
-    sweep(db, services)
+    sweep(db, services, now=now)
     return run_due_jobs(db, services, max_attempts=services.settings.job_max_attempts)
 
 

@@ -160,19 +160,23 @@ def test_unnormalised_id_card_is_a_programming_error(registry: PopulationRegistr
 
 
 def test_wrong_api_key_is_unavailable(server_url: str) -> None:
-    with PopulationRegistryClient(base_url=f"{server_url}/population", api_key="wrong") as client:
+    base_url = f"{server_url}/population"
+    with PopulationRegistryClient(base_url=base_url, api_key="wrong") as client:
         with pytest.raises(ExternalServiceError) as error:
             client.get_person("5ABC1D2")
         assert error.value.code == "population_registry_unavailable"
-        with pytest.raises(ExternalServiceError):
+        with pytest.raises(ExternalServiceError) as error:
             client.id_card_check("5ABC1D2", "AA1234567")
+        assert error.value.code == "population_registry_unavailable"
 
 
 def test_unreachable_registry_is_unavailable() -> None:
     nobody_listens = f"http://127.0.0.1:{_free_port()}"
-    with PopulationRegistryClient(base_url=nobody_listens, api_key=API_KEY) as client:
-        with pytest.raises(ExternalServiceError) as error:
-            client.get_person("5ABC1D2")
+    with (
+        PopulationRegistryClient(base_url=nobody_listens, api_key=API_KEY) as client,
+        pytest.raises(ExternalServiceError) as error,
+    ):
+        client.get_person("5ABC1D2")
     assert error.value.code == "population_registry_unavailable"
 
 
@@ -187,9 +191,11 @@ def test_wrong_base_url_is_unavailable_not_an_unknown_person(server_url: str) ->
 
 def test_timeout_is_unavailable(server_url: str) -> None:
     base_url = f"{server_url}/misbehaving/slow"
-    with PopulationRegistryClient(base_url=base_url, api_key=API_KEY, timeout=0.2) as client:
-        with pytest.raises(ExternalServiceError) as error:
-            client.get_person("5ABC1D2")
+    with (
+        PopulationRegistryClient(base_url=base_url, api_key=API_KEY, timeout=0.2) as client,
+        pytest.raises(ExternalServiceError) as error,
+    ):
+        client.get_person("5ABC1D2")
     assert error.value.code == "population_registry_unavailable"
 
 
@@ -201,9 +207,11 @@ def test_bad_answers_are_unavailable_and_log_nothing_personal(
 ) -> None:
     base_url = f"{server_url}/misbehaving/{behaviour}"
     caplog.set_level(logging.WARNING, logger="mcqs")
-    with PopulationRegistryClient(base_url=base_url, api_key=API_KEY) as client:
-        with pytest.raises(ExternalServiceError) as error:
-            client.get_person("5ABC1D2")
+    with (
+        PopulationRegistryClient(base_url=base_url, api_key=API_KEY) as client,
+        pytest.raises(ExternalServiceError) as error,
+    ):
+        client.get_person("5ABC1D2")
     assert error.value.code == "population_registry_unavailable"
     logged = [r.getMessage() for r in caplog.records if r.name.startswith("mcqs")]
     assert logged, "a failure of the registry is worth a warning"

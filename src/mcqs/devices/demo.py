@@ -52,9 +52,8 @@ def example_imeis(session: Session, count: int = 10) -> list[tuple[str, str, str
         for price in session.scalars(select(ModelPrice))
     }
     first_tac: dict[tuple[str, str], tuple[str, str, str]] = {}
-    for tac, brand, model in session.execute(
-        select(TacModel.tac, TacModel.brand, TacModel.model).order_by(TacModel.tac)
-    ).tuples():
+    catalogue = select(TacModel.tac, TacModel.brand, TacModel.model).order_by(TacModel.tac)
+    for tac, brand, model in session.execute(catalogue):
         key = (price_key(brand), price_key(model))
         if key in prices:
             first_tac.setdefault(key, (tac, brand, model))

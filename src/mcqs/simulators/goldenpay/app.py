@@ -704,9 +704,7 @@ class GoldenPaySimulator:
             message = "already_paid" if session.code == PAID else "payment_failed"
             return self._notice(session.lang, message, back_url=self._back_url(session))
         if session.is_expired(self.now()):
-            return self._notice(
-                session.lang, "session_expired", back_url=self._back_url(session), status_code=410
-            )
+            return self._expired_notice(session)
         if form is None:
             return self._render_pay_page(session, errors={}, values={})
 
@@ -718,11 +716,14 @@ class GoldenPaySimulator:
             }
             return self._render_pay_page(session, errors=errors, values=values)
         session = self.sessions.settle(payment_key, card) or session
-        if session.code == NOT_PAID:  # expired between the page and the submit
-            return self._notice(
-                session.lang, "session_expired", back_url=self._back_url(session), status_code=410
-            )
+        if session.code == NOT_PAID:  # expired between the check above and the charge
+            return self._expired_notice(session)
         return self._redirect_back(session)
+
+    def _expired_notice(self, session: PaymentSession) -> Response:
+        return self._notice(
+            session.lang, "session_expired", back_url=self._back_url(session), status_code=410
+        )
 
     def _back_url(self, session: PaymentSession) -> str:
         base = self.success_url if session.code == PAID else self.failure_url

@@ -89,7 +89,7 @@ _PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
     for status in (400, 401, 404)
 }
 
-_INDEX = Environment(autoescape=True).from_string(
+_INDEX = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
     """<!doctype html>
 <html lang="az">
 <head>
@@ -120,8 +120,8 @@ Use a FİN and its ID card number on the MCQS forms.</p>
 <td>{{ c.full_name }}</td>
 <td>{{ c.address }}</td>
 <td>{{ c.id_card_valid_until.isoformat() }}
-{% if c.id_card_valid_until < today %}<span class="expired">(müddəti bitib / expired)</span>
-{% endif %}</td>
+{%- if c.id_card_valid_until < today %} <span class="expired">(müddəti bitib / expired)</span>
+{%- endif %}</td>
 </tr>
 {% endfor %}
 </tbody>

@@ -117,7 +117,7 @@ _PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": Problem, "content": {"application/problem+json": {}}} for status in (401, 422)
 }
 
-_OUTBOX_PAGE = Environment(autoescape=True).from_string(
+_OUTBOX_PAGE = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
     """<!doctype html>
 <html lang="az">
 <head>
