@@ -18,6 +18,8 @@ app = typer.Typer(help="MCQS - Mobile Device Registration System", no_args_is_he
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request URL at INFO, and the population registry's URLs carry FİNs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command()
