@@ -127,7 +127,9 @@ def _drop_postgres_database(admin_url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
     """A migrated database of each kind, shared by the session's tests."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'mcqs.sqlite3'}"
@@ -250,8 +252,14 @@ class CitizenFlow:
             "/application", data={"phone": phone, "card_type": card_type}, follow_redirects=False
         )
 
-    def pay(self, pay_page_url: str, *, card: str = APPROVED_VISA, expiry: str = "12/30",
-            cvv: str = "123") -> str:
+    def pay(
+        self,
+        pay_page_url: str,
+        *,
+        card: str = APPROVED_VISA,
+        expiry: str = "12/30",
+        cvv: str = "123",
+    ) -> str:
         """Pay on GoldenPay's page; returns where GoldenPay sends the browser back."""
         page = self.http.get(pay_page_url)
         assert page.status_code == 200
@@ -268,8 +276,9 @@ class CitizenFlow:
         assert url.host == "testserver", "GoldenPay returns to the merchant URL set for us"
         return self.client.get(f"{url.path}?{url.query.decode()}", follow_redirects=False)
 
-    def register_and_pay(self, *, citizen_index: int = 0, imeis: tuple[str, ...],
-                         phone: str = "050 123 45 67") -> str:
+    def register_and_pay(
+        self, *, citizen_index: int = 0, imeis: tuple[str, ...], phone: str = "050 123 45 67"
+    ) -> str:
         """The whole happy path; returns the notification code from the receipt URL."""
         from mcqs.simulators.population.citizens import CITIZENS
 
@@ -320,3 +329,10 @@ def run_worker(catalogue: Database, services: object) -> Callable[..., int]:
 
     load_tasks()
     return lambda now=None: work_once(catalogue, services, now=now)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def require() -> Callable[[str, str], None]:
+    """``require(what, why)``: skip (by hand) or fail (CI) a test whose prerequisite is missing,
+    and name it in the run's closing summary."""
+    return skip_or_fail

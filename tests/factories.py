@@ -63,7 +63,10 @@ def create_application(
 
 
 def create_paid_application(
-    session: Session, *, imeis: tuple[str, ...], fin: str = "5ABC1D2",
+    session: Session,
+    *,
+    imeis: tuple[str, ...],
+    fin: str = "5ABC1D2",
     now: dt.datetime | None = None,
 ) -> Application:
     """An application as the payment step leaves it: paid, with its registration job queued."""

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -57,8 +58,12 @@ def worker() -> None:
 
 @app.command("import-tac")
 def import_tac(
-    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Osmocom CSV or GSMA file"),
-    fmt: str = typer.Option(None, "--format", help="osmocom | gsma (default: detected)"),
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Osmocom CSV or GSMA file")
+    ],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="osmocom | gsma (default: detected)")
+    ] = None,
 ) -> None:
     """Import a TAC catalogue and report what was skipped and why."""
     from mcqs.db import Database

@@ -64,6 +64,7 @@ def client_address(request: Request) -> str:
 
 # ---- which applications this browser may see in full ----------------------------------------
 
+
 def remember_application(request: Request, application_id: int) -> None:
     owned = [i for i in request.session.get("applications", []) if i != application_id]
     request.session["applications"] = [*owned[-9:], application_id]

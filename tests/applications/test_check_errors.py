@@ -69,7 +69,9 @@ def test_expired_id_card(flow, demo_imeis) -> None:
 
 def test_wrong_security_code(flow, demo_imeis, catalogue) -> None:
     citizen = CITIZENS[0]
-    answer = flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],), code="99999")
+    answer = flow.check(
+        id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],), code="99999"
+    )
     assert answer.status_code == 422
     assert "yanlışdır" in error_of(answer.text, "security_code")
     assert applications(catalogue) == 0

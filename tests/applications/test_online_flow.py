@@ -13,7 +13,8 @@ from mcqs.simulators.population.citizens import CITIZENS
 
 def sms_to(http: httpx.Client, simulators: str, phone: str) -> list[dict[str, str]]:
     answer = http.get(
-        f"{simulators}/sms/api/v1/messages", params={"to": phone},
+        f"{simulators}/sms/api/v1/messages",
+        params={"to": phone},
         headers={"X-Api-Key": "demo-sms-key"},
     )
     assert answer.status_code == 200
@@ -88,11 +89,13 @@ def test_success_url_opened_twice_pays_once(flow, client, demo_imeis, catalogue:
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
     with catalogue.transaction() as session:
-        assert session.scalar(select(func.count()).select_from(Payment).where(
-            Payment.status == "paid")) == 1
-        jobs = session.execute(
-            select(func.count()).select_from(Application)
-        ).scalar()
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Payment).where(Payment.status == "paid")
+            )
+            == 1
+        )
+        jobs = session.execute(select(func.count()).select_from(Application)).scalar()
         assert jobs == 1
 
 

@@ -13,7 +13,9 @@ from mcqs.fees.service import NoTariff, fee_band, tariff_day
 
 def device(value: int | None, *, basic: bool = False) -> DeviceModel:
     brand = None if value is None else "Brand"
-    return DeviceModel(tac="35000000", brand=brand, model=brand, market_value_usd=value, is_basic=basic)
+    return DeviceModel(
+        tac="35000000", brand=brand, model=brand, market_value_usd=value, is_basic=basic
+    )
 
 
 AFTER_2023 = dt.date(2026, 11, 25)
@@ -45,9 +47,9 @@ def test_band_by_market_value_and_day(
         assert fee_band(session, device=device(value, basic=basic), on=AFTER_2023).amount_qepik == (
             azn_2023 * 100
         )
-        assert fee_band(session, device=device(value, basic=basic), on=BEFORE_2023).amount_qepik == (
-            azn_2018 * 100
-        )
+        assert fee_band(
+            session, device=device(value, basic=basic), on=BEFORE_2023
+        ).amount_qepik == (azn_2018 * 100)
 
 
 def test_bands_change_on_14_december_2023(db: Database) -> None:

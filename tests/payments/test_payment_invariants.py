@@ -120,8 +120,9 @@ def test_a_payment_settled_after_its_application_expired_still_ends_registered(
         # As if the sweep had given up on it (e.g. GoldenPay answered late).
         session.scalars(select(Application)).one().status = "expired"
     with catalogue.transaction() as session:
-        settle_payment(session, goldenpay=services.goldenpay, payment_key=key,
-                       now=dt.datetime.now(dt.UTC))
+        settle_payment(
+            session, goldenpay=services.goldenpay, payment_key=key, now=dt.datetime.now(dt.UTC)
+        )
     run_worker()
     with catalogue.transaction() as session:
         assert session.scalars(select(Application.status)).one() == "registered"

@@ -5,6 +5,7 @@ import datetime as dt
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,9 @@ def make_receipt(**overrides: object) -> ReceiptView:
     return ReceiptView(**fields)  # type: ignore[arg-type]
 
 
-def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+def pdf_text(pdf: bytes, tmp_path: Path, require: Callable[[str, str], None]) -> str:
     if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) not installed: receipt text not checked")
+        require("Receipt text checks", "pdftotext (poppler-utils) is not installed")
     path = tmp_path / "receipt.pdf"
     path.write_bytes(pdf)
     done = subprocess.run(
@@ -60,8 +61,8 @@ def test_receipt_is_a_one_page_pdf_with_the_font_embedded() -> None:
     assert b"/FontFile2" in pdf  # the TrueType font itself, not just its name
 
 
-def test_receipt_text_keeps_azerbaijani_letters(tmp_path: Path) -> None:
-    text = pdf_text(render_receipt_pdf(make_receipt()), tmp_path)
+def test_receipt_text_keeps_azerbaijani_letters(tmp_path: Path, require) -> None:
+    text = pdf_text(render_receipt_pdf(make_receipt()), tmp_path, require)
 
     for expected in (
         "Ödəniş qəbzi",
@@ -82,9 +83,9 @@ def test_receipt_text_keeps_azerbaijani_letters(tmp_path: Path) -> None:
         assert expected in text, expected
 
 
-def test_one_imei_is_labelled_without_a_number(tmp_path: Path) -> None:
+def test_one_imei_is_labelled_without_a_number(tmp_path: Path, require) -> None:
     receipt = make_receipt(imeis=("490154203237518",), card_type="m", masked_card=None)
-    text = pdf_text(render_receipt_pdf(receipt), tmp_path)
+    text = pdf_text(render_receipt_pdf(receipt), tmp_path, require)
 
     assert re.search(r"İMEİ\s+490154203237518", text)
     assert "İMEİ 1" not in text
@@ -103,9 +104,9 @@ def test_same_receipt_renders_to_the_same_bytes() -> None:
     assert render_receipt_pdf(make_receipt()) == render_receipt_pdf(make_receipt())
 
 
-def test_receipt_metadata(tmp_path: Path) -> None:
+def test_receipt_metadata(tmp_path: Path, require) -> None:
     if shutil.which("pdfinfo") is None:
-        pytest.skip("pdfinfo (poppler-utils) not installed: metadata not checked")
+        require("Receipt metadata check", "pdfinfo (poppler-utils) is not installed")
     path = tmp_path / "receipt.pdf"
     path.write_bytes(render_receipt_pdf(make_receipt()))
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, check=True, text=True)
@@ -114,10 +115,10 @@ def test_receipt_metadata(tmp_path: Path) -> None:
     assert "Pages:           1" in info.stdout
 
 
-def test_receipt_picture_for_review() -> None:
+def test_receipt_picture_for_review(require) -> None:
     """Writes test-output/receipt.png, for a person to look at the layout."""
     if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) not installed: no picture of the receipt")
+        require("Receipt picture", "pdftoppm (poppler-utils) is not installed")
     OUTPUT_DIR.mkdir(exist_ok=True)
     pdf_path = OUTPUT_DIR / "receipt.pdf"
     pdf_path.write_bytes(render_receipt_pdf(make_receipt()))

@@ -22,7 +22,9 @@ def statuses(db: Database) -> dict[int, str]:
         return dict(session.execute(select(Application.id, Application.status)).tuples().all())
 
 
-def test_paid_application_is_registered_and_sms_queued(db: Database, demo_imeis, run_worker) -> None:
+def test_paid_application_is_registered_and_sms_queued(
+    db: Database, demo_imeis, run_worker
+) -> None:
     with db.transaction() as session:
         application_id = create_paid_application(session, imeis=(demo_imeis[0],)).id
     run_worker()
@@ -48,7 +50,9 @@ def test_rejection_after_payment_owes_a_refund_and_tells_the_citizen(
         application = session.get(Application, application_id)
         assert application is not None
         assert (application.status, application.reject_reason) == ("rejected", reason)
-        refund = session.scalars(select(Refund).where(Refund.application_id == application_id)).one()
+        refund = session.scalars(
+            select(Refund).where(Refund.application_id == application_id)
+        ).one()
         assert (refund.status, refund.amount_qepik) == ("owed", application.fee_qepik)
         sms = session.scalars(
             select(SmsMessage).where(SmsMessage.application_id == application_id)
@@ -113,5 +117,7 @@ def test_two_citizens_paying_for_one_imei_at_the_same_moment(db: Database, demo_
     assert errors == []
     assert sorted(statuses(db).values()) == ["registered", "rejected"]
     with db.transaction() as session:
-        assert len(session.scalars(select(RegistrationImei).where(RegistrationImei.active)).all()) == 1
+        assert (
+            len(session.scalars(select(RegistrationImei).where(RegistrationImei.active)).all()) == 1
+        )
         assert len(session.scalars(select(Refund)).all()) == 1

@@ -26,7 +26,9 @@ def issue(db: Database, config: Settings) -> tuple[str, str]:
         return issue_security_code(session, settings=config, now=NOW)
 
 
-def verify(db: Database, config: Settings, code_id: str, typed: str, *, at: dt.datetime = NOW) -> None:
+def verify(
+    db: Database, config: Settings, code_id: str, typed: str, *, at: dt.datetime = NOW
+) -> None:
     """One press of the button: the attempt is committed even when refused."""
     refused: InvalidInput | None = None
     with db.transaction() as session:
@@ -89,8 +91,15 @@ def _press(db: Database, config: Settings, *, client: str, fin: str) -> str | No
     code_id, text = issue(db, config)
     with db.transaction() as session:
         try:
-            guard_check(session, settings=config, client=client, fin=fin, code_id=code_id,
-                        typed_code=text, now=NOW)
+            guard_check(
+                session,
+                settings=config,
+                client=client,
+                fin=fin,
+                code_id=code_id,
+                typed_code=text,
+                now=NOW,
+            )
         except TooManyRequests as error:
             return error.code
     return None

@@ -212,9 +212,7 @@ def expire_abandoned_applications(session: Session, *, now: dt.datetime) -> int:
     candidates = session.scalars(
         select(Application)
         .where(
-            Application.status.in_(
-                [ApplicationStatus.CREATED, ApplicationStatus.AWAITING_PAYMENT]
-            ),
+            Application.status.in_([ApplicationStatus.CREATED, ApplicationStatus.AWAITING_PAYMENT]),
             Application.expires_at <= now,
         )
         .options(selectinload(Application.payments))

@@ -79,8 +79,12 @@ def check(
     """ "Məlumatları yoxla": guard, validate, fill the application form from the registry."""
     app = state(request)
     values = {
-        "id_card": id_card, "fin": fin,
-        "imei_1": imei_1, "imei_2": imei_2, "imei_3": imei_3, "imei_4": imei_4,
+        "id_card": id_card,
+        "fin": fin,
+        "imei_1": imei_1,
+        "imei_2": imei_2,
+        "imei_3": imei_3,
+        "imei_4": imei_4,
     }
     if action == "new_code":
         return _check_form(request, values=values, errors={})

@@ -51,4 +51,3 @@ def fee_band(session: Session, *, device: DeviceModel, on: dt.date) -> TariffBan
     if value is not None and device.is_basic:
         return fee_band(session, device=dataclasses.replace(device, is_basic=False), on=on)
     raise NoTariff(f"no band for a device worth {value} USD on {on}")
-

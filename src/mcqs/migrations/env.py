@@ -1,6 +1,7 @@
 """Alembic environment: the URL comes from MCQS settings (or the caller's config)."""
 
 from alembic import context
+
 import mcqs.models  # noqa: F401  (registers every table on Base.metadata)
 from mcqs.config import get_settings
 from mcqs.db import Base, make_engine

@@ -34,9 +34,7 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
             )
     except ExternalServiceError as error:
         # The worker settles it later; nothing is lost.
-        return render(
-            request, "payment_pending.html", status_code=503, errors=field_errors(error)
-        )
+        return render(request, "payment_pending.html", status_code=503, errors=field_errors(error))
     except DomainError as error:
         return render(
             request,
@@ -57,8 +55,10 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
             url = request.url_for("applications:form").include_query_params(notice="payment_failed")
             return RedirectResponse(url, status_code=303)
         return render(
-            request, "error.html", status_code=402, message=field_errors(
-                DomainError("payment_failed"))[""]
+            request,
+            "error.html",
+            status_code=402,
+            message=field_errors(DomainError("payment_failed"))[""],
         )
     if application.status == ApplicationStatus.EXPIRED:
         return render(

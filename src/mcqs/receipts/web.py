@@ -29,13 +29,20 @@ def show_receipt(request: Request, code: str) -> Response:
     try:
         application, receipt = _load(request, code)
     except DomainError as error:
-        return render(request, "error.html", status_code=error.status_code,
-                      message=" ".join(field_errors(error).values()))
+        return render(
+            request,
+            "error.html",
+            status_code=error.status_code,
+            message=" ".join(field_errors(error).values()),
+        )
     if not owns_application(request, application.id):
         # Another browser sees only what the verification page shows.
         return RedirectResponse(request.url_for("receipts:verify", code=code), status_code=303)
     return render(
-        request, "receipt.html", application=application, receipt=receipt,
+        request,
+        "receipt.html",
+        application=application,
+        receipt=receipt,
         qr=qr_svg(receipt.verify_url),
     )
 
@@ -45,8 +52,12 @@ def receipt_pdf(request: Request, code: str) -> Response:
     try:
         application, receipt = _load(request, code)
     except DomainError as error:
-        return render(request, "error.html", status_code=error.status_code,
-                      message=" ".join(field_errors(error).values()))
+        return render(
+            request,
+            "error.html",
+            status_code=error.status_code,
+            message=" ".join(field_errors(error).values()),
+        )
     if not owns_application(request, application.id):
         return RedirectResponse(request.url_for("receipts:verify", code=code), status_code=303)
     filename = f"qebz-{receipt.notification_code}.pdf"
@@ -63,9 +74,18 @@ def verify_receipt(request: Request, code: str) -> Response:
     try:
         application, receipt = _load(request, code)
     except DomainError as error:
-        return render(request, "verify.html", status_code=error.status_code,
-                      receipt=None, errors=field_errors(error))
+        return render(
+            request,
+            "verify.html",
+            status_code=error.status_code,
+            receipt=None,
+            errors=field_errors(error),
+        )
     return render(
-        request, "verify.html", application=application, receipt=receipt,
-        masked_fin=mask_fin(receipt.fin), masked_name=mask_name(receipt.full_name),
+        request,
+        "verify.html",
+        application=application,
+        receipt=receipt,
+        masked_fin=mask_fin(receipt.fin),
+        masked_name=mask_name(receipt.full_name),
     )

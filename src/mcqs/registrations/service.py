@@ -99,7 +99,9 @@ def _reject_reason(session: Session, application: Application) -> str | None:
 
 
 def _insert_registration(session: Session, application: Application, *, now: dt.datetime) -> None:
-    registration = Registration(application_id=application.id, fin=application.fin, registered_at=now)
+    registration = Registration(
+        application_id=application.id, fin=application.fin, registered_at=now
+    )
     session.add(registration)
     session.flush()
     for item in application.imeis:

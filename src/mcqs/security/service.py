@@ -26,7 +26,9 @@ def _hash(settings: Settings, code: str) -> str:
     return hmac.new(settings.secret_key.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
-def issue_security_code(session: Session, *, settings: Settings, now: dt.datetime) -> tuple[str, str]:
+def issue_security_code(
+    session: Session, *, settings: Settings, now: dt.datetime
+) -> tuple[str, str]:
     """A new code: returns (id for the form, the text to draw). Only the hash is stored."""
     text = settings.security_code_fixed or new_code_text()
     code = SecurityCode(
@@ -38,7 +40,6 @@ def issue_security_code(session: Session, *, settings: Settings, now: dt.datetim
     session.add(code)
     session.flush()
     return code.id, text
-
 
 
 def verify_security_code(
@@ -67,9 +68,9 @@ def count_rate_limit_hit(
     """Count one use of ``key``; refuse when it was used ``limit`` times within the window."""
     since = now - dt.timedelta(seconds=window_seconds)
     used = session.scalar(
-        select(func.count()).select_from(RateLimitHit).where(
-            RateLimitHit.key == key, RateLimitHit.at > since
-        )
+        select(func.count())
+        .select_from(RateLimitHit)
+        .where(RateLimitHit.key == key, RateLimitHit.at > since)
     )
     if (used or 0) >= limit:
         raise TooManyRequests("too_many_checks")
@@ -93,13 +94,19 @@ def guard_check(
     raises, so that wrong tries and hits are counted."""
     window = settings.check_limit_window_seconds
     count_rate_limit_hit(
-        session, key=f"check:client:{client}", limit=settings.check_limit_per_client,
-        window_seconds=window, now=now,
+        session,
+        key=f"check:client:{client}",
+        limit=settings.check_limit_per_client,
+        window_seconds=window,
+        now=now,
     )
     if fin:
         count_rate_limit_hit(
-            session, key=f"check:fin:{fin}", limit=settings.check_limit_per_fin,
-            window_seconds=window, now=now,
+            session,
+            key=f"check:fin:{fin}",
+            limit=settings.check_limit_per_fin,
+            window_seconds=window,
+            now=now,
         )
     verify_security_code(session, settings=settings, code_id=code_id, typed=typed_code, now=now)
 
@@ -111,4 +118,6 @@ def purge_expired(session: Session, *, settings: Settings, now: dt.datetime) -> 
             RateLimitHit.at < now - dt.timedelta(seconds=settings.check_limit_window_seconds)
         )
     )
-    session.execute(delete(SecurityCode).where(SecurityCode.expires_at < now - dt.timedelta(hours=1)))
+    session.execute(
+        delete(SecurityCode).where(SecurityCode.expires_at < now - dt.timedelta(hours=1))
+    )
