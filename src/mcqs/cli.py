@@ -69,8 +69,15 @@ def import_tac(
     from mcqs.db import Database
     from mcqs.devices.tac_import import import_tac_file
 
+    from mcqs.errors import DomainError
+    from mcqs.messages import operator_text
+
     db = Database(get_settings().database_url)
-    report = import_tac_file(db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"))
+    try:
+        report = import_tac_file(db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"))
+    except DomainError as error:
+        typer.secho(f"import failed: {operator_text(error)}", fg="red", err=True)
+        raise typer.Exit(2) from error
     typer.echo(
         f"{report.fmt}: read {report.read}, imported {report.imported}, updated {report.updated}"
     )

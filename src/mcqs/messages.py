@@ -93,3 +93,23 @@ def text(error: DomainError) -> str:
         return template.format(**error.params)
     except (KeyError, IndexError):
         return template
+
+
+# Operators' command line (English, for the engineers who run imports).
+OPERATOR_EN: dict[str, str] = {
+    "tac_file_unknown_format": (
+        "{path}: neither the Osmocom CSV nor the GSMA pipe-separated format; "
+        "name it with --format osmocom|gsma"
+    ),
+    "tac_file_bad_header": "{path}: the header is not the one this format has",
+    "price_list_bad_header": "{path}: expected the header brand,model,market_value_usd,is_basic",
+    "price_list_bad_row": "line {line}: not a valid price row",
+}
+
+
+def operator_text(error: DomainError) -> str:
+    template = OPERATOR_EN.get(error.code, error.code)
+    try:
+        return template.format(**error.params)
+    except (KeyError, IndexError):
+        return f"{error.code} {error.params}"
