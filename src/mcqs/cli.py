@@ -68,7 +68,6 @@ def import_tac(
     """Import a TAC catalogue and report what was skipped and why."""
     from mcqs.db import Database
     from mcqs.devices.tac_import import import_tac_file
-
     from mcqs.errors import DomainError
     from mcqs.messages import operator_text
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARTIFACTS, FIXED_CODE, LiveServer, free_port
 from mcqs.config import Settings
 from mcqs.db import Database
 from mcqs.receipts.codes import format_notification_code
+
+from conftest import ARTIFACTS, FIXED_CODE, LiveServer, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -89,7 +90,11 @@ def test_citizen_registers_pays_and_gets_registered(
 ) -> None:
     if not CHROMIUM.exists():
         require("Browser test", "Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        require("Browser test", "playwright is not installed (pip install -e '.[dev]')")
+        raise
 
     from mcqs.devices.demo import example_imeis
     from mcqs.services import Services

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from factories import create_paid_application
 from sqlalchemy import select
 
 from mcqs.applications.models import Application
@@ -15,6 +14,8 @@ from mcqs.devices.models import BlacklistedImei
 from mcqs.notifications.models import SmsMessage
 from mcqs.registrations.models import Refund, RegistrationImei
 from mcqs.registrations.service import register_application
+
+from factories import create_paid_application
 
 
 def statuses(db: Database) -> dict[int, str]:
