@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,17 @@ from mcqs.devices.tac_import import ImportReport, detect_format, import_tac_file
 from mcqs.errors import InvalidInput
 from mcqs.jobs.models import OperatorRun
 
+# The real, untidy Osmocom export; in CI the project's shared/ folder lies beside the clone.
 OSMOCOM_FILE = Path(__file__).resolve().parents[3] / "shared/data/osmocom-tacdb.csv"
+
+
+@pytest.fixture
+def osmocom_file(require: Callable[[str, str], None]) -> Path:
+    if not OSMOCOM_FILE.exists():
+        require("Import of the real Osmocom TAC file", f"{OSMOCOM_FILE} is not there")
+    return OSMOCOM_FILE
+
+
 BANNER = "Osmocom TAC database under CC-BY-SA v3.0 (c) Harald Welte 2016"
 OSMOCOM_HEADER = "tac,name,name,contributor,comment,gsmarena,gsmarena,aka"
 GSMA_HEADER = (
@@ -49,8 +60,10 @@ def runs(db: Database) -> list[OperatorRun]:
 # ---- the real Osmocom file -------------------------------------------------------------
 
 
-def test_the_osmocom_file_imports_with_its_untidiness_counted(db: Database) -> None:
-    report = import_tac_file(db, OSMOCOM_FILE, started_by="test")
+def test_the_osmocom_file_imports_with_its_untidiness_counted(
+    osmocom_file: Path, db: Database
+) -> None:
+    report = import_tac_file(db, osmocom_file, started_by="test")
 
     assert report.fmt == "osmocom"
     assert report.read == 25175
@@ -72,8 +85,8 @@ def test_the_osmocom_file_imports_with_its_untidiness_counted(db: Database) -> N
     assert rows["33205600"] == ("Sagem", "DMC 830", "osmocom")
 
 
-def test_the_osmocom_file_has_one_spelling_per_brand(db: Database) -> None:
-    import_tac_file(db, OSMOCOM_FILE)
+def test_the_osmocom_file_has_one_spelling_per_brand(osmocom_file: Path, db: Database) -> None:
+    import_tac_file(db, osmocom_file)
 
     with db.transaction() as session:
         brands = list(session.scalars(select(TacModel.brand).distinct()))
@@ -83,9 +96,11 @@ def test_the_osmocom_file_has_one_spelling_per_brand(db: Database) -> None:
     assert not {"SAMSUNG", " Samsung", "Blackberry", "SONY"} & set(brands)
 
 
-def test_importing_the_same_file_again_updates_rather_than_duplicates(db: Database) -> None:
-    import_tac_file(db, OSMOCOM_FILE)
-    again = import_tac_file(db, OSMOCOM_FILE)
+def test_importing_the_same_file_again_updates_rather_than_duplicates(
+    osmocom_file: Path, db: Database
+) -> None:
+    import_tac_file(db, osmocom_file)
+    again = import_tac_file(db, osmocom_file)
 
     assert (again.imported, again.updated) == (0, 24392)
     with db.transaction() as session:
@@ -260,8 +275,8 @@ def test_a_later_file_updates_brand_model_and_source(db: Database, tmp_path: Pat
 # ---- formats and the ledger --------------------------------------------------------------
 
 
-def test_detect_format(tmp_path: Path) -> None:
-    assert detect_format(OSMOCOM_FILE) == "osmocom"
+def test_detect_format(osmocom_file: Path, tmp_path: Path) -> None:
+    assert detect_format(osmocom_file) == "osmocom"
     headerless = tmp_path / "no-banner.csv"
     headerless.write_text("something else\n" + OSMOCOM_HEADER + "\n", encoding="utf-8")
     assert detect_format(headerless) == "osmocom"
@@ -307,9 +322,9 @@ def test_a_file_of_unknown_format_fails_and_the_ledger_says_so(
     assert catalogue(db) == {}
 
 
-def test_an_unknown_format_name_is_refused(db: Database) -> None:
+def test_an_unknown_format_name_is_refused(osmocom_file: Path, db: Database) -> None:
     with pytest.raises(InvalidInput, match="tac_file_unknown_format"):
-        import_tac_file(db, OSMOCOM_FILE, fmt="xlsx")
+        import_tac_file(db, osmocom_file, fmt="xlsx")
 
     assert [run.outcome for run in runs(db)] == ["failed"]
 
