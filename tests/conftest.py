@@ -248,8 +248,16 @@ class CitizenFlow:
         )
 
     def confirm(self, *, phone: str = "050 123 45 67", card_type: str = "v") -> httpx.Response:
+        """Press "Təsdiqlə və ödəniş et" on the application form the browser shows."""
+        import re
+
+        form = self.client.get("/application")
+        found = re.search(r'name="code" value="([0-9A-Z]+)"', form.text)
+        assert found, "the application form names its application"
         return self.client.post(
-            "/application", data={"phone": phone, "card_type": card_type}, follow_redirects=False
+            "/application",
+            data={"code": found.group(1), "phone": phone, "card_type": card_type},
+            follow_redirects=False,
         )
 
     def pay(

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     public_url: str = ""
     database_url: str = "sqlite:///var/mcqs.sqlite3"
     secret_key: str = Field(default="dev-only-secret-change-me", min_length=16)
+    # Proxies whose X-Forwarded-For is believed (the client address drives rate limits).
+    forwarded_allow_ips: str = "127.0.0.1"
     # Mount the simulators of external parties under /_sim/<name>/ (demo and tests).
     mount_simulators: bool = False
 
@@ -51,7 +53,7 @@ class Settings(BaseSettings):
 
     # --- worker ----------------------------------------------------------------------
     worker_poll_seconds: float = 1.0
-    job_max_attempts: int = 8
+    job_max_attempts: int = 25
 
     @field_validator("public_url", "population_base_url", "goldenpay_base_url", "sms_base_url")
     @classmethod

@@ -60,18 +60,30 @@ def make_engine(database_url: str) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"timeout": 30})
+        engine = create_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Take transactions out of the driver's hands (it would begin them only at the
+            # first write), so that "begin" below starts every one.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection: Any) -> None:
+            # SQLite has no SELECT ... FOR UPDATE: taking the write lock at the start makes
+            # each transaction see and change the data alone, as row locks do on PostgreSQL.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # hide_parameters: bound values (FİNs, names, phone numbers) stay out of error messages.
+    return create_engine(
+        database_url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 class Database:

@@ -52,11 +52,13 @@ AZ: dict[str, str] = {
         "Ərizənin müddəti bitib. Zəhmət olmasa, məlumatları yenidən daxil edib başlayın."
     ),
     "application_not_payable": "Bu ərizə üzrə ödəniş artıq qəbul edilib və ya mümkün deyil.",
-    "payment_in_progress": "Bu ərizə üzrə ödəniş artıq başlanıb.",
+    "payment_in_progress": (
+        "Bu ərizə üzrə ödənişin nəticəsi yoxlanılır. Bir neçə dəqiqədən sonra yenidən cəhd edin."
+    ),
+    "receipt_unknown": "Bu ərizə üzrə ödəniş hələ edilməyib, ona görə qəbz yoxdur.",
     "application_unknown": "Ərizə tapılmadı.",
     "payment_unknown": "Bu ödəniş MCQS-ə aid deyil. Ödənişi yenidən başlayın.",
     "payment_failed": "Ödəniş baş tutmadı. Kart məlumatlarını yoxlayıb yenidən cəhd edin.",
-    "payment_waiting": "Ödəniş hələ tamamlanmayıb.",
     "notification_code_malformed": "Bildirişin kodu düzgün deyil. Qəbzdəki kodu yoxlayın.",
     "notification_code_unknown": "Bu kod üzrə ərizə tapılmadı.",
     # external parties
@@ -83,6 +85,7 @@ REJECT_REASONS_AZ: dict[str, str] = {
     "imei_registered_to_other": "İMEİ kodu artıq başqa şəxsin adına qeydiyyatdadır",
     "imei_blacklisted": "İMEİ kodu qara siyahıdadır",
     "imei_invalid": "İMEİ kodu etibarsızdır",
+    "duplicate_payment": "Ərizə üçün ödəniş artıq edilib (təkrar ödəniş)",
 }
 
 

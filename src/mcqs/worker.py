@@ -6,12 +6,17 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
-from mcqs.applications.service import expire_abandoned_applications
+from sqlalchemy.orm import Session
+
+from mcqs.applications.service import expire_abandoned_applications, paid_applications_waiting
 from mcqs.db import Database, utcnow
-from mcqs.errors import DomainError
 from mcqs.jobs.queue import run_due_jobs
 from mcqs.payments.service import payments_to_reconcile, settle_payment
+from mcqs.registrations.service import register_application
 from mcqs.security.service import purge_expired
 from mcqs.services import Services
 
@@ -27,23 +32,50 @@ def load_tasks() -> None:
 
 
 def sweep(db: Database, services: Services, *, now: dt.datetime | None = None) -> None:
-    """Settle payments whose citizen never came back, then expire what nobody will pay.
+    """Work nobody queued, each piece in its own transaction so one failure stops no other:
+    settle payments whose citizen never came back, register paid applications whose job
+    gave up, expire what nobody will pay. ``now`` lets tests be fifteen minutes later."""
 
-    ``now`` is for tests that need to be fifteen minutes later than they are."""
+    def moment() -> dt.datetime:
+        return now or utcnow()
+
     with db.transaction() as session:
-        keys = payments_to_reconcile(session, now=now or utcnow())
+        keys = payments_to_reconcile(session, now=moment())
+        stuck = paid_applications_waiting(session, now=moment())
     for key in keys:
-        try:
-            with db.transaction() as session:
-                settle_payment(
-                    session, goldenpay=services.goldenpay, payment_key=key, now=now or utcnow()
-                )
-        except DomainError as error:
-            log.warning("could not settle payment %s: %s", key, error.code)
-    with db.transaction() as session:
-        moment = now or utcnow()
-        expire_abandoned_applications(session, now=moment)
-        purge_expired(session, settings=services.settings, now=moment)
+        _attempt(
+            db,
+            f"settle payment {key}",
+            partial(_settle, goldenpay=services.goldenpay, payment_key=key, now=moment()),
+        )
+    for application_id in stuck:
+        _attempt(
+            db,
+            f"register application {application_id}",
+            partial(_register, application_id=application_id, now=moment()),
+        )
+    _attempt(db, "expire applications", lambda s: expire_abandoned_applications(s, now=moment()))
+    _attempt(
+        db,
+        "purge security codes",
+        lambda s: purge_expired(s, settings=services.settings, now=moment()),
+    )
+
+
+def _settle(session: Session, **kwargs: Any) -> None:
+    settle_payment(session, **kwargs)
+
+
+def _register(session: Session, **kwargs: Any) -> None:
+    register_application(session, **kwargs)
+
+
+def _attempt(db: Database, what: str, step: Callable[[Session], object]) -> None:
+    try:
+        with db.transaction() as session:
+            step(session)
+    except Exception:
+        log.exception("sweep: could not %s; will try again", what)
 
 
 def work_once(db: Database, services: Services, *, now: dt.datetime | None = None) -> int:
@@ -59,13 +91,13 @@ def run_worker(db: Database, services: Services, *, stop: threading.Event | None
     next_sweep = 0.0
     log.info("worker started")
     while not stop.is_set():
+        if time.monotonic() >= next_sweep:
+            next_sweep = time.monotonic() + SWEEP_SECONDS
+            sweep(db, services)
         try:
-            if time.monotonic() >= next_sweep:
-                sweep(db, services)
-                next_sweep = time.monotonic() + SWEEP_SECONDS
             ran = run_due_jobs(db, services, max_attempts=services.settings.job_max_attempts)
         except Exception:
-            log.exception("worker pass failed; retrying")
+            log.exception("worker: running jobs failed; retrying")
             ran = 0
         if not ran:
             stop.wait(poll)

@@ -3,6 +3,7 @@ refund owed; an IMEI is actively registered to at most one person."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -122,3 +123,18 @@ def test_two_citizens_paying_for_one_imei_at_the_same_moment(db: Database, demo_
             len(session.scalars(select(RegistrationImei).where(RegistrationImei.active)).all()) == 1
         )
         assert len(session.scalars(select(Refund)).all()) == 1
+
+
+def test_a_paid_application_whose_job_gave_up_is_registered_by_the_sweep(
+    db: Database, demo_imeis, run_worker
+) -> None:
+    from mcqs.jobs.models import Job
+
+    with db.transaction() as session:
+        application_id = create_paid_application(session, imeis=(demo_imeis[0],)).id
+        for job in session.scalars(select(Job)):
+            job.status = "failed"  # as if every attempt had failed
+    run_worker()
+    assert statuses(db) == {application_id: "paid"}
+    run_worker(now=utcnow() + dt.timedelta(minutes=31))
+    assert statuses(db) == {application_id: "registered"}

@@ -21,6 +21,7 @@ from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFoun
 from mcqs.fees.service import fee_band, tariff_day
 from mcqs.identity.population import PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
+from mcqs.payments.models import PaymentStatus
 from mcqs.receipts.codes import new_notification_code, parse_notification_code
 from mcqs.registrations.models import RegistrationImei
 
@@ -91,16 +92,27 @@ def _imei_conflicts(session: Session, *, fin: str, imeis: list[Imei]) -> list[Do
             .join(ApplicationImei)
             .where(ApplicationImei.imei_norm == imei.imei_norm)
             .where(Application.status.in_(OPEN_STATUSES))
+            .options(selectinload(Application.payments))
             .with_for_update()
         ).all()
         for application in pending:
-            # The same person starting again before paying: the unfinished form gives way.
-            if application.fin == fin and application.status == ApplicationStatus.CREATED:
+            # The same person starting again with nothing paid or being paid: the unfinished
+            # application gives way.
+            if application.fin == fin and _nothing_paid_or_pending(application):
                 application.status = ApplicationStatus.EXPIRED
                 continue
             errors.append(Conflict("imei_in_pending_application", field=field))
             break
     return errors
+
+
+def _nothing_paid_or_pending(application: Application) -> bool:
+    return application.status in (
+        ApplicationStatus.CREATED,
+        ApplicationStatus.AWAITING_PAYMENT,
+    ) and all(
+        p.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED) for p in application.payments
+    )
 
 
 def check_and_create_application(
@@ -198,10 +210,7 @@ def expire_if_abandoned(application: Application, *, now: dt.datetime) -> bool:
     One with a payment still pending at GoldenPay, or paid, is never expired here."""
     if application.expires_at > now:
         return False
-    unpaid = all(p.status in ("failed", "expired") for p in application.payments)
-    if application.status == ApplicationStatus.CREATED or (
-        application.status == ApplicationStatus.AWAITING_PAYMENT and unpaid
-    ):
+    if _nothing_paid_or_pending(application):
         application.status = ApplicationStatus.EXPIRED
         return True
     return False
@@ -219,3 +228,20 @@ def expire_abandoned_applications(session: Session, *, now: dt.datetime) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     return sum(expire_if_abandoned(application, now=now) for application in candidates)
+
+
+# A paid application normally registers within seconds; past this its job has given up.
+REGISTRATION_OVERDUE = dt.timedelta(minutes=30)
+
+
+def paid_applications_waiting(session: Session, *, now: dt.datetime) -> list[int]:
+    """Paid applications still undecided long after payment: the sweep registers them, so a
+    job that gave up never leaves a paid application undecided."""
+    return list(
+        session.scalars(
+            select(Application.id).where(
+                Application.status.in_([ApplicationStatus.PAID, ApplicationStatus.SUBMITTED]),
+                Application.paid_at <= now - REGISTRATION_OVERDUE,
+            )
+        )
+    )

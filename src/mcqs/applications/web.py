@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from mcqs import messages
 from mcqs.applications.models import ApplicationStatus
 from mcqs.applications.service import (
     CheckInput,
@@ -15,7 +16,8 @@ from mcqs.applications.service import (
     find_by_notification_code,
     get_application,
 )
-from mcqs.errors import DomainError, FormErrors
+from mcqs.errors import DomainError, FormErrors, InvalidInput
+from mcqs.identity.rules import normalize_fin
 from mcqs.pages import (
     client_address,
     current_application_id,
@@ -58,9 +60,14 @@ def _check_form(
     )
 
 
+# Notices another page may send the citizen back to the check form with.
+CHECK_FORM_NOTICES = ("application_expired",)
+
+
 @router.get("/register", name="applications:check_form")
-def check_form(request: Request) -> Response:
-    return _check_form(request, values={}, errors={})
+def check_form(request: Request, notice: str = "") -> Response:
+    errors = {"": messages.AZ[notice]} if notice in CHECK_FORM_NOTICES else {}
+    return _check_form(request, values={}, errors=errors)
 
 
 @router.post("/register", name="applications:check")
@@ -97,7 +104,7 @@ def check(
                 session,
                 settings=app.settings,
                 client=client_address(request),
-                fin=fin.strip().upper()[:7],
+                fin=_rate_limit_fin(fin),
                 code_id=security_code_id,
                 typed_code=security_code,
                 now=now(),
@@ -123,6 +130,14 @@ def check(
     return RedirectResponse(request.url_for("applications:form"), status_code=303)
 
 
+def _rate_limit_fin(fin: str) -> str:
+    """The FİN as the per-FİN limit counts it: normalised, so spellings share one count."""
+    try:
+        return normalize_fin(fin)
+    except InvalidInput:
+        return fin.strip().upper()[:7]
+
+
 def _application_form(
     request: Request, *, values: dict[str, str], errors: dict[str, str], status_code: int = 200
 ) -> Response:
@@ -131,6 +146,11 @@ def _application_form(
         return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
     with state(request).db.transaction() as session:
         application = get_application(session, application_id)
+    if application.status == ApplicationStatus.EXPIRED:
+        url = request.url_for("applications:check_form").include_query_params(
+            notice="application_expired"
+        )
+        return RedirectResponse(url, status_code=303)
     if application.status not in (ApplicationStatus.CREATED, ApplicationStatus.AWAITING_PAYMENT):
         return RedirectResponse(
             request.url_for("receipts:show", code=application.notification_code), status_code=303
@@ -154,14 +174,23 @@ def application_form(request: Request) -> Response:
 @router.post("/application", name="applications:pay")
 def confirm_and_pay(
     request: Request,
+    code: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
     card_type: Annotated[str, Form()] = "",
 ) -> Response:
-    """ "Təsdiqlə və ödəniş et": take the phone number and send the citizen to GoldenPay."""
+    """ "Təsdiqlə və ödəniş et": take the phone number and send the citizen to GoldenPay.
+
+    The form names its application, so a second tab with another application cannot make
+    this one pay for the other."""
     app = state(request)
-    application_id = current_application_id(request)
+    try:
+        with app.db.transaction() as session:
+            application_id = find_by_notification_code(session, code).id
+    except DomainError:
+        application_id = None
     if application_id is None or not owns_application(request, application_id):
         return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
+    remember_application(request, application_id)
     values = {"phone": phone, "card_type": card_type}
     try:
         with app.db.transaction() as session:

@@ -58,7 +58,9 @@ def enqueue(
 
 
 def _backoff(attempts: int) -> dt.timedelta:
-    return dt.timedelta(seconds=min(2**attempts, 600))
+    # 2 s, 4 s, ... up to an hour between tries: an outage of a party (the SMS centre, say)
+    # of several hours is outlasted with the default MCQS_JOB_MAX_ATTEMPTS.
+    return dt.timedelta(seconds=min(2**attempts, 3600))
 
 
 def run_next_job(db: Database, services: Any, *, max_attempts: int) -> bool:

@@ -21,6 +21,7 @@ from mcqs.identity.rules import normalize_phone
 from mcqs.jobs.queue import enqueue
 from mcqs.payments.goldenpay import GoldenPayClient, PaymentResult
 from mcqs.payments.models import Payment, PaymentEvent, PaymentStatus
+from mcqs.registrations.service import refund_duplicate_payment
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,12 @@ CARD_TYPES = ("v", "m")
 # After a GoldenPay session ends, the worker asks for its result once more before giving up
 # on it: a citizen who paid and closed the browser is settled all the same.
 RECONCILE_DELAY = dt.timedelta(minutes=1)
+PAID_OR_DECIDED = (
+    ApplicationStatus.PAID,
+    ApplicationStatus.SUBMITTED,
+    ApplicationStatus.REGISTERED,
+    ApplicationStatus.REJECTED,
+)
 
 
 def start_payment(
@@ -41,7 +48,10 @@ def start_payment(
     session_minutes: int,
     now: dt.datetime,
 ) -> Payment:
-    """The "Təsdiqlə və ödəniş et" step: take the phone number and open a GoldenPay session."""
+    """The "Təsdiqlə və ödəniş et" step: take the phone number and open a GoldenPay session.
+
+    Pressed again while a session is open (double click, the Back button), it returns that
+    session rather than opening a second one for the same fee."""
     application = get_application(session, application_id, lock=True)
     errors: list[DomainError] = []
     try:
@@ -53,10 +63,18 @@ def start_payment(
     if errors:
         raise FormErrors(errors)
 
-    if application.status == ApplicationStatus.AWAITING_PAYMENT and any(
-        p.status in (PaymentStatus.PENDING, PaymentStatus.PAID) for p in application.payments
-    ):
-        raise Conflict("payment_in_progress")
+    open_session = next(
+        (
+            p
+            for p in application.payments
+            if p.status == PaymentStatus.PENDING and p.expires_at > now
+        ),
+        None,
+    )
+    if application.status == ApplicationStatus.AWAITING_PAYMENT and open_session is not None:
+        return open_session
+    if any(p.status == PaymentStatus.PENDING for p in application.payments):
+        raise Conflict("payment_in_progress")  # its session ended; the worker settles it first
     if application.status not in (
         ApplicationStatus.CREATED,
         ApplicationStatus.AWAITING_PAYMENT,
@@ -144,6 +162,11 @@ def _mark_paid(
     payment.masked_card = result.masked_card
     payment.rrn = result.rrn
     payment.paid_at = result.paid_at or now
+    if application.status in PAID_OR_DECIDED:
+        # A second payment for an application already paid (two tabs): never a second
+        # registration; the money is owed back.
+        refund_duplicate_payment(session, application=application, payment=payment, now=now)
+        return
     # Even an application we had given up on is paid now: it must end registered or refunded.
     application.status = ApplicationStatus.PAID
     application.paid_at = payment.paid_at

@@ -8,18 +8,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from mcqs.applications.models import ApplicationStatus
-from mcqs.errors import DomainError, ExternalServiceError
-from mcqs.pages import field_errors, now, owns_application, render, state
-from mcqs.payments.service import record_return, settle_payment
+from mcqs.errors import Conflict, DomainError, ExternalServiceError
+from mcqs.pages import field_errors, now, owns_application, remember_application, render, state
+from mcqs.payments.models import PaymentStatus
+from mcqs.payments.service import PAID_OR_DECIDED, record_return, settle_payment
 
 router = APIRouter(prefix="/payments/goldenpay")
-
-DECIDED_OR_PAID = (
-    ApplicationStatus.PAID,
-    ApplicationStatus.SUBMITTED,
-    ApplicationStatus.REGISTERED,
-    ApplicationStatus.REJECTED,
-)
 
 
 def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
@@ -33,41 +27,23 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
                 session, goldenpay=app.services.goldenpay, payment_key=payment_key, now=now()
             )
     except ExternalServiceError as error:
-        # The worker settles it later; nothing is lost.
+        # GoldenPay did not answer: the worker settles the payment later; nothing is lost.
         return render(request, "payment_pending.html", status_code=503, errors=field_errors(error))
-    except DomainError as error:
-        return render(
-            request,
-            "error.html",
-            status_code=error.status_code,
-            message=" ".join(field_errors(error).values()),
-        )
-    if application.status in DECIDED_OR_PAID:
-        if owns_application(request, application.id):
-            target = request.url_for("receipts:show", code=application.notification_code)
-        else:
-            target = request.url_for("receipts:verify", code=application.notification_code)
+    owner = owns_application(request, application.id)
+    code = application.notification_code
+    if application.status in PAID_OR_DECIDED:
+        target = request.url_for("receipts:show" if owner else "receipts:verify", code=code)
         return RedirectResponse(target, status_code=303)
-    if application.status == ApplicationStatus.AWAITING_PAYMENT and not any(
-        p.status == "pending" for p in application.payments
-    ):
-        if owns_application(request, application.id):
-            url = request.url_for("applications:form").include_query_params(notice="payment_failed")
-            return RedirectResponse(url, status_code=303)
-        return render(
-            request,
-            "error.html",
-            status_code=402,
-            message=field_errors(DomainError("payment_failed"))[""],
-        )
     if application.status == ApplicationStatus.EXPIRED:
-        return render(
-            request,
-            "error.html",
-            status_code=410,
-            message=field_errors(DomainError("application_expired"))[""],
-        )
-    return render(request, "payment_pending.html", status_code=202, errors={})
+        raise Conflict("application_expired")
+    if any(p.status == PaymentStatus.PENDING for p in application.payments):
+        return render(request, "payment_pending.html", status_code=202, errors={})
+    # The payment failed: the citizen may pay again from the application form.
+    if not owner:
+        raise DomainError("payment_failed", field=None)
+    remember_application(request, application.id)
+    url = request.url_for("applications:form").include_query_params(notice="payment_failed")
+    return RedirectResponse(url, status_code=303)
 
 
 @router.get("/success", name="payments:goldenpay_success")

@@ -26,15 +26,7 @@ def _load(request: Request, code: str) -> tuple[Application, ReceiptView]:
 
 @router.get("/receipts/{code}", name="receipts:show")
 def show_receipt(request: Request, code: str) -> Response:
-    try:
-        application, receipt = _load(request, code)
-    except DomainError as error:
-        return render(
-            request,
-            "error.html",
-            status_code=error.status_code,
-            message=" ".join(field_errors(error).values()),
-        )
+    application, receipt = _load(request, code)
     if not owns_application(request, application.id):
         # Another browser sees only what the verification page shows.
         return RedirectResponse(request.url_for("receipts:verify", code=code), status_code=303)
@@ -49,15 +41,7 @@ def show_receipt(request: Request, code: str) -> Response:
 
 @router.get("/receipts/{code}/pdf", name="receipts:pdf")
 def receipt_pdf(request: Request, code: str) -> Response:
-    try:
-        application, receipt = _load(request, code)
-    except DomainError as error:
-        return render(
-            request,
-            "error.html",
-            status_code=error.status_code,
-            message=" ".join(field_errors(error).values()),
-        )
+    application, receipt = _load(request, code)
     if not owns_application(request, application.id):
         return RedirectResponse(request.url_for("receipts:verify", code=code), status_code=303)
     filename = f"qebz-{receipt.notification_code}.pdf"

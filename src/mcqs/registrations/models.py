@@ -42,15 +42,15 @@ class RegistrationImei(Base):
 
 
 class Refund(Base):
-    """Money owed back to a citizen whose paid application was rejected.
+    """Money owed back for one payment: its application was rejected, or it was already paid.
 
     GoldenPay has no refund call: finance pays these out and marks them."""
 
     __tablename__ = "refunds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
     amount_qepik: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(12), default="owed")

@@ -19,6 +19,7 @@ from mcqs.devices.service import is_blacklisted
 from mcqs.messages import REJECT_REASONS_AZ
 from mcqs.money import format_azn
 from mcqs.notifications.service import queue_sms
+from mcqs.payments.models import Payment
 from mcqs.receipts.codes import format_notification_code
 from mcqs.registrations.models import Refund, Registration, RegistrationImei
 
@@ -67,6 +68,39 @@ def reject_paid_application(
     application.status = ApplicationStatus.REJECTED
     application.reject_reason = reason
     application.decided_at = now
+    _owe_refund(
+        session,
+        application=application,
+        payment=payment,
+        reason=reason,
+        now=now,
+        text=f"Cihazınız qeydiyyata alınmadı: {REJECT_REASONS_AZ[reason]}.",
+    )
+
+
+def refund_duplicate_payment(
+    session: Session, *, application: Application, payment: Payment, now: dt.datetime
+) -> None:
+    """A second payment for an application already paid: owe it back, change nothing else."""
+    _owe_refund(
+        session,
+        application=application,
+        payment=payment,
+        reason="duplicate_payment",
+        now=now,
+        text="Bu ərizə üçün ödəniş artıq edilib, təkrar ödəniş qəbul edilmədi.",
+    )
+
+
+def _owe_refund(
+    session: Session,
+    *,
+    application: Application,
+    payment: Payment,
+    reason: str,
+    now: dt.datetime,
+    text: str,
+) -> None:
     session.add(
         Refund(
             application_id=application.id,
@@ -82,8 +116,7 @@ def reject_paid_application(
         phone=_phone(application),
         application_id=application.id,
         text=(
-            f"Cihazınız qeydiyyata alınmadı: {REJECT_REASONS_AZ[reason]}. "
-            f"Ödədiyiniz {format_azn(payment.amount_qepik)} geri qaytarılacaq. "
+            f"{text} Ödədiyiniz {format_azn(payment.amount_qepik)} geri qaytarılacaq. "
             f"Bildirişin kodu: {format_notification_code(application.notification_code)}"
         ),
     )

@@ -267,8 +267,12 @@ def upgrade() -> None:
             ["payment_id"], ["payments.id"], name=op.f("fk_refunds_payment_id_payments")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
-        sa.UniqueConstraint("application_id", name=op.f("uq_refunds_application_id")),
+        sa.UniqueConstraint("payment_id", name=op.f("uq_refunds_payment_id")),
     )
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_refunds_application_id"), ["application_id"], unique=False
+        )
     op.create_table(
         "registration_imeis",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -309,6 +313,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_registration_imeis_registration_id"))
 
     op.drop_table("registration_imeis")
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refunds_application_id"))
+
     op.drop_table("refunds")
     with op.batch_alter_table("sms_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sms_messages_application_id"))
