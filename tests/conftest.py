@@ -41,11 +41,13 @@ def skip_or_fail(what: str, why: str) -> None:
     pytest.skip(f"{what}: {why}")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _not_run:
         terminalreporter.section("NOT RUN", sep="=", yellow=True, bold=True)
         for what, why in _not_run.items():
             terminalreporter.write_line(f"{what} did not run: {why}")
+        terminalreporter.write_line("(CI runs these: bash .ci/run)")
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -16,18 +15,15 @@ from mcqs import messages
 from mcqs.config import Settings
 from mcqs.db import Database
 from mcqs.errors import DomainError, FormErrors
+from mcqs.localtime import format_baku
 from mcqs.money import format_azn
 from mcqs.receipts.codes import format_notification_code
 from mcqs.services import Services
 
-BAKU = ZoneInfo("Asia/Baku")
-
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.filters["azn"] = format_azn
 templates.env.filters["code"] = format_notification_code
-templates.env.filters["baku"] = lambda moment: (
-    moment.astimezone(BAKU).strftime("%d.%m.%Y %H:%M") if moment else ""
-)
+templates.env.filters["baku"] = format_baku
 templates.env.globals["status_text"] = messages.STATUS_AZ
 templates.env.globals["reject_text"] = messages.REJECT_REASONS_AZ
 

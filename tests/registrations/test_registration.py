@@ -21,7 +21,7 @@ from factories import create_paid_application
 
 def statuses(db: Database) -> dict[int, str]:
     with db.transaction() as session:
-        return dict(session.execute(select(Application.id, Application.status)).tuples().all())
+        return dict(session.execute(select(Application.id, Application.status)).all())
 
 
 def test_paid_application_is_registered_and_sms_queued(

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from mcqs.devices.service import DeviceModel
 from mcqs.fees.models import TariffBand
-
-BAKU = dt.timezone(dt.timedelta(hours=4))
+from mcqs.localtime import baku_day
 
 
 class NoTariff(LookupError):
@@ -19,8 +18,8 @@ class NoTariff(LookupError):
 
 
 def tariff_day(moment: dt.datetime) -> dt.date:
-    """The law's calendar day of a moment: Baku time (UTC+4, no daylight saving)."""
-    return moment.astimezone(BAKU).date()
+    """The law's calendar day of a moment: Baku's."""
+    return baku_day(moment)
 
 
 def fee_band(session: Session, *, device: DeviceModel, on: dt.date) -> TariffBand:

@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from mcqs.errors import ExternalServiceError
-
-BAKU = ZoneInfo("Asia/Baku")
+from mcqs.localtime import BAKU  # GoldenPay reports paymentDate in Baku wall-clock time
 
 CODE_SUCCESS = 1
 CODE_WAITING = 813

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-BAKU = ZoneInfo("Asia/Baku")
+from mcqs.localtime import BAKU
 
 CARD_TYPE_LABELS = {"v": "Visa", "m": "MasterCard"}
 
