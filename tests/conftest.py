@@ -81,7 +81,9 @@ class LiveServer:
 
 # ---- the simulators, served over real HTTP ------------------------------------------------
 
-SIM_PORT = free_port()
+# Kept in the environment so that a second import of this module (``from conftest import``)
+# agrees with pytest's own copy on where the simulators listen.
+SIM_PORT = int(os.environ.setdefault("MCQS_TEST_SIM_PORT", str(free_port())))
 
 
 def make_settings(**overrides: object) -> Settings:

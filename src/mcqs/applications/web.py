@@ -112,7 +112,9 @@ def check(
         except DomainError as error:
             refused = error
     if refused is not None:
-        return _check_form(request, values=values, errors=field_errors(refused), status_code=422)
+        return _check_form(
+            request, values=values, errors=field_errors(refused), status_code=_status(refused)
+        )
 
     data = CheckInput(id_card=id_card, fin=fin, imeis=(imei_1, imei_2, imei_3, imei_4))
     try:
@@ -125,9 +127,17 @@ def check(
                 now=now(),
             )
     except (FormErrors, DomainError) as error:
-        return _check_form(request, values=values, errors=field_errors(error), status_code=422)
+        return _check_form(
+            request, values=values, errors=field_errors(error), status_code=_status(error)
+        )
     remember_application(request, application.id)
     return RedirectResponse(request.url_for("applications:form"), status_code=303)
+
+
+def _status(error: DomainError | FormErrors) -> int:
+    """The HTTP status of a form shown again: 422 for what was typed, else the error's own
+    (429 too many tries, 502 a party down, 409 a conflict)."""
+    return error.status_code if isinstance(error, DomainError) else 422
 
 
 def _rate_limit_fin(fin: str) -> str:
@@ -206,7 +216,7 @@ def confirm_and_pay(
             )
     except (FormErrors, DomainError) as error:
         return _application_form(
-            request, values=values, errors=field_errors(error), status_code=422
+            request, values=values, errors=field_errors(error), status_code=_status(error)
         )
     pay_page = app.services.goldenpay.pay_page_url(payment.payment_key)
     return RedirectResponse(pay_page, status_code=303)
