@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, Response
 
+from mcqs import messages
 from mcqs.applications.web import router as applications_router
 from mcqs.config import Settings, get_settings
 from mcqs.db import Database
@@ -17,6 +21,8 @@ from mcqs.pages import AppState, field_errors, render
 from mcqs.payments.web import router as payments_router
 from mcqs.receipts.web import router as receipts_router
 from mcqs.services import Services
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
@@ -44,6 +50,26 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         with db.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
         return JSONResponse({"status": "ok"})
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        # Pages carry notification codes in their URLs: never send them to another site;
+        # and no page of ours may be framed by another (clickjacking the pay button).
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error_page(request: Request, error: StarletteHTTPException) -> Response:
+        message = messages.AZ["page_not_found" if error.status_code == 404 else "request_failed"]
+        return render(request, "error.html", status_code=error.status_code, message=message)
+
+    @app.exception_handler(Exception)
+    def unexpected_error_page(request: Request, error: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return render(request, "error.html", status_code=500, message=messages.AZ["unexpected"])
 
     @app.exception_handler(DomainError)
     def domain_error_page(request: Request, error: DomainError) -> Response:

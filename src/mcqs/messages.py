@@ -69,6 +69,12 @@ AZ: dict[str, str] = {
         "Ödəniş sistemi hazırda cavab vermir. Bir neçə dəqiqədən sonra yenidən cəhd edin."
     ),
     "sms_unavailable": "SMS xidməti hazırda cavab vermir.",
+    # pages
+    "page_not_found": "Belə səhifə yoxdur. Ünvanı yoxlayın və ya ana səhifədən başlayın.",
+    "request_failed": "Sorğu yerinə yetirilə bilmədi. Yenidən cəhd edin.",
+    "unexpected": (
+        "Gözlənilməz xəta baş verdi. Məlumatlarınız itməyib; bir qədər sonra yenidən cəhd edin."
+    ),
 }
 
 STATUS_AZ: dict[str, str] = {

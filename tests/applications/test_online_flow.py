@@ -133,3 +133,19 @@ def test_declined_card_lets_the_citizen_try_again(flow, client, http, demo_imeis
     assert again.status_code == 303
     paid = flow.come_back(flow.pay(again.headers["location"]))
     assert "/receipts/" in paid.headers["location"]
+
+
+def test_unknown_page_is_explained_in_azerbaijani(client) -> None:
+    answer = client.get("/no-such-page")
+    assert answer.status_code == 404
+    assert "Belə səhifə yoxdur" in answer.text
+
+
+def test_pages_are_not_framed_and_leak_no_referrer(client) -> None:
+    answer = client.get("/register")
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["referrer-policy"] == "same-origin"
+
+
+def test_health(client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
