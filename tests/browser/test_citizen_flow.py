@@ -75,6 +75,17 @@ def system(tmp_path: Path) -> Iterator[System]:
     db.dispose()
 
 
+def _read_qr(png: bytes) -> str:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    decoded = [barcode.text for barcode in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+    assert len(decoded) == 1, f"one QR code on the receipt, found {decoded}"
+    return decoded[0]
+
+
 def _future_expiry() -> str:
     """December, a few years ahead: MM/YY as printed on a card."""
     return f"12/{(dt.date.today().year + 4) % 100:02d}"
@@ -197,6 +208,8 @@ def test_citizen_registers_pays_and_gets_registered(
                 expect(receipt).to_contain_text(shown)
             expect(receipt.locator("figure.qr svg")).to_be_visible()
             shot("05-receipt")
+            # What a phone's camera would read from the QR code on the screen.
+            qr_url = _read_qr(receipt.locator("figure.qr svg").screenshot())
 
             # 06: the receipt as a PDF.
             with page.expect_download() as download_info:
@@ -213,7 +226,8 @@ def test_citizen_registers_pays_and_gets_registered(
             try:
                 other = stranger.new_page()
                 other.on("pageerror", lambda error: page_errors.append(str(error)))
-                other.goto(f"{system.settings.public_url}/verify/{code}")
+                assert qr_url == f"{system.settings.public_url}/verify/{code}"
+                other.goto(qr_url)
                 expect(other.get_by_role("status")).to_contain_text("həqiqidir")
                 expect(other.locator("main")).to_contain_text(shown_code)
                 expect(other.locator("main")).to_contain_text(imei)

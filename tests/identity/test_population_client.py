@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -21,6 +17,8 @@ from mcqs.errors import ExternalServiceError
 from mcqs.identity.population import IdCardCheck, Person, PopulationRegistryClient
 from mcqs.simulators.population.app import create_app
 from mcqs.simulators.population.citizens import CITIZENS
+
+from conftest import LiveServer, free_port
 
 API_KEY = "test-population-key"
 
@@ -54,12 +52,6 @@ async def misbehave(request: Request) -> Response:
     return PlainTextResponse("unknown behaviour", status_code=400)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """The simulator mounted under /population (as in the demo), on a real port."""
@@ -69,17 +61,8 @@ def server_url() -> Iterator[str]:
             Route("/misbehaving/{behaviour}/api/v1/persons/{rest:path}", misbehave),
         ]
     )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with LiveServer(app, free_port()) as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -171,7 +154,7 @@ def test_wrong_api_key_is_unavailable(server_url: str) -> None:
 
 
 def test_unreachable_registry_is_unavailable() -> None:
-    nobody_listens = f"http://127.0.0.1:{_free_port()}"
+    nobody_listens = f"http://127.0.0.1:{free_port()}"
     with (
         PopulationRegistryClient(base_url=nobody_listens, api_key=API_KEY) as client,
         pytest.raises(ExternalServiceError) as error,

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -22,32 +18,19 @@ from mcqs.errors import ExternalServiceError
 from mcqs.notifications.sms import SmsClient
 from mcqs.simulators.sms.app import create_app
 
+from conftest import LiveServer, free_port
+
 API_KEY = "test-sms-key"
 KEY = {"X-Api-Key": API_KEY}
 TEXT = "Hörmətli vətəndaş, İMEİ qeydiyyatı üçün ödəniş qəbul edildi. Kod: ÇĞŞ-ıöüə"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def sms_url() -> Iterator[str]:
     """Base URL of the simulator, mounted under /sms as in the demo, on a real port."""
     app = Starlette(routes=[Mount("/sms", create_app(api_key=API_KEY))])
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/sms"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with LiveServer(app, free_port()) as server:
+        yield f"{server.url}/sms"
 
 
 @pytest.fixture
@@ -180,7 +163,7 @@ def test_message_the_centre_refuses_is_unavailable(sms: SmsClient) -> None:
 
 
 def test_unreachable_centre_is_unavailable() -> None:
-    nobody_listens = f"http://127.0.0.1:{_free_port()}"
+    nobody_listens = f"http://127.0.0.1:{free_port()}"
     with (
         SmsClient(base_url=nobody_listens, api_key=API_KEY, sender="MCQS") as client,
         pytest.raises(ExternalServiceError) as error,

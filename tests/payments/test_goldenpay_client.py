@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
@@ -13,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -21,18 +17,14 @@ from mcqs.errors import ExternalServiceError
 from mcqs.payments.goldenpay import GoldenPayClient
 from mcqs.simulators.goldenpay.app import create_app
 
+from conftest import LiveServer, free_port
+
 MERCHANT = "mcqs-test"
 AUTH_KEY = "client-test-auth-key"
 SUCCESS_URL = "http://merchant.test/payments/goldenpay/success"
 FAILURE_URL = "http://merchant.test/payments/goldenpay/failure"
 APPROVED_VISA = "4228650000018101"
 DECLINED = "4000000000000002"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +43,8 @@ def goldenpay_url() -> Iterator[str]:
             )
         ]
     )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("GoldenPay simulator did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/goldenpay"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with LiveServer(app, free_port()) as server:
+        yield f"{server.url}/goldenpay"
 
 
 @pytest.fixture
@@ -170,7 +152,7 @@ def test_unknown_payment_key_is_an_external_service_error(goldenpay: GoldenPayCl
 def test_unreachable_goldenpay_is_an_external_service_error() -> None:
     with (
         GoldenPayClient(
-            base_url=f"http://127.0.0.1:{_free_port()}", merchant_name=MERCHANT, auth_key=AUTH_KEY
+            base_url=f"http://127.0.0.1:{free_port()}", merchant_name=MERCHANT, auth_key=AUTH_KEY
         ) as client,
         pytest.raises(ExternalServiceError) as error,
     ):

@@ -115,8 +115,9 @@ def test_receipt_metadata(tmp_path: Path, require) -> None:
     assert "Pages:           1" in info.stdout
 
 
-def test_receipt_picture_for_review(require) -> None:
-    """Writes test-output/receipt.png, for a person to look at the layout."""
+def test_receipt_qr_code_on_paper_opens_the_verification_page(require) -> None:
+    """The printed QR code decodes to the verify URL. Also leaves test-output/receipt.png
+    for a person to look at the layout."""
     if shutil.which("pdftoppm") is None:
         require("Receipt picture", "pdftoppm (poppler-utils) is not installed")
     OUTPUT_DIR.mkdir(exist_ok=True)
@@ -134,7 +135,12 @@ def test_receipt_picture_for_review(require) -> None:
         ],
         check=True,
     )
-    assert (OUTPUT_DIR / "receipt.png").stat().st_size > 0
+    import zxingcpp
+    from PIL import Image
+
+    page = Image.open(OUTPUT_DIR / "receipt.png")
+    decoded = [barcode.text for barcode in zxingcpp.read_barcodes(page)]
+    assert decoded == [make_receipt().verify_url]
 
 
 def test_receipt_view_checks_its_inputs() -> None:

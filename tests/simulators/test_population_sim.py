@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import html
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 
 import httpx
 import pytest
-import uvicorn
 
 from mcqs.simulators.population.app import create_app
 from mcqs.simulators.population.citizens import CITIZENS
+
+from conftest import LiveServer, free_port
 
 API_KEY = "test-population-key"
 KEY = {"X-Api-Key": API_KEY}
@@ -23,22 +21,8 @@ KEY = {"X-Api-Key": API_KEY}
 
 @pytest.fixture(scope="module")
 def registry_url() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    config = uvicorn.Config(
-        create_app(api_key=API_KEY), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with LiveServer(create_app(api_key=API_KEY), free_port()) as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from mcqs.errors import ExternalServiceError
+from mcqs.http_adapter import HttpAdapter
 from mcqs.identity.rules import FIN_PATTERN, ID_CARD_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class _IdCardCheckPayload(BaseModel):
     valid: bool
 
 
-class PopulationRegistryClient:
+class PopulationRegistryClient(HttpAdapter):
     """Client of the population registry, safe to share between threads.
 
     Every failure to get a trustworthy answer — network error, timeout, 5xx, a refused
@@ -75,7 +75,7 @@ class PopulationRegistryClient:
     """
 
     def __init__(self, *, base_url: str, api_key: str, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(
+        super().__init__(
             base_url=base_url,
             headers={"X-Api-Key": api_key, "Accept": "application/json"},
             timeout=timeout,
@@ -120,20 +120,6 @@ class PopulationRegistryClient:
             logger.warning("population registry answered about another FİN or card than asked")
             raise ExternalServiceError(UNAVAILABLE)
         return IdCardCheck(match=payload.match, valid=payload.match and payload.valid)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> PopulationRegistryClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _get(self, path: str) -> Any:
         """The JSON body of a 200 answer; ``None`` for the registry's "no such person"."""

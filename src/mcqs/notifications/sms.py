@@ -8,12 +8,12 @@ production SMSC speaking SMPP would get an adapter with the same ``send``.
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from mcqs.errors import ExternalServiceError
+from mcqs.http_adapter import HttpAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +24,12 @@ class _Accepted(BaseModel):
     id: str = Field(min_length=1)
 
 
-class SmsClient:
+class SmsClient(HttpAdapter):
     """Client of the SMS centre, safe to share between threads."""
 
     def __init__(self, *, base_url: str, api_key: str, sender: str, timeout: float = 10.0) -> None:
         self._sender = sender
-        self._http = httpx.Client(
+        super().__init__(
             base_url=base_url,
             headers={"X-Api-Key": api_key, "Accept": "application/json"},
             timeout=timeout,
@@ -58,17 +58,3 @@ class SmsClient:
             logger.warning("SMS centre accepted a message but answered no message id")
             raise ExternalServiceError(UNAVAILABLE) from None
         return accepted.id
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> SmsClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

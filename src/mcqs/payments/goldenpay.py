@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import httpx
 
 from mcqs.errors import ExternalServiceError
+from mcqs.http_adapter import HttpAdapter
 from mcqs.localtime import BAKU  # GoldenPay reports paymentDate in Baku wall-clock time
 
 CODE_SUCCESS = 1
@@ -72,7 +73,7 @@ def parse_payment_date(value: str) -> datetime:
     return local.astimezone(UTC)
 
 
-class GoldenPayClient:
+class GoldenPayClient(HttpAdapter):
     """Talks to GoldenPay (or its simulator) at ``base_url`` for one merchant.
 
     Holds one HTTP connection pool; call ``close()`` (or use it as a context manager)
@@ -91,20 +92,13 @@ class GoldenPayClient:
         self.base_url = base_url.rstrip("/")
         self.merchant_name = merchant_name
         self._auth_key = auth_key
-        self._http = httpx.Client(
+        # Requests go to absolute URLs built from ``self.base_url``.
+        super().__init__(
+            base_url=self.base_url,
             timeout=timeout,
             transport=transport,
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> GoldenPayClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def get_payment_key(
         self, *, amount_qepik: int, card_type: str, description: str, lang: str
