@@ -8,7 +8,8 @@ import itertools
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus
+from mcqs.applications.models import Application, ApplicationStatus
+from mcqs.applications.service import add_imeis
 from mcqs.devices.imei import parse_imei
 from mcqs.fees.models import TariffBand
 from mcqs.payments.models import Payment, PaymentStatus
@@ -49,16 +50,7 @@ def create_application(
     )
     session.add(application)
     session.flush()
-    for position, imei in enumerate(parsed, start=1):
-        session.add(
-            ApplicationImei(
-                application_id=application.id,
-                position=position,
-                imei=imei.imei,
-                imei_norm=imei.imei_norm,
-            )
-        )
-    session.flush()
+    add_imeis(session, application=application, imeis=parsed)
     return application
 
 

@@ -164,6 +164,12 @@ def check_and_create_application(
     )
     session.add(application)
     session.flush()
+    add_imeis(session, application=application, imeis=imeis)
+    return application
+
+
+def add_imeis(session: Session, *, application: Application, imeis: list[Imei]) -> None:
+    """The device's IMEIs, in the order typed (1–4: one per SIM slot)."""
     for position, imei in enumerate(imeis, start=1):
         session.add(
             ApplicationImei(
@@ -174,7 +180,6 @@ def check_and_create_application(
             )
         )
     session.flush()
-    return application
 
 
 def get_application(session: Session, application_id: int, *, lock: bool = False) -> Application:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
 from datetime import date, datetime
-from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request, Security
@@ -23,6 +21,7 @@ from jinja2 import Environment
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from mcqs.problems import problem_openapi, problem_response
 from mcqs.simulators.population.citizens import CITIZENS, Citizen
 
 BAKU = ZoneInfo("Asia/Baku")
@@ -53,41 +52,13 @@ class IdCardCheckRead(BaseModel):
     valid: bool
 
 
-class Problem(BaseModel):
-    """RFC 9457 ProblemDetails; ``code`` tells apart the 404s a client must act on."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    code: str | None = None
-
-
 class RegistryProblem(HTTPException):
     def __init__(self, status_code: int, detail: str, *, code: str | None = None) -> None:
         super().__init__(status_code, detail)
         self.code = code
 
 
-def _problem(
-    status: int,
-    detail: str | None,
-    code: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, code=code)
-    return JSONResponse(
-        body.model_dump(exclude_none=True),
-        status_code=status,
-        headers=headers,
-        media_type="application/problem+json",
-    )
-
-
-_PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": Problem, "content": {"application/problem+json": {}}}
-    for status in (400, 401, 404)
-}
+_PROBLEM_RESPONSES = problem_openapi(400, 401, 404)
 
 _INDEX = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
     """<!doctype html>
@@ -204,10 +175,10 @@ def create_app(*, api_key: str) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_problem(_request: Request, exc: HTTPException) -> JSONResponse:
         code = exc.code if isinstance(exc, RegistryProblem) else None
-        return _problem(exc.status_code, exc.detail, code, exc.headers)
+        return problem_response(exc.status_code, exc.detail, headers=exc.headers, code=code)
 
     @app.exception_handler(RequestValidationError)
     async def validation_problem(_request: Request, _exc: RequestValidationError) -> JSONResponse:
-        return _problem(422, "The request is malformed.")
+        return problem_response(422, "The request is malformed.")
 
     return app

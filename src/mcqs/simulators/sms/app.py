@@ -11,10 +11,8 @@ import secrets
 import threading
 import uuid
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request, Security
@@ -24,6 +22,8 @@ from fastapi.security import APIKeyHeader
 from jinja2 import Environment
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+
+from mcqs.problems import problem_openapi, problem_response
 
 BAKU = ZoneInfo("Asia/Baku")
 #: The outbox forgets the oldest messages beyond this many, so a long demo stays small.
@@ -48,16 +48,6 @@ class MessageRead(BaseModel):
     text: str
     status: str
     created_at: datetime
-
-
-class Problem(BaseModel):
-    """RFC 9457 ProblemDetails."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    errors: list[dict[str, object]] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,25 +87,7 @@ def _recipient_filter(to: str | None) -> str | None:
     return "+" + to.strip().lstrip("+")
 
 
-def _problem(
-    status: int,
-    detail: str | None,
-    *,
-    errors: list[dict[str, object]] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
-    return JSONResponse(
-        body.model_dump(exclude_none=True),
-        status_code=status,
-        headers=headers,
-        media_type="application/problem+json",
-    )
-
-
-_PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": Problem, "content": {"application/problem+json": {}}} for status in (401, 422)
-}
+_PROBLEM_RESPONSES = problem_openapi(401, 422)
 
 _OUTBOX_PAGE = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
     """<!doctype html>
@@ -208,7 +180,7 @@ def create_app(*, api_key: str) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_problem(_request: Request, exc: HTTPException) -> JSONResponse:
-        return _problem(exc.status_code, exc.detail, headers=exc.headers)
+        return problem_response(exc.status_code, exc.detail, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_problem(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -216,6 +188,6 @@ def create_app(*, api_key: str) -> FastAPI:
         errors: list[dict[str, object]] = [
             {"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()
         ]
-        return _problem(422, "The message is malformed.", errors=errors)
+        return problem_response(422, "The message is malformed.", errors=errors)
 
     return app
