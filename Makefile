@@ -17,12 +17,16 @@ run: $(STAMP)
 	$(BIN)/mcqs demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
 test: lint
 	$(BIN)/pytest
+
+# Figures into docs/benchmarks.md (PostgreSQL too when MCQS_TEST_POSTGRES_URL is set).
+bench: $(STAMP)
+	$(BIN)/python bench/flow.py
 
 clean:
 	rm -rf $(VENV) var test-output

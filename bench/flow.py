@@ -1,0 +1,212 @@
+"""Benchmark: the citizen's flow without login, step by step, on SQLite and PostgreSQL.
+
+Runs the whole system in this process (web app and simulators on one uvicorn server, as
+``make run`` does), drives N complete registrations over real HTTP, and runs the worker
+after each payment. Reports the latency of every step and writes docs/benchmarks.md.
+
+    .venv/bin/python bench/flow.py [--runs 40] [--postgres postgresql://postgres@127.0.0.1/postgres]
+
+There is no target figure yet: these are the baseline later work is compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mcqs.app import create_app  # noqa: E402
+from mcqs.config import Settings  # noqa: E402
+from mcqs.db import Database  # noqa: E402
+from mcqs.devices.demo import example_imeis, seed_demo_catalogue  # noqa: E402
+from mcqs.devices.imei import imei_with_check_digit  # noqa: E402
+from mcqs.migrate import upgrade_database  # noqa: E402
+from mcqs.services import Services  # noqa: E402
+from mcqs.simulators.population.citizens import CITIZENS, Citizen  # noqa: E402
+from mcqs.worker import load_tasks, work_once  # noqa: E402
+
+from conftest import LiveServer, free_port  # noqa: E402
+
+STEPS = ("open check form", "check", "application form", "confirm and pay", "pay at GoldenPay",
+         "return and settle", "receipt", "receipt PDF", "worker: register + SMS")  # fmt: skip
+
+
+def run_flows(database_url: str, runs: int) -> dict[str, list[float]]:
+    upgrade_database(database_url)
+    db = Database(database_url)
+    seed_demo_catalogue(db)
+    with db.transaction() as session:
+        tacs = [imei[:8] for imei, _brand, _model in example_imeis(session, count=10)]
+    port = free_port()
+    settings = Settings(
+        env="test",
+        database_url=database_url,
+        mount_simulators=True,
+        public_url=f"http://127.0.0.1:{port}",
+        security_code_fixed="12345",
+        secret_key="bench-secret-key-0123456789",
+        check_limit_per_client=10**6,
+        check_limit_per_fin=10**6,
+    )
+    services = Services.from_settings(settings)
+    citizens = [c for c in CITIZENS if c.id_card_valid_until > dt.date.today()]
+    load_tasks()
+    timings: dict[str, list[float]] = defaultdict(list)
+    with LiveServer(create_app(settings, db=db), port) as server:
+        for n in range(runs):
+            imei = imei_with_check_digit(f"{tacs[n % len(tacs)]}{n + 100000:06d}")
+            with httpx.Client(base_url=server.url, timeout=30) as browser:
+                one_flow(browser, citizens[n % len(citizens)], imei, timings)
+            with timed(timings, "worker: register + SMS"):
+                assert work_once(db, services) >= 2
+    db.dispose()
+    return timings
+
+
+@contextmanager
+def timed(timings: dict[str, list[float]], step: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[step].append(time.perf_counter() - start)
+
+
+def one_flow(
+    browser: httpx.Client, citizen: Citizen, imei: str, timings: dict[str, list[float]]
+) -> None:
+    """What a citizen's browser does, from the check form to the PDF receipt."""
+    with timed(timings, "open check form"):
+        page = browser.get("/register")
+    code_id = re.search(r'name="security_code_id" value="([0-9a-f]+)"', page.text)
+    assert code_id
+    form = {
+        "id_card": citizen.id_card,
+        "fin": citizen.fin,
+        "imei_1": imei,
+        "security_code": "12345",
+        "security_code_id": code_id.group(1),
+    }
+    with timed(timings, "check"):
+        checked = browser.post("/register", data=form)
+    assert checked.status_code == 303, checked.text[:300]
+    with timed(timings, "application form"):
+        application = browser.get("/application")
+    code = re.search(r'name="code" value="([0-9A-Z]+)"', application.text)
+    assert code
+    pay = {"code": code.group(1), "phone": "0501234567", "card_type": "v"}
+    with timed(timings, "confirm and pay"):
+        confirmed = browser.post("/application", data=pay)
+    card = {"card_number": "4228650000018101", "expiry": "12/30", "cvv": "123", "action": "pay"}
+    with timed(timings, "pay at GoldenPay"):
+        paid = browser.post(confirmed.headers["location"], data=card)
+    with timed(timings, "return and settle"):
+        back = browser.get(paid.headers["location"])
+    receipt_url = back.headers["location"]
+    with timed(timings, "receipt"):
+        assert browser.get(receipt_url).status_code == 200
+    with timed(timings, "receipt PDF"):
+        assert browser.get(f"{receipt_url}/pdf").content.startswith(b"%PDF")
+
+
+def postgres_database(admin_url: str) -> tuple[str, str]:
+    admin = make_url(Settings(database_url=admin_url).database_url)
+    name = f"mcqs_bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_postgres_database(admin_url: str, name: str) -> None:
+    admin = make_url(Settings(database_url=admin_url).database_url)
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def ms(values: list[float], q: float) -> str:
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.1f}"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = re.findall(r"model name\s*:\s*(.*)", cpuinfo.read_text())
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--postgres", default=os.environ.get("MCQS_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+
+    results: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        results["SQLite"] = run_flows(f"sqlite:///{folder}/bench.sqlite3", args.runs)
+    if args.postgres:
+        url, name = postgres_database(args.postgres)
+        try:
+            results["PostgreSQL"] = run_flows(url, args.runs)
+        finally:
+            drop_postgres_database(args.postgres, name)
+
+    kinds = list(results)
+    header = "| step | " + " | ".join(f"{k} p50 ms | {k} p95 ms" for k in kinds) + " |"
+    lines = [header, "|---|" + "---:|---:|" * len(kinds)]
+    for name in STEPS:
+        cells = " | ".join(
+            f"{ms(results[k][name], 0.5)} | {ms(results[k][name], 0.95)}" for k in kinds
+        )
+        lines.append(f"| {name} | {cells} |")
+    totals = " | ".join(
+        f"{sum(statistics.fmean(results[k][s]) for s in STEPS) * 1000:.0f} (mean) | " for k in kinds
+    )
+    lines.append(f"| **whole flow** | {totals} |")
+    table = "\n".join(lines)
+    command = f"make bench  (bench/flow.py --runs {args.runs})"
+    report = f"""# Benchmarks
+
+## Citizen flow without login (`bench/flow.py`)
+
+Measured on {dt.date.today().isoformat()}: {machine()}.
+`{command}`, PostgreSQL {"included" if args.postgres else "not set (MCQS_TEST_POSTGRES_URL)"}.
+
+{args.runs} complete registrations, one after another, over real HTTP to one uvicorn server
+that serves the app and the simulators (as `make run` does); the worker runs in the same
+process after each payment. Latency per step, as the citizen's browser sees it; the
+GoldenPay, population-registry and SMS calls go over loopback HTTP to the simulators.
+
+{table}
+
+No issue names a target for these yet; they are the baseline to compare with.
+"""
+    Path(args.output).write_text(report, encoding="utf-8")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
