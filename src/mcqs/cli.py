@@ -52,7 +52,11 @@ def serve() -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    exit_with_parent: Annotated[
+        bool, typer.Option(hidden=True, help="stop when the starting process is gone")
+    ] = False,
+) -> None:
     """Run background jobs: registrations, SMS, payment reconciliation, expiry."""
     from mcqs.db import Database
     from mcqs.services import Services
@@ -60,7 +64,11 @@ def worker() -> None:
 
     settings = get_settings()
     _logging()
-    run_worker(Database(settings.database_url), Services.from_settings(settings))
+    run_worker(
+        Database(settings.database_url),
+        Services.from_settings(settings),
+        exit_with_parent=exit_with_parent,
+    )
 
 
 @app.command("import-tac")
@@ -112,7 +120,9 @@ def demo() -> None:
     settings = get_settings()
     migrate()
     seed_demo()
-    worker_process = subprocess.Popen([sys.executable, "-m", "mcqs.cli", "worker"])
+    worker_process = subprocess.Popen(
+        [sys.executable, "-m", "mcqs.cli", "worker", "--exit-with-parent"]
+    )
     try:
         _print_welcome(settings)
         serve()
@@ -133,6 +143,7 @@ def _print_welcome(settings: Settings) -> None:
     typer.secho(f"\n  MCQS is running: {url}\n", fg="green", bold=True)
     typer.echo(f"  Try: ID card {citizen.id_card}, FİN {citizen.fin}, IMEI {imeis[0][0]}")
     typer.echo(f"  Test citizens:   {url}/_sim/population/")
+    typer.echo("  Test card:       4228 6500 0001 8101, any future expiry, any 3-digit CVV")
     typer.echo(f"  GoldenPay cards: {url}/_sim/goldenpay/")
     typer.echo(f"  SMS outbox:      {url}/_sim/sms/\n")
 

@@ -32,8 +32,12 @@ AZ: dict[str, str] = {
     "imei_already_registered": "Bu İMEİ kodu artıq qeydiyyatdan keçib.",
     "imei_blacklisted": "Bu İMEİ kodu qara siyahıdadır (oğurlanmış və ya saxta cihaz).",
     "imei_in_pending_application": (
-        "Bu İMEİ kodu üzrə ödənişi gözlənilən ərizə var. Ödəniş tamamlanmayıbsa, "
-        "15 dəqiqədən sonra yenidən cəhd edin."
+        "Bu İMEİ kodu başqa bir ərizədə ödəniş gözləyir. Ərizə ödənilməzsə, ən geci "
+        "30 dəqiqədən sonra yenidən cəhd edə bilərsiniz."
+    ),
+    "imei_in_paid_application": (
+        "Bu İMEİ kodu üzrə ödənilmiş ərizə var və qeydiyyatı gözlənilir. "
+        "Ərizənin vəziyyətini bildirişin kodu ilə yoxlayın."
     ),
     # security code and limits
     "security_code_required": "Şəkildəki təhlükəsizlik kodunu daxil edin.",

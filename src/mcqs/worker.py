@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -84,13 +85,25 @@ def work_once(db: Database, services: Services, *, now: dt.datetime | None = Non
     return run_due_jobs(db, services, max_attempts=services.settings.job_max_attempts)
 
 
-def run_worker(db: Database, services: Services, *, stop: threading.Event | None = None) -> None:
+def run_worker(
+    db: Database,
+    services: Services,
+    *,
+    stop: threading.Event | None = None,
+    exit_with_parent: bool = False,
+) -> None:
+    """Run until stopped. ``exit_with_parent``: also stop once the process that started
+    this one is gone (the demo's worker must not outlive the demo)."""
     load_tasks()
     stop = stop or threading.Event()
+    parent = os.getppid()
     poll = services.settings.worker_poll_seconds
     next_sweep = 0.0
     log.info("worker started")
     while not stop.is_set():
+        if exit_with_parent and os.getppid() != parent:
+            log.info("worker: the demo that started it is gone; stopping")
+            break
         if time.monotonic() >= next_sweep:
             next_sweep = time.monotonic() + SWEEP_SECONDS
             sweep(db, services)

@@ -67,6 +67,13 @@ def test_expired_id_card(flow, demo_imeis) -> None:
     assert "etibarlılıq" in error_of(answer.text, "id_card")
 
 
+def test_a_blank_form_explains_every_field(flow, catalogue) -> None:
+    answer = flow.check(id_card="", fin="", imeis=("",), code="")
+    assert answer.status_code == 422
+    for field in ("id_card", "fin", "imei_1", "security_code"):
+        assert error_of(answer.text, field)
+
+
 def test_wrong_security_code(flow, demo_imeis, catalogue) -> None:
     citizen = CITIZENS[0]
     answer = flow.check(
@@ -91,7 +98,7 @@ def test_imei_awaiting_payment_in_another_application(flow, demo_imeis) -> None:
     flow.confirm()
     other = CITIZENS[1]
     answer = flow.check(id_card=other.id_card, fin=other.fin, imeis=(demo_imeis[0],))
-    assert "ödənişi gözlənilən" in error_of(answer.text, "imei_1")
+    assert "ödəniş gözləyir" in error_of(answer.text, "imei_1")
 
 
 def test_same_imei_twice_in_one_device(flow, demo_imeis) -> None:
@@ -134,3 +141,40 @@ def test_multi_sim_device_registers_all_imeis(flow, demo_imeis, run_worker, clie
     status = client.get("/status", params={"code": code})
     assert demo_imeis[5] in status.text and demo_imeis[6] in status.text
     assert "Qeydiyyata alınıb" in status.text
+
+
+def test_two_citizens_checking_one_imei_at_the_same_moment(
+    catalogue: Database, services, demo_imeis
+) -> None:
+    """Only one application may hold an IMEI, also when the checks race (real threads,
+    own connections; PostgreSQL runs them at once)."""
+    import threading
+
+    from mcqs.applications.service import CheckInput, check_and_create_application
+    from mcqs.db import utcnow
+    from mcqs.errors import FormErrors
+
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def check(citizen_index: int) -> None:
+        citizen = CITIZENS[citizen_index]
+        data = CheckInput(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],))
+        barrier.wait(timeout=10)
+        try:
+            with catalogue.transaction() as session:
+                check_and_create_application(
+                    session, population=services.population, data=data,
+                    channel="online_anonymous", now=utcnow(),
+                )  # fmt: skip
+            outcomes.append("created")
+        except FormErrors as refused:
+            outcomes.append(refused.errors[0].code)
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["created", "imei_in_pending_application"]
+    assert applications(catalogue) == 1

@@ -127,3 +127,13 @@ def test_rate_limit_message_on_the_form(flow, demo_imeis, app_settings) -> None:
     answer = flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],))
     assert answer.status_code == 429
     assert "Çox sayda sorğu" in answer.text
+
+
+def test_nobody_can_lock_a_fin_out_without_the_security_code(db: Database) -> None:
+    config = settings(check_limit_per_client=1000, check_limit_per_fin=3)
+    for _ in range(10):  # an attacker who knows the FİN but cannot read the picture
+        code_id, _text = issue(db, config)
+        with db.transaction() as session, pytest.raises(InvalidInput):
+            guard_check(session, settings=config, client="10.6.6.6", fin="5ABC1D2",
+                        code_id=code_id, typed_code="00000", now=NOW)  # fmt: skip
+    assert _press(db, config, client="10.1.1.1", fin="5ABC1D2") is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications.models import (
@@ -72,7 +72,22 @@ def parse_check_input(data: CheckInput) -> tuple[str, str, list[Imei]]:
     return id_card, fin, imeis
 
 
+def _lock_imeis(session: Session, imeis: list[Imei]) -> None:
+    """Serialise checks of the same IMEI until the end of the transaction.
+
+    Row locks cannot guard rows that do not exist yet (two citizens checking one IMEI at
+    once would both find no open application). PostgreSQL takes an advisory lock per IMEI,
+    in a fixed order against deadlocks; SQLite transactions already run one at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for imei_norm in sorted({imei.imei_norm for imei in imeis}):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"imei:{imei_norm}"}
+        )
+
+
 def _imei_conflicts(session: Session, *, fin: str, imeis: list[Imei]) -> list[DomainError]:
+    _lock_imeis(session, imeis)
     errors: list[DomainError] = []
     for position, imei in enumerate(imeis, start=1):
         field = f"imei_{position}"
@@ -101,7 +116,9 @@ def _imei_conflicts(session: Session, *, fin: str, imeis: list[Imei]) -> list[Do
             if application.fin == fin and _nothing_paid_or_pending(application):
                 application.status = ApplicationStatus.EXPIRED
                 continue
-            errors.append(Conflict("imei_in_pending_application", field=field))
+            paid = application.status in (ApplicationStatus.PAID, ApplicationStatus.SUBMITTED)
+            code = "imei_in_paid_application" if paid else "imei_in_pending_application"
+            errors.append(Conflict(code, field=field))
             break
     return errors
 

@@ -15,6 +15,7 @@ from mcqs.applications.service import (
     check_and_create_application,
     find_by_notification_code,
     get_application,
+    parse_check_input,
 )
 from mcqs.errors import DomainError, FormErrors, InvalidInput
 from mcqs.identity.rules import normalize_fin
@@ -111,12 +112,17 @@ def check(
             )
         except DomainError as error:
             refused = error
-    if refused is not None:
-        return _check_form(
-            request, values=values, errors=field_errors(refused), status_code=_status(refused)
-        )
-
     data = CheckInput(id_card=id_card, fin=fin, imeis=(imei_1, imei_2, imei_3, imei_4))
+    if refused is not None:
+        # Say at once what else is wrong with what was typed (checking the form reveals
+        # nothing about anyone), so that the next try can be the last.
+        errors = field_errors(refused)
+        try:
+            parse_check_input(data)
+        except FormErrors as typed_wrong:
+            errors = {**field_errors(typed_wrong), **errors}
+        return _check_form(request, values=values, errors=errors, status_code=_status(refused))
+
     try:
         with app.db.transaction() as session:
             application = check_and_create_application(

@@ -27,7 +27,10 @@ from mcqs.localtime import BAKU  # GoldenPay reports paymentDate in Baku wall-cl
 CODE_SUCCESS = 1
 CODE_WAITING = 813
 CODE_FAILED = 816
-_RESULT_CODES = {CODE_SUCCESS, CODE_WAITING, CODE_FAILED}
+# GoldenPay does not know the key (the simulator's 804; set here for the real service's code
+# once GoldenPay documents it). A key GoldenPay does not know was never paid.
+CODE_UNKNOWN_KEY = 804
+_RESULT_CODES = {CODE_SUCCESS, CODE_WAITING, CODE_FAILED, CODE_UNKNOWN_KEY}
 
 PAYMENT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -57,6 +60,10 @@ class PaymentResult:
     @property
     def waiting(self) -> bool:
         return self.code == CODE_WAITING
+
+    @property
+    def unknown_key(self) -> bool:
+        return self.code == CODE_UNKNOWN_KEY
 
 
 def _md5(text: str) -> str:

@@ -140,6 +140,8 @@ def settle_payment(
     elif result.failed:
         payment.status = PaymentStatus.FAILED
     elif now >= payment.expires_at:
+        # Still waiting after its session ended, or a key GoldenPay no longer knows: either
+        # way nobody can pay it any more.
         payment.status = PaymentStatus.EXPIRED
     expire_if_abandoned(application, now=now)
     session.flush()

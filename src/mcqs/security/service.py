@@ -88,7 +88,9 @@ def guard_check(
     typed_code: str,
     now: dt.datetime,
 ) -> None:
-    """Rate limits, then the security code, for one press of "Məlumatları yoxla".
+    """The per-client limit, the security code, then the per-FİN limit, for one press of
+    "Məlumatları yoxla". A FİN is counted only behind a right code, so nobody can lock a
+    citizen out by typing their FİN without one.
 
     The caller runs this in a transaction of its own and commits it even when this
     raises, so that wrong tries and hits are counted."""
@@ -100,6 +102,7 @@ def guard_check(
         window_seconds=window,
         now=now,
     )
+    verify_security_code(session, settings=settings, code_id=code_id, typed=typed_code, now=now)
     if fin:
         count_rate_limit_hit(
             session,
@@ -108,7 +111,6 @@ def guard_check(
             window_seconds=window,
             now=now,
         )
-    verify_security_code(session, settings=settings, code_id=code_id, typed=typed_code, now=now)
 
 
 def purge_expired(session: Session, *, settings: Settings, now: dt.datetime) -> None:
