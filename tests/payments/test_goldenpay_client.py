@@ -142,11 +142,12 @@ def test_wrong_auth_key_is_an_external_service_error(goldenpay_url: str) -> None
             client.get_payment_result("any-key")
 
 
-def test_unknown_payment_key_is_an_external_service_error(goldenpay: GoldenPayClient) -> None:
-    with pytest.raises(ExternalServiceError) as error:
-        goldenpay.get_payment_result("00000000-0000-0000-0000-000000000000")
+def test_a_key_goldenpay_does_not_know_is_reported_as_such(goldenpay: GoldenPayClient) -> None:
+    result = goldenpay.get_payment_result("00000000-0000-0000-0000-000000000000")
 
-    assert "804" in error.value.params["detail"]
+    assert result.unknown_key
+    assert not (result.paid or result.waiting or result.failed)
+    assert result.paid_at is None
 
 
 def test_unreachable_goldenpay_is_an_external_service_error() -> None:
