@@ -20,15 +20,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -43,7 +40,12 @@ from mcqs.services import Services  # noqa: E402
 from mcqs.simulators.population.citizens import CITIZENS, Citizen  # noqa: E402
 from mcqs.worker import load_tasks, work_once  # noqa: E402
 
-from conftest import LiveServer, free_port  # noqa: E402
+from conftest import (  # noqa: E402
+    LiveServer,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+)
 
 STEPS = ("open check form", "check", "application form", "confirm and pay", "pay at GoldenPay",
          "return and settle", "receipt", "receipt PDF", "worker: register + SMS")  # fmt: skip
@@ -125,24 +127,6 @@ def one_flow(
         assert browser.get(f"{receipt_url}/pdf").content.startswith(b"%PDF")
 
 
-def postgres_database(admin_url: str) -> tuple[str, str]:
-    admin = make_url(Settings(database_url=admin_url).database_url)
-    name = f"mcqs_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return admin.set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_postgres_database(admin_url: str, name: str) -> None:
-    admin = make_url(Settings(database_url=admin_url).database_url)
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
-
-
 def ms(values: list[float], q: float) -> str:
     ordered = sorted(values)
     return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.1f}"
@@ -168,11 +152,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         results["SQLite"] = run_flows(f"sqlite:///{folder}/bench.sqlite3", args.runs)
     if args.postgres:
-        url, name = postgres_database(args.postgres)
+        url = create_postgres_database(args.postgres, prefix="mcqs_bench")
         try:
             results["PostgreSQL"] = run_flows(url, args.runs)
         finally:
-            drop_postgres_database(args.postgres, name)
+            drop_postgres_database(args.postgres, url)
 
     kinds = list(results)
     header = "| step | " + " | ".join(f"{k} p50 ms | {k} p95 ms" for k in kinds) + " |"

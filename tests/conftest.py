@@ -113,18 +113,21 @@ def simulators() -> Iterator[str]:
 # ---- databases ------------------------------------------------------------------------------
 
 
-def _create_postgres_database() -> tuple[str, str]:
-    admin_url = make_url(Settings(database_url=POSTGRES_URL).database_url)
-    name = f"mcqs_test_{uuid.uuid4().hex[:10]}"
+def create_postgres_database(server_url: str, prefix: str = "mcqs_test") -> str:
+    """A new, empty database on the server ``server_url`` names; returns its URL."""
+    admin_url = make_url(Settings(database_url=server_url).database_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return admin_url.render_as_string(hide_password=False), name
+    return admin_url.set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_postgres_database(admin_url: str, name: str) -> None:
+def drop_postgres_database(server_url: str, database_url: str) -> None:
+    admin_url = make_url(Settings(database_url=server_url).database_url)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = make_url(database_url).database
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -145,16 +148,15 @@ def database(
     if not POSTGRES_URL:
         skip_or_fail("PostgreSQL tests", "MCQS_TEST_POSTGRES_URL is not set")
     try:
-        admin_url, name = _create_postgres_database()
+        url = create_postgres_database(POSTGRES_URL)
     except Exception as exc:  # noqa: BLE001 - report any connection failure plainly
         skip_or_fail("PostgreSQL tests", f"cannot reach {POSTGRES_URL}: {exc.__class__.__name__}")
         raise
-    url = str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
     upgrade_database(url)
     db = Database(url)
     yield db
     db.dispose()
-    _drop_postgres_database(admin_url, name)
+    drop_postgres_database(POSTGRES_URL, url)
 
 
 def _empty_tables(db: Database) -> None:
