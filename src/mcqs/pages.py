@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,3 @@ def owns_application(request: Request, application_id: int) -> bool:
 def current_application_id(request: Request) -> int | None:
     value = request.session.get("current")
     return int(value) if value is not None else None
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

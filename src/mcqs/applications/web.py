@@ -17,13 +17,13 @@ from mcqs.applications.service import (
     get_application,
     parse_check_input,
 )
+from mcqs.db import utcnow
 from mcqs.errors import DomainError, FormErrors, InvalidInput
 from mcqs.identity.rules import normalize_fin
 from mcqs.pages import (
     client_address,
     current_application_id,
     field_errors,
-    now,
     owns_application,
     remember_application,
     render,
@@ -48,7 +48,7 @@ def _check_form(
 ) -> Response:
     app = state(request)
     with app.db.transaction() as session:
-        code_id, text = issue_security_code(session, settings=app.settings, now=now())
+        code_id, text = issue_security_code(session, settings=app.settings, now=utcnow())
     picture = base64.b64encode(render_security_code(text)).decode()
     return render(
         request,
@@ -108,7 +108,7 @@ def check(
                 fin=_rate_limit_fin(fin),
                 code_id=security_code_id,
                 typed_code=security_code,
-                now=now(),
+                now=utcnow(),
             )
         except DomainError as error:
             refused = error
@@ -130,7 +130,7 @@ def check(
                 population=app.services.population,
                 data=data,
                 channel=CHANNEL_ONLINE_ANONYMOUS,
-                now=now(),
+                now=utcnow(),
             )
     except (FormErrors, DomainError) as error:
         return _check_form(
@@ -218,7 +218,7 @@ def confirm_and_pay(
                 card_type=card_type,
                 lang=app.settings.goldenpay_lang,
                 session_minutes=app.settings.payment_session_minutes,
-                now=now(),
+                now=utcnow(),
             )
     except (FormErrors, DomainError) as error:
         return _application_form(

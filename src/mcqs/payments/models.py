@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from mcqs.applications.models import Application
 
 
+# GoldenPay's cardType codes and the names people know them by.
+CARD_TYPES: dict[str, str] = {"v": "Visa", "m": "MasterCard"}
+
+
 class PaymentStatus(StrEnum):
     PENDING = "pending"
     PAID = "paid"

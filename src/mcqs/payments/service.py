@@ -20,12 +20,11 @@ from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFoun
 from mcqs.identity.rules import normalize_phone
 from mcqs.jobs.queue import enqueue
 from mcqs.payments.goldenpay import GoldenPayClient, PaymentResult
-from mcqs.payments.models import Payment, PaymentEvent, PaymentStatus
+from mcqs.payments.models import CARD_TYPES, Payment, PaymentEvent, PaymentStatus
 from mcqs.registrations.service import refund_duplicate_payment
 
 log = logging.getLogger(__name__)
 
-CARD_TYPES = ("v", "m")
 # After a GoldenPay session ends, the worker asks for its result once more before giving up
 # on it: a citizen who paid and closed the browser is settled all the same.
 RECONCILE_DELAY = dt.timedelta(minutes=1)

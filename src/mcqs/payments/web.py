@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from mcqs.applications.models import ApplicationStatus
+from mcqs.db import utcnow
 from mcqs.errors import Conflict, DomainError, ExternalServiceError
-from mcqs.pages import field_errors, now, owns_application, remember_application, render, state
+from mcqs.pages import field_errors, owns_application, remember_application, render, state
 from mcqs.payments.models import PaymentStatus
 from mcqs.payments.service import PAID_OR_DECIDED, record_return, settle_payment
 
@@ -24,7 +25,7 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
     try:
         with app.db.transaction() as session:
             application = settle_payment(
-                session, goldenpay=app.services.goldenpay, payment_key=payment_key, now=now()
+                session, goldenpay=app.services.goldenpay, payment_key=payment_key, now=utcnow()
             )
     except ExternalServiceError as error:
         # GoldenPay did not answer: the worker settles the payment later; nothing is lost.

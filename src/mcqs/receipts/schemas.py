@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from mcqs.localtime import BAKU
-
-CARD_TYPE_LABELS = {"v": "Visa", "m": "MasterCard"}
+from mcqs.payments.models import CARD_TYPES
 
 
 @dataclass(frozen=True)
@@ -30,14 +29,14 @@ class ReceiptView:
     verify_url: str  # absolute URL of the public verification page
 
     def __post_init__(self) -> None:
-        if self.card_type not in CARD_TYPE_LABELS:
+        if self.card_type not in CARD_TYPES:
             raise ValueError(f"unknown card type {self.card_type!r}")
         if self.paid_at.tzinfo is None:
             raise ValueError("paid_at must be timezone-aware")
 
     @property
     def card_type_label(self) -> str:
-        return CARD_TYPE_LABELS[self.card_type]
+        return CARD_TYPES[self.card_type]
 
     @property
     def paid_at_local(self) -> dt.datetime:
