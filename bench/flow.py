@@ -30,21 +30,16 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from mcqs.app import create_app  # noqa: E402
-from mcqs.config import Settings  # noqa: E402
-from mcqs.db import Database  # noqa: E402
-from mcqs.devices.demo import example_imeis, seed_demo_catalogue  # noqa: E402
+from mcqs.devices.demo import example_imeis  # noqa: E402
 from mcqs.devices.imei import imei_with_check_digit  # noqa: E402
-from mcqs.migrate import upgrade_database  # noqa: E402
 from mcqs.services import Services  # noqa: E402
 from mcqs.simulators.population.citizens import CITIZENS, Citizen  # noqa: E402
 from mcqs.worker import load_tasks, work_once  # noqa: E402
 
 from conftest import (  # noqa: E402
-    LiveServer,
     create_postgres_database,
     drop_postgres_database,
-    free_port,
+    whole_system,
 )
 
 STEPS = ("open check form", "check", "application form", "confirm and pay", "pay at GoldenPay",
@@ -52,34 +47,20 @@ STEPS = ("open check form", "check", "application form", "confirm and pay", "pay
 
 
 def run_flows(database_url: str, runs: int) -> dict[str, list[float]]:
-    upgrade_database(database_url)
-    db = Database(database_url)
-    seed_demo_catalogue(db)
-    with db.transaction() as session:
-        tacs = [imei[:8] for imei, _brand, _model in example_imeis(session, count=10)]
-    port = free_port()
-    settings = Settings(
-        env="test",
-        database_url=database_url,
-        mount_simulators=True,
-        public_url=f"http://127.0.0.1:{port}",
-        security_code_fixed="12345",
-        secret_key="bench-secret-key-0123456789",
-        check_limit_per_client=10**6,
-        check_limit_per_fin=10**6,
-    )
-    services = Services.from_settings(settings)
-    citizens = [c for c in CITIZENS if c.id_card_valid_until > dt.date.today()]
-    load_tasks()
+    limits = {"check_limit_per_client": 10**6, "check_limit_per_fin": 10**6}
     timings: dict[str, list[float]] = defaultdict(list)
-    with LiveServer(create_app(settings, db=db), port) as server:
+    with whole_system(database_url, **limits) as system:
+        with system.db.transaction() as session:
+            tacs = [imei[:8] for imei, _brand, _model in example_imeis(session, count=10)]
+        services = Services.from_settings(system.settings)
+        citizens = [c for c in CITIZENS if c.id_card_valid_until > dt.date.today()]
+        load_tasks()
         for n in range(runs):
             imei = imei_with_check_digit(f"{tacs[n % len(tacs)]}{n + 100000:06d}")
-            with httpx.Client(base_url=server.url, timeout=30) as browser:
+            with httpx.Client(base_url=system.url, timeout=30) as browser:
                 one_flow(browser, citizens[n % len(citizens)], imei, timings)
             with timed(timings, "worker: register + SMS"):
-                assert work_once(db, services) >= 2
-    db.dispose()
+                assert work_once(system.db, services) >= 2
     return timings
 
 

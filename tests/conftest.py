@@ -13,6 +13,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,6 +33,7 @@ REQUIRE_ALL = os.environ.get("MCQS_REQUIRE_ALL") == "1"
 KEPT_TABLES = {"tariff_bands", "alembic_version"}
 
 _not_run: dict[str, str] = {}
+FIXED_CODE = "12345"  # the security code tests type (MCQS_SECURITY_CODE_FIXED)
 
 
 def skip_or_fail(what: str, why: str) -> None:
@@ -79,6 +82,43 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
+@dataclass(frozen=True)
+class System:
+    """The whole system in this process: what `make run` serves, on a free port."""
+
+    url: str
+    settings: Settings
+    db: Database
+
+
+@contextmanager
+def whole_system(database_url: str, **overrides: object) -> Iterator[System]:
+    """Migrate and seed the demo catalogue, then serve the app with the simulators mounted
+    on one live server, as `make run` does (a fixed security code, for scripts)."""
+    from mcqs.app import create_app
+    from mcqs.devices.demo import seed_demo_catalogue
+
+    upgrade_database(database_url)
+    db = Database(database_url)
+    seed_demo_catalogue(db)
+    port = free_port()
+    values: dict[str, object] = {
+        "env": "test",
+        "database_url": database_url,
+        "mount_simulators": True,
+        "public_url": f"http://127.0.0.1:{port}",
+        "security_code_fixed": FIXED_CODE,
+        "secret_key": "test-secret-key-0123456789",
+    }
+    values.update(overrides)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    try:
+        with LiveServer(create_app(settings, db=db), port) as server:
+            yield System(url=server.url, settings=settings, db=db)
+    finally:
+        db.dispose()
+
+
 # ---- the simulators, served over real HTTP ------------------------------------------------
 
 # Kept in the environment so that a second import of this module (``from conftest import``)
@@ -94,7 +134,7 @@ def make_settings(**overrides: object) -> Settings:
         "population_base_url": f"http://127.0.0.1:{SIM_PORT}/population",
         "goldenpay_base_url": f"http://127.0.0.1:{SIM_PORT}/goldenpay",
         "sms_base_url": f"http://127.0.0.1:{SIM_PORT}/sms",
-        "security_code_fixed": "12345",
+        "security_code_fixed": FIXED_CODE,
         "secret_key": "test-secret-key-0123456789",
     }
     values.update(overrides)
@@ -192,8 +232,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-output"
 
 
 # ---- the citizen's flow, driven over HTTP ------------------------------------------------------
-
-FIXED_CODE = "12345"
 APPROVED_VISA = "4228650000018101"
 DECLINED_VISA = "4000000000000002"
 

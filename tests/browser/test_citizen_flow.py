@@ -12,16 +12,13 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from mcqs.config import Settings
-from mcqs.db import Database
 from mcqs.receipts.codes import format_notification_code
 
-from conftest import ARTIFACTS, FIXED_CODE, LiveServer, free_port
+from conftest import ARTIFACTS, FIXED_CODE, System, whole_system
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,36 +40,11 @@ CARD_TYPED = "4228 6500 0001 8101"  # GoldenPay simulator: approved
 MASKED_CARD = "422865******8101"
 
 
-@dataclass(frozen=True)
-class System:
-    url: str
-    settings: Settings
-    db: Database
-
-
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[System]:
     """Migrated SQLite, the demo catalogue, and one live server: app plus simulators."""
-    from mcqs.app import create_app
-    from mcqs.devices.demo import seed_demo_catalogue
-    from mcqs.migrate import upgrade_database
-
-    url = f"sqlite:///{tmp_path / 'mcqs.sqlite3'}"
-    upgrade_database(url)
-    db = Database(url)
-    seed_demo_catalogue(db)
-    port = free_port()
-    settings = Settings(
-        env="test",
-        database_url=url,
-        mount_simulators=True,
-        public_url=f"http://127.0.0.1:{port}",
-        security_code_fixed=FIXED_CODE,
-        secret_key="test-secret-key-0123456789",
-    )
-    with LiveServer(create_app(settings, db=db), port) as server:
-        yield System(url=server.url, settings=settings, db=db)
-    db.dispose()
+    with whole_system(f"sqlite:///{tmp_path / 'mcqs.sqlite3'}") as running:
+        yield running
 
 
 def _read_qr(png: bytes) -> str:
