@@ -13,7 +13,7 @@ from mcqs.db import Base, Database
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "mcqs"
 RAISED = re.compile(
-    r"\b(?:InvalidInput|Conflict|NotFound|Forbidden|TooManyRequests|ExternalServiceError"
+    r"\b(?:InvalidInput|Conflict|NotFound|TooManyRequests|ExternalServiceError"
     r"|DomainError)\(\s*\"([a-z0-9_]+)\""
 )
 

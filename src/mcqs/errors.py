@@ -33,10 +33,6 @@ class Conflict(DomainError):
     status_code = 409
 
 
-class Forbidden(DomainError):
-    status_code = 403
-
-
 class TooManyRequests(DomainError):
     status_code = 429
 
