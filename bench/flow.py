@@ -34,7 +34,8 @@ from mcqs.devices.demo import example_imeis  # noqa: E402
 from mcqs.devices.imei import imei_with_check_digit  # noqa: E402
 from mcqs.services import Services  # noqa: E402
 from mcqs.simulators.population.citizens import CITIZENS, Citizen  # noqa: E402
-from mcqs.worker import load_tasks, work_once  # noqa: E402
+from mcqs.wiring import connect  # noqa: E402
+from mcqs.worker import work_once  # noqa: E402
 
 from conftest import (  # noqa: E402
     create_postgres_database,
@@ -54,7 +55,7 @@ def run_flows(database_url: str, runs: int) -> dict[str, list[float]]:
             tacs = [imei[:8] for imei, _brand, _model in example_imeis(session, count=10)]
         services = Services.from_settings(system.settings)
         citizens = [c for c in CITIZENS if c.id_card_valid_until > dt.date.today()]
-        load_tasks()
+        connect()
         for n in range(runs):
             imei = imei_with_check_digit(f"{tacs[n % len(tacs)]}{n + 100000:06d}")
             with httpx.Client(base_url=system.url, timeout=30) as browser:

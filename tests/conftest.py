@@ -377,9 +377,10 @@ def services(app_settings: Settings) -> object:
 def run_worker(catalogue: Database, services: object) -> Callable[..., int]:
     """One pass of the worker (sweep and due jobs); returns how many jobs ran.
     Call it with ``now=`` to run it as if at another time."""
-    from mcqs.worker import load_tasks, work_once
+    from mcqs.wiring import connect
+    from mcqs.worker import work_once
 
-    load_tasks()
+    connect()
     return lambda now=None: work_once(catalogue, services, now=now)  # type: ignore[arg-type]
 
 

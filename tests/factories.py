@@ -8,12 +8,12 @@ import itertools
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mcqs.applications.codes import new_notification_code
 from mcqs.applications.models import Application, ApplicationStatus
 from mcqs.applications.service import add_imeis
 from mcqs.devices.imei import parse_imei
 from mcqs.fees.models import TariffBand
 from mcqs.payments.models import Payment, PaymentStatus
-from mcqs.receipts.codes import new_notification_code
 
 _keys = itertools.count(1)
 

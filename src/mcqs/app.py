@@ -20,7 +20,9 @@ from mcqs.errors import DomainError
 from mcqs.pages import AppState, field_errors, render
 from mcqs.payments.web import router as payments_router
 from mcqs.receipts.web import router as receipts_router
+from mcqs.security.limits import ClientLimiter
 from mcqs.services import Services
+from mcqs.wiring import connect
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     settings = settings or get_settings()
     db = db or Database(settings.database_url)
     app = FastAPI(title="MCQS", docs_url="/api/docs", redoc_url=None)
-    app.state.mcqs = AppState(settings=settings, db=db, services=Services.from_settings(settings))
+    connect()
+    app.state.mcqs = AppState(
+        settings=settings,
+        db=db,
+        services=Services.from_settings(settings),
+        return_limiter=ClientLimiter(limit=settings.return_limit_per_client, window_seconds=60),
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

@@ -34,8 +34,19 @@ class Settings(BaseSettings):
     goldenpay_merchant_name: str = "mcqs"
     goldenpay_auth_key: str = "demo-goldenpay-auth-key"
     goldenpay_lang: Literal["lv", "en", "ru"] = "lv"
-    # A payment session at GoldenPay lives this long; our application waits as long.
+    # A payment session at GoldenPay lives this long.
     payment_session_minutes: int = 15
+    # After a session's 15 minutes we go on asking GoldenPay this long before calling it
+    # expired (clocks differ; GoldenPay's session starts a moment after ours), and the
+    # IMEIs stay held as long: a payment made at the last second is never lost.
+    payment_late_margin_minutes: int = 5
+    # A web request waits on GoldenPay at most this long; then the citizen reads
+    # "being checked" and the worker settles the payment.
+    goldenpay_timeout_seconds: float = 5.0
+    # One question to GoldenPay per payment at a time, and not more often than this.
+    payment_ask_interval_seconds: float = 2.0
+    # GoldenPay return URLs one client may open per minute (each may ask GoldenPay).
+    return_limit_per_client: int = 30
 
     # --- SMS centre ----------------------------------------------------------------
     sms_base_url: str = ""
@@ -50,6 +61,8 @@ class Settings(BaseSettings):
     check_limit_per_client: int = 20
     check_limit_per_fin: int = 10
     check_limit_window_seconds: int = 600
+    # Applications one FİN may have checked and not yet paid at once (each may hold IMEIs).
+    open_applications_per_fin: int = 3
 
     # --- worker ----------------------------------------------------------------------
     worker_poll_seconds: float = 1.0

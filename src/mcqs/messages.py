@@ -32,8 +32,8 @@ AZ: dict[str, str] = {
     "imei_already_registered": "Bu İMEİ kodu artıq qeydiyyatdan keçib.",
     "imei_blacklisted": "Bu İMEİ kodu qara siyahıdadır (oğurlanmış və ya saxta cihaz).",
     "imei_in_pending_application": (
-        "Bu İMEİ kodu başqa bir ərizədə ödəniş gözləyir. Ərizə ödənilməzsə, ən geci "
-        "30 dəqiqədən sonra yenidən cəhd edə bilərsiniz."
+        "Bu İMEİ kodu üzrə hazırda ödəniş edilir. Ödəniş edilməzsə, {until} tarixindən "
+        "sonra yenidən cəhd edə bilərsiniz."
     ),
     "imei_in_paid_application": (
         "Bu İMEİ kodu üzrə ödənilmiş ərizə var və qeydiyyatı gözlənilir. "
@@ -45,6 +45,11 @@ AZ: dict[str, str] = {
     "security_code_expired": "Təhlükəsizlik kodunun müddəti bitib. Yeni kodu daxil edin.",
     "security_code_locked": "Çox sayda yanlış cəhd edildi. Yeni təhlükəsizlik kodunu daxil edin.",
     "too_many_checks": "Çox sayda sorğu göndərildi. Bir qədər sonra yenidən cəhd edin.",
+    "too_many_returns": "Çox sayda sorğu göndərildi. Bir dəqiqədən sonra yenidən cəhd edin.",
+    "too_many_open_applications": (
+        "Bu FİN üzrə artıq {limit} ödənilməmiş ərizə var. Onlardan birini ödəyin və ya "
+        "müddəti bitənədək (30 dəqiqə) gözləyin."
+    ),
     # application form and payment
     "phone_required": "Mobil telefon nömrəsini daxil edin.",
     "phone_not_az_mobile": (
@@ -56,6 +61,13 @@ AZ: dict[str, str] = {
         "Ərizənin müddəti bitib. Zəhmət olmasa, məlumatları yenidən daxil edib başlayın."
     ),
     "application_not_payable": "Bu ərizə üzrə ödəniş artıq qəbul edilib və ya mümkün deyil.",
+    "payment_being_opened": (
+        'Ödəniş səhifəsi açılır. Bir neçə saniyədən sonra yenidən "Təsdiqlə və ödəniş et" '
+        "düyməsini basın."
+    ),
+    "application_state_changed": (
+        "Ərizənin vəziyyəti bu arada dəyişib. Vəziyyəti bildirişin kodu ilə yoxlayın."
+    ),
     "payment_in_progress": (
         "Bu ərizə üzrə ödənişin nəticəsi yoxlanılır. Bir neçə dəqiqədən sonra yenidən cəhd edin."
     ),
@@ -96,6 +108,9 @@ REJECT_REASONS_AZ: dict[str, str] = {
     "imei_blacklisted": "İMEİ kodu qara siyahıdadır",
     "imei_invalid": "İMEİ kodu etibarsızdır",
     "duplicate_payment": "Ərizə üçün ödəniş artıq edilib (təkrar ödəniş)",
+    "imei_taken_while_unpaid": (
+        "ödəniş müddəti bitdikdən sonra edildi və İMEİ kodu bu arada başqa ərizə üzrə ödənilir"
+    ),
 }
 
 

@@ -1,18 +1,19 @@
 """Imports every domain's models so that metadata (Alembic, tests) sees all tables."""
 
-from mcqs.applications.models import Application, ApplicationImei
+from mcqs.applications.models import Application, ApplicationImei, ImeiHold
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
 from mcqs.fees.models import TariffBand
 from mcqs.jobs.models import Job, OperatorRun
 from mcqs.notifications.models import SmsMessage
-from mcqs.payments.models import Payment, PaymentEvent
-from mcqs.registrations.models import Refund, Registration, RegistrationImei
+from mcqs.payments.models import Payment, PaymentEvent, Refund
+from mcqs.registrations.models import Registration, RegistrationImei
 from mcqs.security.models import RateLimitHit, SecurityCode
 
 __all__ = [
     "Application",
     "ApplicationImei",
     "BlacklistedImei",
+    "ImeiHold",
     "Job",
     "ModelPrice",
     "OperatorRun",

@@ -11,12 +11,13 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
 from mcqs import messages
+from mcqs.applications.codes import format_notification_code
 from mcqs.config import Settings
 from mcqs.db import Database
 from mcqs.errors import DomainError, FormErrors
 from mcqs.localtime import format_baku
 from mcqs.money import format_azn
-from mcqs.receipts.codes import format_notification_code
+from mcqs.security.limits import ClientLimiter
 from mcqs.services import Services
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -32,6 +33,7 @@ class AppState:
     settings: Settings
     db: Database
     services: Services
+    return_limiter: ClientLimiter
 
 
 def state(request: Request) -> AppState:
@@ -44,12 +46,24 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
+class ShownError(str):
+    """An error's words, carrying its stable code for the page's ``data-error`` attribute
+    (what tests and scripts read, whatever the language)."""
+
+    code: str
+
+    def __new__(cls, text: str, code: str) -> ShownError:
+        shown = super().__new__(cls, text)
+        shown.code = code
+        return shown
+
+
 def field_errors(error: DomainError | FormErrors) -> dict[str, str]:
     """Field name → message, for showing each error next to its field ("" = form-wide)."""
     errors = error.errors if isinstance(error, FormErrors) else [error]
     shown: dict[str, str] = {}
     for item in errors:
-        shown.setdefault(item.field or "", messages.text(item))
+        shown.setdefault(item.field or "", ShownError(messages.text(item), item.code))
     return shown
 
 

@@ -28,6 +28,7 @@ class Services:
                 base_url=settings.goldenpay_base_url,
                 merchant_name=settings.goldenpay_merchant_name,
                 auth_key=settings.goldenpay_auth_key,
+                timeout=settings.goldenpay_timeout_seconds,
             ),
             sms=SmsClient(
                 base_url=settings.sms_base_url,

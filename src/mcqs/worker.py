@@ -13,58 +13,61 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mcqs.applications.service import expire_abandoned_applications, paid_applications_waiting
+from mcqs.applications.service import expire_unstarted_applications, paid_applications_waiting
 from mcqs.db import Database, utcnow
 from mcqs.jobs.queue import run_due_jobs
-from mcqs.payments.service import payments_to_reconcile, settle_payment
+from mcqs.payments.service import (
+    expire_unpaid_applications,
+    give_up_unopened,
+    payments_to_settle,
+    settle_payment,
+)
 from mcqs.registrations.service import register_application
 from mcqs.security.service import purge_expired
 from mcqs.services import Services
+from mcqs.wiring import connect
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30.0
 
 
-def load_tasks() -> None:
-    """Import every module that registers tasks."""
-    import mcqs.notifications.tasks  # noqa: F401
-    import mcqs.registrations.tasks  # noqa: F401
-
-
 def sweep(db: Database, services: Services, *, now: dt.datetime | None = None) -> None:
-    """Work nobody queued, each piece in its own transaction so one failure stops no other:
-    settle payments whose citizen never came back, register paid applications whose job
-    gave up, expire what nobody will pay. ``now`` lets tests be fifteen minutes later."""
+    """Work nobody queued, each piece on its own so one failure stops no other: settle
+    payments whose citizen never came back, register paid applications whose job gave
+    up, expire what nobody will pay. ``now`` lets tests be fifteen minutes later."""
+    settings = services.settings
 
     def moment() -> dt.datetime:
         return now or utcnow()
 
     with db.transaction() as session:
-        keys = payments_to_reconcile(session, now=moment())
+        keys = payments_to_settle(session, settings=settings, now=moment())
         stuck = paid_applications_waiting(session, now=moment())
     for key in keys:
-        _attempt(
-            db,
-            f"settle payment {key}",
-            partial(_settle, goldenpay=services.goldenpay, payment_key=key, now=moment()),
-        )
+        try:
+            # Its own transactions: GoldenPay is asked with none open.
+            settle_payment(
+                db, goldenpay=services.goldenpay, settings=settings, payment_key=key, now=moment
+            )
+        except Exception:
+            log.exception("sweep: could not settle a payment; will try again")
     for application_id in stuck:
         _attempt(
             db,
             f"register application {application_id}",
             partial(_register, application_id=application_id, now=moment()),
         )
-    _attempt(db, "expire applications", lambda s: expire_abandoned_applications(s, now=moment()))
+    _attempt(db, "give up unopened payments", lambda s: give_up_unopened(s, now=moment()))
+    _attempt(
+        db, "expire unpaid applications", lambda s: expire_unpaid_applications(s, now=moment())
+    )
+    _attempt(db, "expire applications", lambda s: expire_unstarted_applications(s, now=moment()))
     _attempt(
         db,
         "purge security codes",
-        lambda s: purge_expired(s, settings=services.settings, now=moment()),
+        lambda s: purge_expired(s, settings=settings, now=moment()),
     )
-
-
-def _settle(session: Session, **kwargs: Any) -> None:
-    settle_payment(session, **kwargs)
 
 
 def _register(session: Session, **kwargs: Any) -> None:
@@ -94,7 +97,7 @@ def run_worker(
 ) -> None:
     """Run until stopped. ``exit_with_parent``: also stop once the process that started
     this one is gone (the demo's worker must not outlive the demo)."""
-    load_tasks()
+    connect()
     stop = stop or threading.Event()
     parent = os.getppid()
     poll = services.settings.worker_poll_seconds

@@ -14,7 +14,14 @@ from mcqs.simulators.population.citizens import CITIZENS
 
 
 def error_of(html: str, field: str) -> str:
-    found = re.search(rf'<p class="field-error" id="{field}-error" role="alert">([^<]*)</p>', html)
+    found = re.search(rf'<p class="field-error" id="{field}-error"[^>]*>([^<]*)</p>', html)
+    assert found, f"no error shown next to {field}"
+    return found.group(1)
+
+
+def error_code_of(html: str, field: str) -> str:
+    """The stable code of the error shown next to ``field`` (its ``data-error``)."""
+    found = re.search(rf'<p class="field-error" id="{field}-error" data-error="([a-z_]*)"', html)
     assert found, f"no error shown next to {field}"
     return found.group(1)
 
@@ -98,7 +105,7 @@ def test_imei_awaiting_payment_in_another_application(flow, demo_imeis) -> None:
     flow.confirm()
     other = CITIZENS[1]
     answer = flow.check(id_card=other.id_card, fin=other.fin, imeis=(demo_imeis[0],))
-    assert "ödəniş gözləyir" in error_of(answer.text, "imei_1")
+    assert error_code_of(answer.text, "imei_1") == "imei_in_pending_application"
 
 
 def test_same_imei_twice_in_one_device(flow, demo_imeis) -> None:
@@ -143,38 +150,52 @@ def test_multi_sim_device_registers_all_imeis(flow, demo_imeis, run_worker, clie
     assert "Qeydiyyata alınıb" in status.text
 
 
-def test_two_citizens_checking_one_imei_at_the_same_moment(
-    catalogue: Database, services, demo_imeis
+def test_two_citizens_paying_for_one_imei_at_the_same_moment(
+    catalogue: Database, services, app_settings, demo_imeis
 ) -> None:
-    """Only one application may hold an IMEI, also when the checks race (real threads,
-    own connections; PostgreSQL runs them at once)."""
+    """Only one application may hold an IMEI, also when two citizens press "Təsdiqlə və
+    ödəniş et" at once (real threads, own connections; PostgreSQL runs them at once)."""
     import threading
 
-    from mcqs.applications.service import CheckInput, check_and_create_application
+    from mcqs.applications.models import ImeiHold
+    from mcqs.applications.service import CheckInput, confirm_person, create_application
     from mcqs.db import utcnow
     from mcqs.errors import FormErrors
+    from mcqs.payments.service import start_payment
 
+    application_ids = []
+    for index in (0, 1):
+        citizen = CITIZENS[index]
+        data = CheckInput(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],))
+        checked = confirm_person(services.population, data)
+        with catalogue.transaction() as session:
+            application_ids.append(
+                create_application(
+                    session, checked=checked, channel="online_anonymous",
+                    max_open_per_fin=3, now=utcnow(),
+                ).id
+            )  # fmt: skip
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
-    def check(citizen_index: int) -> None:
-        citizen = CITIZENS[citizen_index]
-        data = CheckInput(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],))
+    def pay(application_id: int) -> None:
         barrier.wait(timeout=10)
         try:
-            with catalogue.transaction() as session:
-                check_and_create_application(
-                    session, population=services.population, data=data,
-                    channel="online_anonymous", now=utcnow(),
-                )  # fmt: skip
-            outcomes.append("created")
+            start_payment(
+                catalogue, goldenpay=services.goldenpay, settings=app_settings,
+                application_id=application_id, phone="0501234567", card_type="v",
+                lang="lv", now=utcnow,
+            )  # fmt: skip
+            outcomes.append("opened")
         except FormErrors as refused:
             outcomes.append(refused.errors[0].code)
 
-    threads = [threading.Thread(target=check, args=(i,)) for i in (0, 1)]
+    threads = [threading.Thread(target=pay, args=(i,)) for i in application_ids]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(outcomes) == ["created", "imei_in_pending_application"]
-    assert applications(catalogue) == 1
+    assert sorted(outcomes) == ["imei_in_pending_application", "opened"]
+    with catalogue.transaction() as session:
+        holds = session.scalars(select(ImeiHold).where(ImeiHold.released_at.is_(None))).all()
+        assert len(holds) == 1

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from mcqs.applications.models import Application
 from mcqs.db import Database
+from mcqs.jobs.models import Job
 from mcqs.payments.models import Payment
 from mcqs.simulators.population.citizens import CITIZENS
 
@@ -95,8 +96,12 @@ def test_success_url_opened_twice_pays_once(flow, client, demo_imeis, catalogue:
             )
             == 1
         )
-        jobs = session.execute(select(func.count()).select_from(Application)).scalar()
-        assert jobs == 1
+        registration_jobs = session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.task == "registrations.register_application")
+        )
+        assert registration_jobs == 1
 
 
 def test_success_url_with_a_key_that_is_not_ours(client) -> None:

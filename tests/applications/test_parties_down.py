@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from mcqs.app import create_app
-from mcqs.applications.models import Application
+from mcqs.applications.models import Application, ImeiHold
+from mcqs.jobs.models import Job
 from mcqs.db import Database
 from mcqs.payments.models import Payment
 from mcqs.simulators.population.citizens import CITIZENS
@@ -57,10 +58,16 @@ def test_goldenpay_down_when_paying(flow_with, catalogue: Database, demo_imeis) 
     )
     answer = flow.confirm()
     assert answer.status_code == 502
-    assert "Ödəniş sistemi hazırda cavab vermir" in answer.text
-    assert count(catalogue, Payment) == 0
+    assert 'data-error="goldenpay_unavailable"' in answer.text
     with catalogue.transaction() as session:
-        assert session.scalars(select(Application.status)).one() == "created"
+        # The reservation is on record as failed; nothing is pending, nothing held.
+        assert session.scalars(select(Payment.status)).one() == "failed"
+        assert session.scalars(select(ImeiHold).where(ImeiHold.released_at.is_(None))).all() == []
+    # GoldenPay is back: the citizen presses again and goes to pay.
+    back_up = flow_with()
+    back_up.client.cookies = flow.client.cookies  # the same browser
+    again = back_up.confirm()
+    assert again.status_code == 303 and "/web/paypage" in again.headers["location"]
 
 
 def test_sms_centre_down_does_not_stop_the_registration(
@@ -68,13 +75,17 @@ def test_sms_centre_down_does_not_stop_the_registration(
 ) -> None:
     from mcqs.notifications.models import SmsMessage
     from mcqs.services import Services
-    from mcqs.worker import load_tasks, work_once
+    from mcqs.wiring import connect
+    from mcqs.worker import work_once
 
     flow = flow_with()
     flow.register_and_pay(imeis=(demo_imeis[0],))
-    load_tasks()
+    connect()
     broken = Services.from_settings(make_settings(sms_base_url=f"{NOBODY}/sms"))
     work_once(catalogue, broken)
     with catalogue.transaction() as session:
         assert session.scalars(select(Application.status)).one() == "registered"
-        assert session.scalars(select(SmsMessage.status)).one() == "queued"  # retried later
+        # Not known to be delivered: the job tries again, with the same idempotency key.
+        assert session.scalars(select(SmsMessage.status)).one() == "sending"
+        job = session.scalars(select(Job).where(Job.task == "notifications.send_sms")).one()
+        assert (job.status, job.attempts) == ("queued", 1)

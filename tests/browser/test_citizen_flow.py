@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mcqs.receipts.codes import format_notification_code
+from mcqs.applications.codes import format_notification_code
 
 from conftest import ARTIFACTS, FIXED_CODE, System, whole_system
 
@@ -82,7 +82,8 @@ def test_citizen_registers_pays_and_gets_registered(
     from mcqs.devices.demo import example_imeis
     from mcqs.services import Services
     from mcqs.simulators.population.citizens import CITIZENS
-    from mcqs.worker import load_tasks, work_once
+    from mcqs.wiring import connect
+    from mcqs.worker import work_once
 
     citizen = CITIZENS[0]
     with system.db.transaction() as session:
@@ -217,7 +218,7 @@ def test_citizen_registers_pays_and_gets_registered(
                 stranger.close()
 
             # 08: one pass of the worker registers the device; the status page says so.
-            load_tasks()
+            connect()
             ran = work_once(system.db, Services.from_settings(system.settings))
             assert ran >= 2, "registration and its SMS"
             page.goto(f"{system.url}/status?code={shown_code}")

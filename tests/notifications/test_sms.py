@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from mcqs.errors import ExternalServiceError
+from mcqs.notifications.models import new_idempotency_key
 from mcqs.notifications.sms import SmsClient
 from mcqs.simulators.sms.app import create_app
 
@@ -57,8 +58,8 @@ def phone() -> str:
 def test_sent_message_is_kept_intact_and_listed_newest_first(
     sms: SmsClient, http: httpx.Client, phone: str
 ) -> None:
-    first_id = sms.send(to=phone, text="Birinci mesaj")
-    second_id = sms.send(to=phone, text=TEXT)
+    first_id = sms.send(to=phone, text="Birinci mesaj", idempotency_key=new_idempotency_key())
+    second_id = sms.send(to=phone, text=TEXT, idempotency_key=new_idempotency_key())
     assert uuid.UUID(first_id) and uuid.UUID(second_id) and first_id != second_id
 
     response = http.get("/api/v1/messages", params={"to": phone}, headers=KEY)
@@ -74,7 +75,7 @@ def test_sent_message_is_kept_intact_and_listed_newest_first(
 def test_list_filter_reads_an_unencoded_plus(
     sms: SmsClient, http: httpx.Client, phone: str
 ) -> None:
-    message_id = sms.send(to=phone, text="Salam")
+    message_id = sms.send(to=phone, text="Salam", idempotency_key=new_idempotency_key())
     # Typed by hand, "?to=+994…" reaches the server as " 994…".
     response = http.get(f"/api/v1/messages?to={phone}", headers=KEY)
     assert [m["id"] for m in response.json()] == [message_id]
@@ -83,7 +84,7 @@ def test_list_filter_reads_an_unencoded_plus(
 def test_outbox_page_shows_the_message_in_baku_time(
     sms: SmsClient, http: httpx.Client, phone: str
 ) -> None:
-    sms.send(to=phone, text=TEXT + " <b>qalın</b>")
+    sms.send(to=phone, text=TEXT + " <b>qalın</b>", idempotency_key=new_idempotency_key())
     [kept] = http.get("/api/v1/messages", params={"to": phone}, headers=KEY).json()
 
     response = http.get("/")  # no key: the outbox is for people watching the demo
@@ -100,9 +101,9 @@ def test_outbox_page_shows_the_message_in_baku_time(
 def test_outbox_page_lists_newest_first_and_filters_by_number(
     sms: SmsClient, http: httpx.Client, phone: str
 ) -> None:
-    sms.send(to=phone, text="Köhnə mesaj")
-    sms.send(to=phone, text="Təzə mesaj")
-    sms.send(to="+994551112233", text="Başqa nömrəyə")
+    sms.send(to=phone, text="Köhnə mesaj", idempotency_key=new_idempotency_key())
+    sms.send(to=phone, text="Təzə mesaj", idempotency_key=new_idempotency_key())
+    sms.send(to="+994551112233", text="Başqa nömrəyə", idempotency_key=new_idempotency_key())
 
     everything = html.unescape(http.get("/").text)
     assert everything.index("Təzə mesaj") < everything.index("Köhnə mesaj")
@@ -119,7 +120,7 @@ def test_wrong_api_key_is_unavailable(sms_url: str, http: httpx.Client, phone: s
         SmsClient(base_url=sms_url, api_key="wrong", sender="MCQS") as client,
         pytest.raises(ExternalServiceError) as error,
     ):
-        client.send(to=phone, text="Salam")
+        client.send(to=phone, text="Salam", idempotency_key=new_idempotency_key())
     assert error.value.code == "sms_unavailable"
     assert http.get("/api/v1/messages", params={"to": phone}, headers=KEY).json() == []
 
@@ -158,7 +159,7 @@ def test_malformed_message_is_a_422_problem(http: httpx.Client, body: dict[str, 
 
 def test_message_the_centre_refuses_is_unavailable(sms: SmsClient) -> None:
     with pytest.raises(ExternalServiceError) as error:
-        sms.send(to="0501234567", text="Salam")
+        sms.send(to="0501234567", text="Salam", idempotency_key=new_idempotency_key())
     assert error.value.code == "sms_unavailable"
 
 
@@ -168,5 +169,5 @@ def test_unreachable_centre_is_unavailable() -> None:
         SmsClient(base_url=nobody_listens, api_key=API_KEY, sender="MCQS") as client,
         pytest.raises(ExternalServiceError) as error,
     ):
-        client.send(to="+994501234567", text="Salam")
+        client.send(to="+994501234567", text="Salam", idempotency_key=new_idempotency_key())
     assert error.value.code == "sms_unavailable"

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import inspect, select, text
 
 from mcqs.applications.models import Application
-from mcqs.applications.service import CheckInput, check_and_create_application
+from mcqs.applications.service import CheckInput, confirm_person, create_application
 from mcqs.db import Database
 from mcqs.payments.models import Payment
 from mcqs.payments.service import settle_payment, start_payment
@@ -18,41 +18,43 @@ from mcqs.simulators.population.citizens import CITIZENS
 
 
 def test_amount_charged_is_the_tariff_of_the_day_the_application_was_made(
-    catalogue: Database, services, demo_imeis
+    catalogue: Database, services, app_settings, demo_imeis
 ) -> None:
     citizen = CITIZENS[0]
     # 23:50 in Baku on the last day of the 2018 bands.
     created_on = dt.datetime(2023, 12, 13, 19, 50, tzinfo=dt.UTC)
+    checked = confirm_person(
+        services.population,
+        CheckInput(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],)),
+    )
     with catalogue.transaction() as session:
-        application = check_and_create_application(
-            session,
-            population=services.population,
-            data=CheckInput(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],)),
-            channel="online_anonymous",
+        application = create_application(
+            session, checked=checked, channel="online_anonymous", max_open_per_fin=3,
             now=created_on,
-        )
-        fee_then = application.fee_qepik
-        # The citizen pays fifteen minutes later, on the first day of the 2023 bands.
-        payment = start_payment(
-            session,
-            goldenpay=services.goldenpay,
-            application_id=application.id,
-            phone="0501234567",
-            card_type="m",
-            lang="lv",
-            session_minutes=15,
-            now=created_on + dt.timedelta(minutes=15),
-        )
-        key = payment.payment_key
+        )  # fmt: skip
+        application_id, fee_then = application.id, application.fee_qepik
+    # The citizen pays fifteen minutes later, on the first day of the 2023 bands.
+    opened = start_payment(
+        catalogue,
+        goldenpay=services.goldenpay,
+        settings=app_settings,
+        application_id=application_id,
+        phone="0501234567",
+        card_type="m",
+        lang="lv",
+        now=lambda: created_on + dt.timedelta(minutes=15),
+    )
     from mcqs.devices.service import lookup_device
     from mcqs.fees.service import fee_band
 
     with catalogue.transaction() as session:
         device = lookup_device(session, tac=demo_imeis[0][:8])
         fee_now = fee_band(session, device=device, on=dt.date(2023, 12, 14)).amount_qepik
+        payment = session.get(Payment, opened.payment_id)
+        assert payment is not None
     assert fee_then != fee_now, "the chosen device must pay differently under the two tariffs"
     assert payment.amount_qepik == fee_then
-    result = services.goldenpay.get_payment_result(key)
+    result = services.goldenpay.get_payment_result(opened.payment_key)
     assert result.amount_qepik == fee_then  # what GoldenPay was asked to charge
 
 
@@ -85,14 +87,25 @@ def test_abandoned_payment_expires_and_the_citizen_can_start_again(
     citizen = CITIZENS[0]
     flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],))
     flow.confirm()  # goes to GoldenPay, never pays
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=17)
-    run_worker(now=later)
-    with catalogue.transaction() as session:
-        application = session.scalars(select(Application)).one()
-        payment = session.scalars(select(Payment)).one()
-        assert (application.status, payment.status) == ("expired", "expired")
+    start = dt.datetime.now(dt.UTC)
+    # Past the session but inside GoldenPay's margin: still pending, still asked about.
+    run_worker(now=start + dt.timedelta(minutes=17))
+    assert statuses(catalogue) == ("awaiting_payment", "pending")
+    # GoldenPay's session is certainly over: the payment has expired, the IMEI is free.
+    run_worker(now=start + dt.timedelta(minutes=21))
+    assert statuses(catalogue) == ("awaiting_payment", "expired")
+    # Past the time to start another payment, the application expires too.
+    run_worker(now=start + dt.timedelta(minutes=31))
+    assert statuses(catalogue) == ("expired", "expired")
     again = flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],))
     assert again.status_code == 303
+
+
+def statuses(db: Database) -> tuple[str, str]:
+    with db.transaction() as session:
+        application = session.scalars(select(Application)).one()
+        payment = session.scalars(select(Payment)).one()
+        return application.status, payment.status
 
 
 def test_a_citizen_who_paid_but_never_came_back_is_registered(
@@ -119,10 +132,13 @@ def test_a_payment_settled_after_its_application_expired_still_ends_registered(
     with catalogue.transaction() as session:
         # As if the sweep had given up on it (e.g. GoldenPay answered late).
         session.scalars(select(Application)).one().status = "expired"
-    with catalogue.transaction() as session:
-        settle_payment(
-            session, goldenpay=services.goldenpay, payment_key=key, now=dt.datetime.now(dt.UTC)
-        )
+    settle_payment(
+        catalogue,
+        goldenpay=services.goldenpay,
+        settings=services.settings,
+        payment_key=key,
+        now=lambda: dt.datetime.now(dt.UTC),
+    )
     run_worker()
     with catalogue.transaction() as session:
         assert session.scalars(select(Application.status)).one() == "registered"

@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from mcqs.applications.models import Application
 from mcqs.db import Database
-from mcqs.payments.models import Payment
+from mcqs.payments.models import Payment, Refund
 from mcqs.payments.service import settle_payment
-from mcqs.registrations.models import Refund
 from mcqs.simulators.population.citizens import CITIZENS
 
 from factories import create_paid_application
@@ -95,8 +94,13 @@ def test_a_second_payment_for_a_paid_application_is_owed_back(
                 expires_at=now + dt.timedelta(minutes=15),
             )
         )
-    with catalogue.transaction() as session:
-        settle_payment(session, goldenpay=services.goldenpay, payment_key=key, now=now)
+    settle_payment(
+        catalogue,
+        goldenpay=services.goldenpay,
+        settings=services.settings,
+        payment_key=key,
+        now=lambda: now,
+    )
     with catalogue.transaction() as session:
         application = session.get(Application, application_id)
         assert application is not None and application.status == "registered"

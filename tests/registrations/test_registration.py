@@ -13,7 +13,8 @@ from mcqs.applications.models import Application
 from mcqs.db import Database, utcnow
 from mcqs.devices.models import BlacklistedImei
 from mcqs.notifications.models import SmsMessage
-from mcqs.registrations.models import Refund, RegistrationImei
+from mcqs.payments.models import Refund
+from mcqs.registrations.models import RegistrationImei
 from mcqs.registrations.service import register_application
 
 from factories import create_paid_application

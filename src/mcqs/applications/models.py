@@ -4,32 +4,25 @@ import datetime as dt
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mcqs.db import Base, UTCDateTime, utcnow
+from mcqs.db import Base, UTCDateTime, enum_column, utcnow
 
 if TYPE_CHECKING:
     from mcqs.payments.models import Payment
 
 
 class ApplicationStatus(StrEnum):
-    CREATED = "created"  # checked and filled in from the registry; no phone, no payment yet
-    AWAITING_PAYMENT = "awaiting_payment"
+    """Where an application is in its lifecycle; ``lifecycle.TRANSITIONS`` says how it moves."""
+
+    CREATED = "created"  # checked and filled in from the registry; no payment yet
+    AWAITING_PAYMENT = "awaiting_payment"  # a GoldenPay session was opened for it
     PAID = "paid"
     SUBMITTED = "submitted"  # handed to the registry
     REGISTERED = "registered"
-    REJECTED = "rejected"
+    REJECTED = "rejected"  # after payment: a refund is owed
     EXPIRED = "expired"  # never paid
-
-
-# While an application is in one of these, its IMEIs are spoken for.
-OPEN_STATUSES = (
-    ApplicationStatus.CREATED,
-    ApplicationStatus.AWAITING_PAYMENT,
-    ApplicationStatus.PAID,
-    ApplicationStatus.SUBMITTED,
-)
 
 
 class Application(Base):
@@ -39,7 +32,9 @@ class Application(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_code: Mapped[str] = mapped_column(String(16), unique=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[ApplicationStatus] = mapped_column(
+        enum_column(ApplicationStatus, "application_status"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(20))
     fin: Mapped[str] = mapped_column(String(7), index=True)
     id_card: Mapped[str] = mapped_column(String(12))
@@ -55,6 +50,7 @@ class Application(Base):
     tariff_band_id: Mapped[int] = mapped_column(ForeignKey("tariff_bands.id"))
     fee_qepik: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The last moment a payment may be started for it; a session opened before then runs on.
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -73,6 +69,15 @@ class Application(Base):
         return f"{self.surname} {self.name} {self.patronymic}"
 
     @property
+    def device_name(self) -> str:
+        """Brand and model as people say it: the model name often starts with the brand."""
+        if not self.model:
+            return self.brand or ""
+        if self.brand and not self.model.lower().startswith(self.brand.lower()):
+            return f"{self.brand} {self.model}"
+        return self.model
+
+    @property
     def paid_payment(self) -> Payment | None:
         return next((p for p in self.payments if p.status == "paid"), None)
 
@@ -87,3 +92,32 @@ class ApplicationImei(Base):
     imei_norm: Mapped[str] = mapped_column(String(14), index=True)
 
     application: Mapped[Application] = relationship(back_populates="imeis", lazy="raise")
+
+
+class ImeiHold(Base):
+    """An IMEI spoken for by one application while its fee is being paid, and once paid,
+    until the registry decides. The partial unique index is the rule 'an IMEI is held by
+    at most one application at a time', kept by the database.
+
+    ``held_until`` is the end of the payment session (plus GoldenPay's margin), or NULL
+    once paid: held until decided. A lapsed hold stays unreleased until someone needs the
+    IMEI; taking a hold releases lapsed ones first (see ``holds.hold_imeis``)."""
+
+    __tablename__ = "imei_holds"
+    __table_args__ = (
+        Index(
+            "uq_imei_holds_unreleased_imei",
+            "imei_norm",
+            unique=True,
+            postgresql_where=text("released_at IS NULL"),
+            sqlite_where=text("released_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imei_norm: Mapped[str] = mapped_column(String(14))
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    fin: Mapped[str] = mapped_column(String(7))
+    held_from: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    held_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

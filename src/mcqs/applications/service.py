@@ -6,27 +6,24 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mcqs.applications.models import (
-    OPEN_STATUSES,
-    Application,
-    ApplicationImei,
-    ApplicationStatus,
-)
+from mcqs.applications import lifecycle
+from mcqs.applications.codes import new_notification_code, parse_notification_code
+from mcqs.applications.holds import holds_on
+from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus
 from mcqs.devices.imei import Imei, parse_imei
 from mcqs.devices.service import is_blacklisted, lookup_device
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
 from mcqs.fees.service import fee_band, tariff_day
-from mcqs.identity.population import PopulationRegistryClient
+from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
-from mcqs.payments.models import PaymentStatus
-from mcqs.receipts.codes import new_notification_code, parse_notification_code
-from mcqs.registrations.models import RegistrationImei
+from mcqs.localtime import format_baku
 
 MAX_IMEIS = 4
-# How long a checked application waits for the citizen to press "Təsdiqlə və ödəniş et".
+# How long a checked application waits for the citizen to press "Təsdiqlə və ödəniş et"
+# (a GoldenPay session opened before then runs its own course).
 FORM_MINUTES = 30
 
 
@@ -72,79 +69,22 @@ def parse_check_input(data: CheckInput) -> tuple[str, str, list[Imei]]:
     return id_card, fin, imeis
 
 
-def _lock_imeis(session: Session, imeis: list[Imei]) -> None:
-    """Serialise checks of the same IMEI until the end of the transaction.
+@dataclass(frozen=True)
+class CheckedPerson:
+    """What the population registry confirmed for a check: the person behind a valid card."""
 
-    Row locks cannot guard rows that do not exist yet (two citizens checking one IMEI at
-    once would both find no open application). PostgreSQL takes an advisory lock per IMEI,
-    in a fixed order against deadlocks; SQLite transactions already run one at a time."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for imei_norm in sorted({imei.imei_norm for imei in imeis}):
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"imei:{imei_norm}"}
-        )
+    fin: str
+    id_card: str
+    imeis: list[Imei]
+    person: Person
 
 
-def _imei_conflicts(session: Session, *, fin: str, imeis: list[Imei]) -> list[DomainError]:
-    _lock_imeis(session, imeis)
-    errors: list[DomainError] = []
-    for position, imei in enumerate(imeis, start=1):
-        field = f"imei_{position}"
-        registered = session.scalar(
-            select(RegistrationImei.id).where(
-                RegistrationImei.imei_norm == imei.imei_norm, RegistrationImei.active
-            )
-        )
-        if registered is not None:
-            errors.append(Conflict("imei_already_registered", field=field))
-            continue
-        if is_blacklisted(session, imei_norm=imei.imei_norm):
-            errors.append(Conflict("imei_blacklisted", field=field))
-            continue
-        pending = session.scalars(
-            select(Application)
-            .join(ApplicationImei)
-            .where(ApplicationImei.imei_norm == imei.imei_norm)
-            .where(Application.status.in_(OPEN_STATUSES))
-            .options(selectinload(Application.payments))
-            .with_for_update()
-        ).all()
-        for application in pending:
-            # The same person starting again with nothing paid or being paid: the unfinished
-            # application gives way.
-            if application.fin == fin and _nothing_paid_or_pending(application):
-                application.status = ApplicationStatus.EXPIRED
-                continue
-            paid = application.status in (ApplicationStatus.PAID, ApplicationStatus.SUBMITTED)
-            code = "imei_in_paid_application" if paid else "imei_in_pending_application"
-            errors.append(Conflict(code, field=field))
-            break
-    return errors
+def confirm_person(population: PopulationRegistryClient, data: CheckInput) -> CheckedPerson:
+    """Validate what was typed and ask the population registry about it.
 
-
-def _nothing_paid_or_pending(application: Application) -> bool:
-    return application.status in (
-        ApplicationStatus.CREATED,
-        ApplicationStatus.AWAITING_PAYMENT,
-    ) and all(
-        p.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED) for p in application.payments
-    )
-
-
-def check_and_create_application(
-    session: Session,
-    *,
-    population: PopulationRegistryClient,
-    data: CheckInput,
-    channel: str,
-    now: dt.datetime,
-) -> Application:
-    """The "Məlumatları yoxla" step: validate, ask the population registry, fix the fee.
-
-    Raises :class:`FormErrors` with every problem found, each tied to its field."""
+    Called with no transaction open: the registry is an outside party. Raises
+    :class:`FormErrors` with every problem found, each tied to its field."""
     id_card, fin, imeis = parse_check_input(data)
-
     person = population.get_person(fin)
     if person is None:
         raise FormErrors([InvalidInput("fin_unknown", field="fin")])
@@ -153,19 +93,89 @@ def check_and_create_application(
         raise FormErrors([InvalidInput("id_card_not_of_fin", field="id_card")])
     if not card.valid:
         raise FormErrors([InvalidInput("id_card_expired", field="id_card")])
+    return CheckedPerson(fin=fin, id_card=id_card, imeis=imeis, person=person)
 
-    conflicts = _imei_conflicts(session, fin=fin, imeis=imeis)
+
+def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> list[DomainError]:
+    held = holds_on(session, [imei.imei_norm for imei in imeis], now=now)
+    errors: list[DomainError] = []
+    for position, imei in enumerate(imeis, start=1):
+        field = f"imei_{position}"
+        refusal = lifecycle.refusal_of(session, imei.imei_norm)
+        if refusal is not None:
+            errors.append(Conflict(refusal, field=field))
+        elif is_blacklisted(session, imei_norm=imei.imei_norm):
+            errors.append(Conflict("imei_blacklisted", field=field))
+        elif (hold := held.get(imei.imei_norm)) is not None:
+            if hold.held_until is None:
+                errors.append(Conflict("imei_in_paid_application", field=field))
+            else:
+                until = format_baku(hold.held_until)
+                errors.append(Conflict("imei_in_pending_application", field=field, until=until))
+    return errors
+
+
+def _give_way(session: Session, *, fin: str, imeis: list[Imei], now: dt.datetime) -> None:
+    """The same person checking the same IMEI again: their unpaid, unstarted application
+    for it gives way to the new one (nothing was held for it)."""
+    norms = [imei.imei_norm for imei in imeis]
+    stale = session.scalars(
+        select(Application)
+        .join(ApplicationImei)
+        .where(
+            Application.fin == fin,
+            Application.status == ApplicationStatus.CREATED,
+            ApplicationImei.imei_norm.in_(norms),
+        )
+        .with_for_update()
+    ).unique()
+    for application in stale:
+        lifecycle.expire(session, application, now=now)
+
+
+def _open_applications(session: Session, *, fin: str, now: dt.datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Application)
+            .where(
+                Application.fin == fin,
+                Application.status.in_(lifecycle.PAYABLE),
+                Application.expires_at > now,
+            )
+        )
+        or 0
+    )
+
+
+def create_application(
+    session: Session,
+    *,
+    checked: CheckedPerson,
+    channel: str,
+    max_open_per_fin: int,
+    now: dt.datetime,
+) -> Application:
+    """The "Məlumatları yoxla" step after the registry answered: refuse IMEIs that are
+    registered, blacklisted or being paid for, fix the fee, write the application.
+
+    It holds nothing: IMEIs are held only once the citizen goes to pay."""
+    conflicts = _imei_conflicts(session, imeis=checked.imeis, now=now)
     if conflicts:
         raise FormErrors(conflicts)
+    _give_way(session, fin=checked.fin, imeis=checked.imeis, now=now)
+    if _open_applications(session, fin=checked.fin, now=now) >= max_open_per_fin:
+        raise FormErrors([Conflict("too_many_open_applications", limit=max_open_per_fin)])
 
-    device = lookup_device(session, tac=imeis[0].tac)
+    person = checked.person
+    device = lookup_device(session, tac=checked.imeis[0].tac)
     band = fee_band(session, device=device, on=tariff_day(now))
     application = Application(
         notification_code=new_notification_code(),
         status=ApplicationStatus.CREATED,
         channel=channel,
-        fin=fin,
-        id_card=id_card,
+        fin=checked.fin,
+        id_card=checked.id_card,
         surname=person.surname,
         name=person.name,
         patronymic=person.patronymic,
@@ -181,7 +191,7 @@ def check_and_create_application(
     )
     session.add(application)
     session.flush()
-    add_imeis(session, application=application, imeis=imeis)
+    add_imeis(session, application=application, imeis=checked.imeis)
     return application
 
 
@@ -226,30 +236,19 @@ def find_by_notification_code(session: Session, raw_code: str) -> Application:
     return get_application(session, application_id)
 
 
-def expire_if_abandoned(application: Application, *, now: dt.datetime) -> bool:
-    """Expire an application nobody will pay for any more; its IMEIs are free again.
+def expire_unstarted_applications(session: Session, *, now: dt.datetime) -> int:
+    """The worker's sweep over checked applications nobody went on to pay in time.
 
-    One with a payment still pending at GoldenPay, or paid, is never expired here."""
-    if application.expires_at > now:
-        return False
-    if _nothing_paid_or_pending(application):
-        application.status = ApplicationStatus.EXPIRED
-        return True
-    return False
-
-
-def expire_abandoned_applications(session: Session, *, now: dt.datetime) -> int:
-    """The worker's sweep over forms never sent to payment and payments never made."""
+    Those with a payment started are the payments domain's to expire: a GoldenPay
+    session may still be paid."""
     candidates = session.scalars(
         select(Application)
-        .where(
-            Application.status.in_([ApplicationStatus.CREATED, ApplicationStatus.AWAITING_PAYMENT]),
-            Application.expires_at <= now,
-        )
-        .options(selectinload(Application.payments))
+        .where(Application.status == ApplicationStatus.CREATED, Application.expires_at <= now)
         .with_for_update(skip_locked=True)
     ).all()
-    return sum(expire_if_abandoned(application, now=now) for application in candidates)
+    for application in candidates:
+        lifecycle.expire(session, application, now=now)
+    return len(candidates)
 
 
 # A paid application normally registers within seconds; past this its job has given up.

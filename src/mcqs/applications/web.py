@@ -9,10 +9,12 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from mcqs import messages
+from mcqs.applications.lifecycle import PAYABLE
 from mcqs.applications.models import ApplicationStatus
 from mcqs.applications.service import (
     CheckInput,
-    check_and_create_application,
+    confirm_person,
+    create_application,
     find_by_notification_code,
     get_application,
     parse_check_input,
@@ -29,7 +31,6 @@ from mcqs.pages import (
     render,
     state,
 )
-from mcqs.payments.service import start_payment
 from mcqs.security.captcha import render_security_code
 from mcqs.security.service import guard_check, issue_security_code
 
@@ -121,26 +122,28 @@ def check(
             parse_check_input(data)
         except FormErrors as typed_wrong:
             errors = {**field_errors(typed_wrong), **errors}
-        return _check_form(request, values=values, errors=errors, status_code=_status(refused))
+        return _check_form(request, values=values, errors=errors, status_code=form_status(refused))
 
     try:
+        # The registry is asked with no transaction open; then one short transaction.
+        checked = confirm_person(app.services.population, data)
         with app.db.transaction() as session:
-            application = check_and_create_application(
+            application = create_application(
                 session,
-                population=app.services.population,
-                data=data,
+                checked=checked,
                 channel=CHANNEL_ONLINE_ANONYMOUS,
+                max_open_per_fin=app.settings.open_applications_per_fin,
                 now=utcnow(),
             )
     except (FormErrors, DomainError) as error:
         return _check_form(
-            request, values=values, errors=field_errors(error), status_code=_status(error)
+            request, values=values, errors=field_errors(error), status_code=form_status(error)
         )
     remember_application(request, application.id)
     return RedirectResponse(request.url_for("applications:form"), status_code=303)
 
 
-def _status(error: DomainError | FormErrors) -> int:
+def form_status(error: DomainError | FormErrors) -> int:
     """The HTTP status of a form shown again: 422 for what was typed, else the error's own
     (429 too many tries, 502 a party down, 409 a conflict)."""
     return error.status_code if isinstance(error, DomainError) else 422
@@ -154,9 +157,10 @@ def _rate_limit_fin(fin: str) -> str:
         return fin.strip().upper()[:7]
 
 
-def _application_form(
+def application_form_page(
     request: Request, *, values: dict[str, str], errors: dict[str, str], status_code: int = 200
 ) -> Response:
+    """The application form of this browser's current application, or where it went."""
     application_id = current_application_id(request)
     if application_id is None or not owns_application(request, application_id):
         return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
@@ -167,7 +171,7 @@ def _application_form(
             notice="application_expired"
         )
         return RedirectResponse(url, status_code=303)
-    if application.status not in (ApplicationStatus.CREATED, ApplicationStatus.AWAITING_PAYMENT):
+    if application.status not in PAYABLE:
         return RedirectResponse(
             request.url_for("receipts:show", code=application.notification_code), status_code=303
         )
@@ -184,48 +188,7 @@ def _application_form(
 
 @router.get("/application", name="applications:form")
 def application_form(request: Request) -> Response:
-    return _application_form(request, values={}, errors={})
-
-
-@router.post("/application", name="applications:pay")
-def confirm_and_pay(
-    request: Request,
-    code: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
-    card_type: Annotated[str, Form()] = "",
-) -> Response:
-    """ "Təsdiqlə və ödəniş et": take the phone number and send the citizen to GoldenPay.
-
-    The form names its application, so a second tab with another application cannot make
-    this one pay for the other."""
-    app = state(request)
-    try:
-        with app.db.transaction() as session:
-            application_id = find_by_notification_code(session, code).id
-    except DomainError:
-        application_id = None
-    if application_id is None or not owns_application(request, application_id):
-        return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
-    remember_application(request, application_id)
-    values = {"phone": phone, "card_type": card_type}
-    try:
-        with app.db.transaction() as session:
-            payment = start_payment(
-                session,
-                goldenpay=app.services.goldenpay,
-                application_id=application_id,
-                phone=phone,
-                card_type=card_type,
-                lang=app.settings.goldenpay_lang,
-                session_minutes=app.settings.payment_session_minutes,
-                now=utcnow(),
-            )
-    except (FormErrors, DomainError) as error:
-        return _application_form(
-            request, values=values, errors=field_errors(error), status_code=_status(error)
-        )
-    pay_page = app.services.goldenpay.pay_page_url(payment.payment_key)
-    return RedirectResponse(pay_page, status_code=303)
+    return application_form_page(request, values={}, errors={})
 
 
 @router.get("/status", name="applications:status")

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mcqs.db import Base, UTCDateTime, utcnow
+from mcqs.db import Base, UTCDateTime, enum_column, utcnow
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"  # claimed by a worker until run_after (its lease)
+    DONE = "done"
+    FAILED = "failed"  # gave up after MCQS_JOB_MAX_ATTEMPTS
 
 
 class Job(Base):
@@ -18,7 +26,10 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued | done | failed
+    status: Mapped[JobStatus] = mapped_column(
+        enum_column(JobStatus, "job_status", length=12),
+        default=JobStatus.QUEUED,
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,8 +1,12 @@
 """A durable job queue in the application's own database.
 
 A job is written in the same transaction as the state change that needs it, so a
-rollback discards both. Workers claim due jobs with ``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL (several workers scale out); SQLite runs one worker and ignores the clause.
+rollback discards both. A worker claims a due job in a short transaction of its own
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers scale out; SQLite runs
+one at a time) and leases it; the task then runs with no transaction of the queue's
+open — it opens its own, and calls outside parties between them — and the outcome is
+recorded in a third. A worker that dies mid-task leaves a lease that runs out: the job
+is due again. Tasks are therefore idempotent: run twice, they change nothing twice.
 """
 
 from __future__ import annotations
@@ -18,16 +22,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mcqs.db import Database, utcnow
-from mcqs.jobs.models import Job
+from mcqs.jobs.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
+
+# How long a claimed job is its worker's; past this, another worker may take it again.
+LEASE = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a task needs besides its payload: the session of its transaction and the adapters."""
+    """What a task needs besides its payload: the database to open transactions on, the
+    adapters, and the moment the job was claimed."""
 
-    session: Session
+    db: Database
     services: Any  # mcqs.services.Services (kept loose to avoid an import cycle)
     now: dt.datetime
 
@@ -40,7 +48,7 @@ def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
     """Register a background task under ``domain.verb_noun``."""
 
     def register(function: TaskFunction) -> TaskFunction:
-        if name in TASKS:
+        if name in TASKS and TASKS[name] is not function:
             raise ValueError(f"task {name} registered twice")
         TASKS[name] = function
         return function
@@ -51,50 +59,72 @@ def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
 def enqueue(
     session: Session, name: str, payload: dict[str, Any], *, run_after: dt.datetime | None = None
 ) -> Job:
-    job = Job(task=name, payload=payload, status="queued", run_after=run_after or utcnow())
+    job = Job(task=name, payload=payload, status=JobStatus.QUEUED, run_after=run_after or utcnow())
     session.add(job)
     session.flush()
     return job
 
 
-def _backoff(attempts: int) -> dt.timedelta:
-    # 2 s, 4 s, ... up to an hour between tries: an outage of a party (the SMS centre, say)
-    # of several hours is outlasted with the default MCQS_JOB_MAX_ATTEMPTS.
+def backoff(attempts: int) -> dt.timedelta:
+    """2 s, 4 s, ... up to an hour between tries: an outage of a party (the SMS centre, say)
+    of several hours is outlasted with the default MCQS_JOB_MAX_ATTEMPTS."""
     return dt.timedelta(seconds=min(2**attempts, 3600))
 
 
-def run_next_job(db: Database, services: Any, *, max_attempts: int) -> bool:
-    """Claim one due job and run it in its own transaction. False when nothing is due."""
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    task: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def _claim(db: Database, *, now: dt.datetime) -> _Claimed | None:
     with db.transaction() as session:
-        now = utcnow()
         job = session.scalars(
             select(Job)
-            .where(Job.status == "queued", Job.run_after <= now)
+            .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]), Job.run_after <= now)
             .order_by(Job.run_after, Job.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         ).first()
         if job is None:
-            return False
-        job_id, name, payload = job.id, job.task, dict(job.payload)
-        try:
-            with session.begin_nested():
-                TASKS[name](JobContext(session=session, services=services, now=now), payload)
-        except Exception:
-            error = traceback.format_exc(limit=5)
-            log.warning("job %s (%s) failed", job_id, name, exc_info=True)
-            job.attempts += 1
-            job.last_error = error[-4000:]
-            if job.attempts >= max_attempts:
-                job.status = "failed"
-                job.finished_at = now
-            else:
-                job.run_after = now + _backoff(job.attempts)
-            return True
+            return None
+        # A running job is due again only when its lease ran out (its worker died).
+        job.status = JobStatus.RUNNING
         job.attempts += 1
-        job.status = "done"
-        job.finished_at = now
+        job.run_after = now + LEASE
+        return _Claimed(job.id, job.task, dict(job.payload), job.attempts)
+
+
+def run_next_job(db: Database, services: Any, *, max_attempts: int) -> bool:
+    """Claim one due job and run it. False when nothing is due."""
+    now = utcnow()
+    claimed = _claim(db, now=now)
+    if claimed is None:
+        return False
+    try:
+        TASKS[claimed.task](JobContext(db=db, services=services, now=now), claimed.payload)
+    except Exception:
+        error = traceback.format_exc(limit=5)
+        log.warning("job %s (%s) failed", claimed.id, claimed.task, exc_info=True)
+        with db.transaction() as session:
+            job = session.get(Job, claimed.id, with_for_update=True)
+            assert job is not None
+            job.last_error = error[-4000:]
+            if claimed.attempts >= max_attempts:
+                job.status = JobStatus.FAILED
+                job.finished_at = utcnow()
+            else:
+                job.status = JobStatus.QUEUED
+                job.run_after = utcnow() + backoff(claimed.attempts)
         return True
+    with db.transaction() as session:
+        job = session.get(Job, claimed.id, with_for_update=True)
+        assert job is not None
+        job.status = JobStatus.DONE
+        job.finished_at = utcnow()
+    return True
 
 
 def run_due_jobs(db: Database, services: Any, *, max_attempts: int, limit: int = 1000) -> int:

@@ -35,21 +35,25 @@ class SmsClient(HttpAdapter):
             timeout=timeout,
         )
 
-    def send(self, *, to: str, text: str) -> str:
+    def send(self, *, to: str, text: str, idempotency_key: str) -> str:
         """Hand one message to the SMS centre; returns its id for the message.
 
-        ``to`` is E.164 (``+994501234567``). Any failure — network, timeout, refused key,
+        ``to`` is E.164 (``+994501234567``). The SMS centre keeps one message per
+        ``idempotency_key``: a repeated send answers the first one's id (200) and
+        delivers nothing again. Any failure — network, timeout, refused key,
         a rejected message, a reply without an id — raises
         ``ExternalServiceError("sms_unavailable")``; the caller's job retries.
         """
         try:
             response = self._http.post(
-                "/api/v1/messages", json={"to": to, "text": text, "sender": self._sender}
+                "/api/v1/messages",
+                json={"to": to, "text": text, "sender": self._sender},
+                headers={"Idempotency-Key": idempotency_key},
             )
         except httpx.HTTPError as exc:
             logger.warning("SMS centre unreachable: %s", type(exc).__name__)
             raise ExternalServiceError(UNAVAILABLE) from None
-        if response.status_code != 201:
+        if response.status_code not in (200, 201):
             logger.warning("SMS centre answered HTTP %s", response.status_code)
             raise ExternalServiceError(UNAVAILABLE)
         try:

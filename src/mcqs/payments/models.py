@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mcqs.db import Base, UTCDateTime, utcnow
+from mcqs.db import Base, UTCDateTime, enum_column, utcnow
 
 if TYPE_CHECKING:
     from mcqs.applications.models import Application
@@ -18,10 +18,15 @@ CARD_TYPES: dict[str, str] = {"v": "Visa", "m": "MasterCard"}
 
 
 class PaymentStatus(StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # being opened (no key yet) or open at GoldenPay
     PAID = "paid"
-    FAILED = "failed"
-    EXPIRED = "expired"
+    FAILED = "failed"  # declined, cancelled, or GoldenPay could not open it
+    EXPIRED = "expired"  # GoldenPay's session is certainly over and nothing was paid
+
+
+class RefundStatus(StrEnum):
+    OWED = "owed"
+    PAID_OUT = "paid_out"
 
 
 class Payment(Base):
@@ -32,10 +37,13 @@ class Payment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
     provider: Mapped[str] = mapped_column(String(20), default="goldenpay")
-    payment_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # GoldenPay's key; None while the session is being opened (we reserve, then call).
+    payment_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     card_type: Mapped[str] = mapped_column(String(1))  # v | m
     amount_qepik: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(12), index=True)
+    status: Mapped[PaymentStatus] = mapped_column(
+        enum_column(PaymentStatus, "payment_status", length=12), index=True
+    )
     result_code: Mapped[int | None] = mapped_column(Integer)
     masked_card: Mapped[str | None] = mapped_column(String(20))
     rrn: Mapped[str | None] = mapped_column(String(32))
@@ -43,6 +51,9 @@ class Payment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # While set and in the future, one process is asking GoldenPay about this payment:
+    # others do not ask too (returns for one key are coalesced).
+    asking_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     application: Mapped[Application] = relationship(back_populates="payments", lazy="raise")
 
@@ -58,3 +69,21 @@ class PaymentEvent(Base):
     code: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Refund(Base):
+    """Money owed back for one payment: its application was rejected, or it was already paid.
+
+    GoldenPay has no refund call: finance pays these out and marks them."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
+    amount_qepik: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(40))
+    status: Mapped[RefundStatus] = mapped_column(
+        enum_column(RefundStatus, "refund_status", length=12), default=RefundStatus.OWED
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

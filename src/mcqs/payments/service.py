@@ -1,53 +1,81 @@
 """Paying the fee through GoldenPay.
 
-GoldenPay's browser return is unsigned, so it only tells us *which* payment to ask about;
-the result call decides. Every answer is stored (``payment_events``) before we act on it,
-and settling is idempotent: a return opened twice, or a return racing the reconciler,
-changes nothing the second time.
+GoldenPay is an outside party, so no transaction is open while we wait on it:
+
+- opening a session: reserve the payment and hold the IMEIs (commit), ask GoldenPay for a
+  key, then record the key (a second transaction);
+- settling: claim the right to ask (commit; a claim already taken means someone is asking
+  right now, so this caller does not ask too), ask GoldenPay, then apply the answer under
+  the payment's row lock.
+
+GoldenPay's browser return is unsigned: it only tells us *which* payment to ask about; the
+result call decides. Every answer is stored (``payment_events``) before we act on it, and
+applying one is idempotent. A payment stays pending until GoldenPay's own session is
+certainly over (its 15 minutes plus a margin), so a citizen who pays at the last second is
+never lost: a late "paid" ends registered, or rejected with the fee owed back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from mcqs.applications.models import Application, ApplicationStatus
-from mcqs.applications.service import expire_if_abandoned, get_application
-from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
+from mcqs.applications import lifecycle
+from mcqs.applications.holds import release_holds
+from mcqs.applications.models import Application, ApplicationStatus, ImeiHold
+from mcqs.applications.service import get_application
+from mcqs.config import Settings
+from mcqs.db import Database
+from mcqs.errors import (
+    Conflict,
+    DomainError,
+    ExternalServiceError,
+    FormErrors,
+    InvalidInput,
+    NotFound,
+)
 from mcqs.identity.rules import normalize_phone
-from mcqs.jobs.queue import enqueue
+from mcqs.localtime import format_baku
 from mcqs.payments.goldenpay import GoldenPayClient, PaymentResult
 from mcqs.payments.models import CARD_TYPES, Payment, PaymentEvent, PaymentStatus
-from mcqs.registrations.service import refund_duplicate_payment
 
 log = logging.getLogger(__name__)
 
-# After a GoldenPay session ends, the worker asks for its result once more before giving up
-# on it: a citizen who paid and closed the browser is settled all the same.
-RECONCILE_DELAY = dt.timedelta(minutes=1)
-PAID_OR_DECIDED = (
-    ApplicationStatus.PAID,
-    ApplicationStatus.SUBMITTED,
-    ApplicationStatus.REGISTERED,
-    ApplicationStatus.REJECTED,
-)
+# A payment reserved but never given a key (the process died while asking GoldenPay):
+# after this it is given up.
+OPENING_GIVEN_UP_AFTER = dt.timedelta(minutes=2)
 
 
-def start_payment(
+def _ends(payment: Payment, settings: Settings) -> dt.datetime:
+    """When GoldenPay's session is certainly over: nobody can pay it after this."""
+    return payment.expires_at + dt.timedelta(minutes=settings.payment_late_margin_minutes)
+
+
+# ---- opening a payment session -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenedPayment:
+    payment_id: int
+    payment_key: str
+
+
+def _reserve(
     session: Session,
     *,
-    goldenpay: GoldenPayClient,
+    settings: Settings,
     application_id: int,
     phone: str,
     card_type: str,
-    lang: str,
-    session_minutes: int,
     now: dt.datetime,
 ) -> Payment:
-    """The "Təsdiqlə və ödəniş et" step: take the phone number and open a GoldenPay session.
+    """Check the form, hold the IMEIs and write a payment without a key yet.
 
     Pressed again while a session is open (double click, the Back button), it returns that
     session rather than opening a second one for the same fee."""
@@ -62,37 +90,28 @@ def start_payment(
     if errors:
         raise FormErrors(errors)
 
-    open_session = next(
-        (
-            p
-            for p in application.payments
-            if p.status == PaymentStatus.PENDING and p.expires_at > now
-        ),
-        None,
-    )
-    if application.status == ApplicationStatus.AWAITING_PAYMENT and open_session is not None:
-        return open_session
-    if any(p.status == PaymentStatus.PENDING for p in application.payments):
-        raise Conflict("payment_in_progress")  # its session ended; the worker settles it first
-    if application.status not in (
-        ApplicationStatus.CREATED,
-        ApplicationStatus.AWAITING_PAYMENT,
-    ):
+    pending = [p for p in application.payments if p.status == PaymentStatus.PENDING]
+    for payment in pending:
+        if payment.payment_key is not None and payment.expires_at > now:
+            return payment
+        if payment.payment_key is None:
+            raise Conflict("payment_being_opened")
+    if pending:
+        raise Conflict("payment_in_progress")  # its session ended; it is being settled
+    if application.status not in lifecycle.PAYABLE:
         raise Conflict("application_not_payable")
     if application.expires_at <= now:
         raise Conflict("application_expired")
 
-    payment_key = goldenpay.get_payment_key(
-        amount_qepik=application.fee_qepik,
-        card_type=card_type,
-        description=f"MCQS {application.notification_code}",
-        lang=lang,
-    )
-    expires_at = now + dt.timedelta(minutes=session_minutes)
+    expires_at = now + dt.timedelta(minutes=settings.payment_session_minutes)
+    hold_until = expires_at + dt.timedelta(minutes=settings.payment_late_margin_minutes)
+    blocked = lifecycle.await_payment(session, application, hold_until=hold_until, now=now)
+    if blocked:
+        raise FormErrors([_held_elsewhere(hold) for hold in blocked.values()][:1])
     payment = Payment(
         application_id=application.id,
         provider="goldenpay",
-        payment_key=payment_key,
+        payment_key=None,
         card_type=card_type,
         amount_qepik=application.fee_qepik,
         status=PaymentStatus.PENDING,
@@ -100,51 +119,214 @@ def start_payment(
         expires_at=expires_at,
     )
     session.add(payment)
-    application.status = ApplicationStatus.AWAITING_PAYMENT
-    application.expires_at = expires_at + RECONCILE_DELAY
     session.flush()
     return payment
 
 
-def record_return(session: Session, *, payment_key: str, outcome: str) -> None:
-    """Store a browser return from GoldenPay as it came, before anything acts on it."""
-    session.add(PaymentEvent(payment_key=payment_key[:64], kind=f"return_{outcome}"))
+def _held_elsewhere(hold: ImeiHold) -> DomainError:
+    if hold.held_until is None:
+        return Conflict("imei_in_paid_application")
+    return Conflict("imei_in_pending_application", until=format_baku(hold.held_until))
+
+
+def start_payment(
+    db: Database,
+    *,
+    goldenpay: GoldenPayClient,
+    settings: Settings,
+    application_id: int,
+    phone: str,
+    card_type: str,
+    lang: str,
+    now: Callable[[], dt.datetime],
+) -> OpenedPayment:
+    """The "Təsdiqlə və ödəniş et" step: take the phone number and open a GoldenPay session.
+
+    Runs its own transactions, since GoldenPay is called between them: reserve (commit),
+    ask for a key, record it. When GoldenPay fails or is too slow, the reservation is
+    marked failed and the citizen may press again."""
+    with db.transaction() as session:
+        payment = _reserve(
+            session,
+            settings=settings,
+            application_id=application_id,
+            phone=phone,
+            card_type=card_type,
+            now=now(),
+        )
+        if payment.payment_key is not None:
+            return OpenedPayment(payment.id, payment.payment_key)
+        application = get_application(session, application_id)
+        payment_id, amount, code = payment.id, payment.amount_qepik, application.notification_code
+    try:
+        payment_key = goldenpay.get_payment_key(
+            amount_qepik=amount, card_type=card_type, description=f"MCQS {code}", lang=lang
+        )
+    except ExternalServiceError:
+        with db.transaction() as session:
+            _opening_failed(session, payment_id=payment_id, now=now())
+        raise
+    with db.transaction() as session:
+        reserved = session.get(Payment, payment_id, with_for_update=True)
+        if reserved is None or reserved.status != PaymentStatus.PENDING:
+            raise Conflict("payment_being_opened")
+        reserved.payment_key = payment_key
+    return OpenedPayment(payment_id, payment_key)
+
+
+def _opening_failed(session: Session, *, payment_id: int, now: dt.datetime) -> None:
+    payment = session.get(Payment, payment_id, with_for_update=True)
+    if payment is not None and payment.status == PaymentStatus.PENDING:
+        payment.status = PaymentStatus.FAILED
+        _stop_holding_if_unpaid(session, payment.application_id, now=now)
+
+
+def _stop_holding_if_unpaid(session: Session, application_id: int, *, now: dt.datetime) -> None:
+    """A hold lasts only while a payment can still be made: with no session open, the
+    IMEIs are free until the citizen presses "Təsdiqlə və ödəniş et" again."""
+    application = get_application(session, application_id)
+    if application.status in lifecycle.PAID_OR_DECIDED:
+        return
+    if any(p.status == PaymentStatus.PENDING for p in application.payments):
+        return
+    release_holds(session, application_id=application_id, now=now)
+
+
+# ---- settling a payment ------------------------------------------------------------------
+
+
+Outcome = Literal["paid", "failed", "pending", "expired"]
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """Where a payment stands, as the citizen's return page needs it."""
+
+    state: Outcome
+    application_id: int
+    notification_code: str
+
+
+def _outcome(session: Session, payment: Payment) -> PaymentOutcome:
+    application = session.get(Application, payment.application_id)
+    assert application is not None
+    if application.status in lifecycle.PAID_OR_DECIDED:
+        state: Outcome = "paid"
+    elif payment.status == PaymentStatus.PENDING:
+        state = "pending"
+    elif application.status == ApplicationStatus.EXPIRED:
+        state = "expired"
+    else:
+        state = "failed"
+    return PaymentOutcome(state, application.id, application.notification_code)
+
+
+def record_return(session: Session, *, payment_key: str, outcome: str) -> bool:
+    """Store a browser return from GoldenPay before anything acts on it; only for keys
+    that are ours, so forged returns write nothing. Returns whether the key is ours."""
+    known = session.scalar(select(Payment.id).where(Payment.payment_key == payment_key))
+    if known is None:
+        return False
+    session.add(PaymentEvent(payment_key=payment_key, kind=f"return_{outcome}"))
     session.flush()
+    return True
+
+
+def _claim_question(
+    session: Session, *, payment_key: str, settings: Settings, now: dt.datetime
+) -> Payment | None:
+    """Take the right to ask GoldenPay about this payment now, or None when it is final,
+    someone else is asking, or it was asked about a moment ago."""
+    lease = dt.timedelta(seconds=settings.goldenpay_timeout_seconds + 5)
+    recently = now - dt.timedelta(seconds=settings.payment_ask_interval_seconds)
+    claimed = session.execute(
+        update(Payment)
+        .where(
+            Payment.payment_key == payment_key,
+            Payment.status.in_([PaymentStatus.PENDING, PaymentStatus.EXPIRED]),
+            or_(Payment.asking_until.is_(None), Payment.asking_until <= now),
+            or_(Payment.checked_at.is_(None), Payment.checked_at <= recently),
+        )
+        .values(asking_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.scalar(select(Payment).where(Payment.payment_key == payment_key))
 
 
 def settle_payment(
-    session: Session, *, goldenpay: GoldenPayClient, payment_key: str, now: dt.datetime
-) -> Application:
-    """Ask GoldenPay for the result of one payment and act on it.
+    db: Database,
+    *,
+    goldenpay: GoldenPayClient,
+    settings: Settings,
+    payment_key: str,
+    now: Callable[[], dt.datetime],
+) -> PaymentOutcome:
+    """Ask GoldenPay for the result of one payment and act on it; the citizen's return and
+    the worker's sweep both come here.
 
-    Paid: the application becomes paid and its registration job is written in the same
-    transaction. Failed: the citizen may try again. Waiting past the session: expired."""
+    Returns for one key are coalesced: while one caller asks, the others read the state as
+    it is (pending, most likely) without asking. A GoldenPay outage leaves it pending for
+    the worker to settle; nothing is lost."""
+    with db.transaction() as session:
+        payment = session.scalar(select(Payment).where(Payment.payment_key == payment_key))
+        if payment is None:
+            raise NotFound("payment_unknown")
+        claimed = _claim_question(session, payment_key=payment_key, settings=settings, now=now())
+        if claimed is None:
+            return _outcome(session, payment)
+    try:
+        result = goldenpay.get_payment_result(payment_key)
+    except ExternalServiceError:
+        with db.transaction() as session:
+            session.execute(
+                update(Payment)
+                .where(Payment.payment_key == payment_key)
+                .values(asking_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        raise
+    with db.transaction() as session:
+        return apply_result(session, settings=settings, result=result, now=now())
+
+
+def apply_result(
+    session: Session, *, settings: Settings, result: PaymentResult, now: dt.datetime
+) -> PaymentOutcome:
+    """Act on GoldenPay's answer about one payment, under its row lock.
+
+    Paid: the application becomes paid (its events queue the registration). Failed: the
+    citizen may pay again. Still waiting once GoldenPay's session is certainly over, or a
+    key GoldenPay no longer knows after our session ended: expired."""
     payment = session.scalar(
-        select(Payment).where(Payment.payment_key == payment_key).with_for_update()
+        select(Payment).where(Payment.payment_key == result.payment_key).with_for_update()
     )
     if payment is None:
         raise NotFound("payment_unknown")
-    if payment.status != PaymentStatus.PENDING:
-        return get_application(session, payment.application_id)
-
-    result = goldenpay.get_payment_result(payment_key)
     session.add(
-        PaymentEvent(payment_key=payment_key, kind="result", code=result.code, body=result.raw)
+        PaymentEvent(
+            payment_key=result.payment_key, kind="result", code=result.code, body=result.raw
+        )
     )
     payment.checked_at = now
+    payment.asking_until = None
+    if payment.status in (PaymentStatus.PAID, PaymentStatus.FAILED):
+        return _outcome(session, payment)  # another caller applied an answer first
     payment.result_code = result.code
     application = get_application(session, payment.application_id, lock=True)
     if result.paid:
         _mark_paid(session, payment=payment, application=application, result=result, now=now)
     elif result.failed:
         payment.status = PaymentStatus.FAILED
-    elif now >= payment.expires_at:
-        # Still waiting after its session ended, or a key GoldenPay no longer knows: either
-        # way nobody can pay it any more.
+    elif now >= _ends(payment, settings) or (result.unknown_key and now >= payment.expires_at):
         payment.status = PaymentStatus.EXPIRED
-    expire_if_abandoned(application, now=now)
+    if payment.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
+        session.flush()
+        _stop_holding_if_unpaid(session, application.id, now=now)
+    _expire_if_unpayable(session, application, now=now)
     session.flush()
-    return application
+    return _outcome(session, payment)
 
 
 def _mark_paid(
@@ -163,24 +345,78 @@ def _mark_paid(
     payment.masked_card = result.masked_card
     payment.rrn = result.rrn
     payment.paid_at = result.paid_at or now
-    if application.status in PAID_OR_DECIDED:
-        # A second payment for an application already paid (two tabs): never a second
-        # registration; the money is owed back.
-        refund_duplicate_payment(session, application=application, payment=payment, now=now)
+    session.flush()
+    lifecycle.mark_paid(
+        session,
+        application,
+        payment_id=payment.id,
+        amount_qepik=payment.amount_qepik,
+        paid_at=payment.paid_at,
+        now=now,
+    )
+
+
+def _expire_if_unpayable(session: Session, application: Application, *, now: dt.datetime) -> None:
+    """An application waiting for payment whose last session is over and whose time to
+    start another has passed: nobody will pay for it any more."""
+    if application.status != ApplicationStatus.AWAITING_PAYMENT or application.expires_at > now:
         return
-    # Even an application we had given up on is paid now: it must end registered or refunded.
-    application.status = ApplicationStatus.PAID
-    application.paid_at = payment.paid_at
-    enqueue(session, "registrations.register_application", {"application_id": application.id})
+    if any(p.status == PaymentStatus.PENDING for p in application.payments):
+        return
+    lifecycle.expire(session, application, now=now)
 
 
-def payments_to_reconcile(session: Session, *, now: dt.datetime) -> list[str]:
-    """Keys of pending payments whose GoldenPay session has ended without a return."""
+# ---- the worker's side -------------------------------------------------------------------
+
+
+def payments_to_settle(session: Session, *, settings: Settings, now: dt.datetime) -> list[str]:
+    """Keys of open payments worth asking about: a citizen who paid and never came back is
+    settled within about a minute, and every session is settled once it is over."""
+    quiet = now - dt.timedelta(minutes=1)
     return list(
         session.scalars(
             select(Payment.payment_key).where(
                 Payment.status == PaymentStatus.PENDING,
-                Payment.expires_at <= now - RECONCILE_DELAY,
+                Payment.payment_key.is_not(None),
+                Payment.created_at <= quiet,
+                or_(Payment.checked_at.is_(None), Payment.checked_at <= quiet),
             )
         )
     )
+
+
+def give_up_unopened(session: Session, *, now: dt.datetime) -> int:
+    """Payments reserved but never given a key (the process died while asking GoldenPay):
+    nobody can pay them, so they fail and their applications may expire."""
+    stale = session.scalars(
+        select(Payment)
+        .where(
+            Payment.status == PaymentStatus.PENDING,
+            Payment.payment_key.is_(None),
+            Payment.created_at <= now - OPENING_GIVEN_UP_AFTER,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    for payment in stale:
+        payment.status = PaymentStatus.FAILED
+    return len(stale)
+
+
+def expire_unpaid_applications(session: Session, *, now: dt.datetime) -> int:
+    """Applications waiting for payment whose sessions are all over and whose time to start
+    another has passed."""
+    candidates = session.scalars(
+        select(Application)
+        .where(
+            Application.status == ApplicationStatus.AWAITING_PAYMENT,
+            Application.expires_at <= now,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    expired = 0
+    for application in candidates:
+        application = get_application(session, application.id)
+        before = application.status
+        _expire_if_unpayable(session, application, now=now)
+        expired += application.status != before
+    return expired

@@ -1,57 +1,120 @@
-"""Where GoldenPay sends the citizen's browser back (success and failure URLs).
+"""Paying: "Təsdiqlə və ödəniş et", and where GoldenPay sends the citizen's browser back.
 
 The return is unsigned: it only names a payment key, and the result call decides."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from mcqs.applications.models import ApplicationStatus
+from mcqs.applications.service import find_by_notification_code
+from mcqs.applications.web import application_form_page, form_status
 from mcqs.db import utcnow
-from mcqs.errors import Conflict, DomainError, ExternalServiceError
-from mcqs.pages import field_errors, owns_application, remember_application, render, state
-from mcqs.payments.models import PaymentStatus
-from mcqs.payments.service import PAID_OR_DECIDED, record_return, settle_payment
+from mcqs.errors import (
+    Conflict,
+    DomainError,
+    ExternalServiceError,
+    FormErrors,
+    NotFound,
+    TooManyRequests,
+)
+from mcqs.pages import (
+    client_address,
+    field_errors,
+    owns_application,
+    remember_application,
+    render,
+    state,
+)
+from mcqs.payments.service import record_return, settle_payment, start_payment
 
-router = APIRouter(prefix="/payments/goldenpay")
+router = APIRouter()
+
+
+@router.post("/application", name="applications:pay")
+def confirm_and_pay(
+    request: Request,
+    code: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    card_type: Annotated[str, Form()] = "",
+) -> Response:
+    """ "Təsdiqlə və ödəniş et": take the phone number and send the citizen to GoldenPay.
+
+    The form names its application, so a second tab with another application cannot make
+    this one pay for the other."""
+    app = state(request)
+    try:
+        with app.db.transaction() as session:
+            application_id = find_by_notification_code(session, code).id
+    except DomainError:
+        application_id = None
+    if application_id is None or not owns_application(request, application_id):
+        return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
+    remember_application(request, application_id)
+    values = {"phone": phone, "card_type": card_type}
+    try:
+        opened = start_payment(
+            app.db,
+            goldenpay=app.services.goldenpay,
+            settings=app.settings,
+            application_id=application_id,
+            phone=phone,
+            card_type=card_type,
+            lang=app.settings.goldenpay_lang,
+            now=utcnow,
+        )
+    except (FormErrors, DomainError) as error:
+        return application_form_page(
+            request, values=values, errors=field_errors(error), status_code=form_status(error)
+        )
+    pay_page = app.services.goldenpay.pay_page_url(opened.payment_key)
+    return RedirectResponse(pay_page, status_code=303)
 
 
 def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
     app = state(request)
-    payment_key = payment_key.strip()
+    if not app.return_limiter.allow(client_address(request)):
+        raise TooManyRequests("too_many_returns")
+    payment_key = payment_key.strip()[:64]
     with app.db.transaction() as session:
-        record_return(session, payment_key=payment_key, outcome=outcome)
+        ours = record_return(session, payment_key=payment_key, outcome=outcome)
+    if not ours:
+        raise NotFound("payment_unknown")
     try:
-        with app.db.transaction() as session:
-            application = settle_payment(
-                session, goldenpay=app.services.goldenpay, payment_key=payment_key, now=utcnow()
-            )
+        settled = settle_payment(
+            app.db,
+            goldenpay=app.services.goldenpay,
+            settings=app.settings,
+            payment_key=payment_key,
+            now=utcnow,
+        )
     except ExternalServiceError as error:
-        # GoldenPay did not answer: the worker settles the payment later; nothing is lost.
+        # GoldenPay did not answer in time: the worker settles the payment; nothing is lost.
         return render(request, "payment_pending.html", status_code=503, errors=field_errors(error))
-    owner = owns_application(request, application.id)
-    code = application.notification_code
-    if application.status in PAID_OR_DECIDED:
+    owner = owns_application(request, settled.application_id)
+    code = settled.notification_code
+    if settled.state == "paid":
         target = request.url_for("receipts:show" if owner else "receipts:verify", code=code)
         return RedirectResponse(target, status_code=303)
-    if application.status == ApplicationStatus.EXPIRED:
-        raise Conflict("application_expired")
-    if any(p.status == PaymentStatus.PENDING for p in application.payments):
+    if settled.state == "pending":
         return render(request, "payment_pending.html", status_code=202, errors={})
+    if settled.state == "expired":
+        raise Conflict("application_expired")
     # The payment failed: the citizen may pay again from the application form.
     if not owner:
-        raise DomainError("payment_failed", field=None)
-    remember_application(request, application.id)
+        raise DomainError("payment_failed")
+    remember_application(request, settled.application_id)
     url = request.url_for("applications:form").include_query_params(notice="payment_failed")
     return RedirectResponse(url, status_code=303)
 
 
-@router.get("/success", name="payments:goldenpay_success")
+@router.get("/payments/goldenpay/success", name="payments:goldenpay_success")
 def goldenpay_success(request: Request, payment_key: str = "") -> Response:
     return _came_back(request, payment_key, "success")
 
 
-@router.get("/failure", name="payments:goldenpay_failure")
+@router.get("/payments/goldenpay/failure", name="payments:goldenpay_failure")
 def goldenpay_failure(request: Request, payment_key: str = "") -> Response:
     return _came_back(request, payment_key, "failure")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from mcqs.applications.codes import format_notification_code
 from mcqs.applications.models import Application
 from mcqs.errors import NotFound
-from mcqs.receipts.codes import format_notification_code
 from mcqs.receipts.schemas import ReceiptView
 
 

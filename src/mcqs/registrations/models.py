@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mcqs.db import Base, UTCDateTime, utcnow
@@ -39,19 +39,3 @@ class RegistrationImei(Base):
     imei: Mapped[str] = mapped_column(String(15))
     imei_norm: Mapped[str] = mapped_column(String(14))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-class Refund(Base):
-    """Money owed back for one payment: its application was rejected, or it was already paid.
-
-    GoldenPay has no refund call: finance pays these out and marks them."""
-
-    __tablename__ = "refunds"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
-    amount_qepik: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(12), default="owed")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

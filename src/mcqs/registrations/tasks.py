@@ -8,4 +8,5 @@ from mcqs.registrations.service import register_application
 
 @task("registrations.register_application")
 def register_application_task(ctx: JobContext, payload: dict[str, Any]) -> None:
-    register_application(ctx.session, application_id=payload["application_id"], now=ctx.now)
+    with ctx.db.transaction() as session:
+        register_application(session, application_id=payload["application_id"], now=ctx.now)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from mcqs.receipts.codes import (
+from mcqs.applications.codes import (
     ALPHABET,
     format_notification_code,
     new_notification_code,

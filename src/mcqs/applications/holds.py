@@ -1,0 +1,126 @@
+"""IMEI holds: an IMEI is spoken for only while its fee is being paid, and once paid, until
+the registry decides. A checked application that nobody pays for holds nothing, so one
+person cannot keep other people's IMEIs blocked by checking them again and again.
+
+The database keeps 'one unreleased hold per IMEI' (a partial unique index); two people
+taking the same IMEI at the same moment end with one hold and one clean refusal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mcqs.applications.models import Application, ImeiHold
+
+
+def _alive(now: dt.datetime):  # type: ignore[no-untyped-def]
+    return (ImeiHold.released_at.is_(None)) & (
+        or_(ImeiHold.held_until.is_(None), ImeiHold.held_until > now)
+    )
+
+
+def holds_on(session: Session, imei_norms: list[str], *, now: dt.datetime) -> dict[str, ImeiHold]:
+    """The live holds on these IMEIs (lapsed ones do not count), by IMEI."""
+    if not imei_norms:
+        return {}
+    rows = session.scalars(
+        select(ImeiHold).where(ImeiHold.imei_norm.in_(imei_norms), _alive(now))
+    ).all()
+    return {hold.imei_norm: hold for hold in rows}
+
+
+def _release_lapsed(session: Session, imei_norms: list[str], *, now: dt.datetime) -> None:
+    session.execute(
+        update(ImeiHold)
+        .where(
+            ImeiHold.imei_norm.in_(imei_norms),
+            ImeiHold.released_at.is_(None),
+            ImeiHold.held_until.is_not(None),
+            ImeiHold.held_until <= now,
+        )
+        .values(released_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def hold_imeis(
+    session: Session, *, application: Application, until: dt.datetime | None, now: dt.datetime
+) -> dict[str, ImeiHold]:
+    """Hold every IMEI of ``application`` until ``until`` (None: until decided).
+
+    An IMEI it already holds keeps its hold, with ``until`` only when that is None (paid):
+    a new payment session never lengthens a hold. Returns the live holds of *other*
+    applications that stood in the way, by IMEI; empty when all are held."""
+    norms = [item.imei_norm for item in application.imeis]
+    _release_lapsed(session, norms, now=now)
+    own = {
+        hold.imei_norm: hold
+        for hold in session.scalars(
+            select(ImeiHold).where(
+                ImeiHold.application_id == application.id, ImeiHold.released_at.is_(None)
+            )
+        )
+    }
+    blocked: dict[str, ImeiHold] = {}
+    for norm in norms:
+        if norm in own:
+            if until is None:
+                own[norm].held_until = None
+            continue
+        other = _take(session, application=application, imei_norm=norm, until=until, now=now)
+        if other is not None:
+            blocked[norm] = other
+    session.flush()
+    return blocked
+
+
+def _take(
+    session: Session,
+    *,
+    application: Application,
+    imei_norm: str,
+    until: dt.datetime | None,
+    now: dt.datetime,
+) -> ImeiHold | None:
+    """Insert one hold; on a clash, the live hold in the way (a second try covers a hold
+    that lapsed between our look and our insert)."""
+    for _ in range(2):
+        try:
+            with session.begin_nested():
+                session.add(
+                    ImeiHold(
+                        imei_norm=imei_norm,
+                        application_id=application.id,
+                        fin=application.fin,
+                        held_from=now,
+                        held_until=until,
+                    )
+                )
+                session.flush()
+            return None
+        except IntegrityError:
+            other = holds_on(session, [imei_norm], now=now).get(imei_norm)
+            if other is not None:
+                return other
+            _release_lapsed(session, [imei_norm], now=now)
+    raise RuntimeError(f"could not hold IMEI for application {application.id}")
+
+
+def release_holds(session: Session, *, application_id: int, now: dt.datetime) -> None:
+    """The application is decided or given up: its IMEIs are free for others."""
+    session.execute(
+        update(ImeiHold)
+        .where(ImeiHold.application_id == application_id, ImeiHold.released_at.is_(None))
+        .values(released_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def held_by_others(session: Session, *, application: Application, now: dt.datetime) -> bool:
+    """Whether another application holds one of its IMEIs (a payment that came too late)."""
+    held = holds_on(session, [item.imei_norm for item in application.imeis], now=now)
+    return any(hold.application_id != application.id for hold in held.values())

@@ -1,0 +1,246 @@
+"""The one owner of an application's lifecycle.
+
+``TRANSITIONS`` is the whole state machine; the functions below are the only code that
+changes ``Application.status``. Whatever follows a transition — the registration job, an
+SMS, a refund owed, later an EIR status — is a handler of the event it publishes, run in
+the same transaction, so a rollback discards the change and everything that follows it.
+
+    created ──await_payment──▶ awaiting_payment ──mark_paid──▶ paid ──submit──▶ submitted
+       │                          │      ▲                                        │
+       └────────expire────────────┴──▶ expired (mark_paid: a late payment)   register│reject
+                                                                                ▼      ▼
+                                                                        registered  rejected
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from mcqs.applications.holds import hold_imeis, release_holds
+from mcqs.applications.models import Application, ApplicationStatus
+from mcqs.errors import Conflict
+
+S = ApplicationStatus
+
+
+class Action(StrEnum):
+    AWAIT_PAYMENT = "await_payment"
+    MARK_PAID = "mark_paid"
+    SUBMIT = "submit"
+    REGISTER = "register"
+    REJECT = "reject"
+    EXPIRE = "expire"
+
+
+# action → (the statuses it may start from, the status it leads to)
+TRANSITIONS: dict[Action, tuple[frozenset[ApplicationStatus], ApplicationStatus]] = {
+    Action.AWAIT_PAYMENT: (frozenset({S.CREATED, S.AWAITING_PAYMENT}), S.AWAITING_PAYMENT),
+    # EXPIRED too: money taken after we gave up waiting must still end registered or refunded.
+    Action.MARK_PAID: (frozenset({S.CREATED, S.AWAITING_PAYMENT, S.EXPIRED}), S.PAID),
+    Action.SUBMIT: (frozenset({S.PAID}), S.SUBMITTED),
+    Action.REGISTER: (frozenset({S.SUBMITTED}), S.REGISTERED),
+    Action.REJECT: (frozenset({S.PAID, S.SUBMITTED}), S.REJECTED),
+    Action.EXPIRE: (frozenset({S.CREATED, S.AWAITING_PAYMENT}), S.EXPIRED),
+}
+
+# Paid and what can follow: the fee is in; never payable again.
+PAID_OR_DECIDED = frozenset({S.PAID, S.SUBMITTED, S.REGISTERED, S.REJECTED})
+PAYABLE = frozenset({S.CREATED, S.AWAITING_PAYMENT})
+
+
+class TransitionRefused(Conflict):
+    """The application is not in a state this action may start from (someone else moved it)."""
+
+    def __init__(self, application: Application, action: Action) -> None:
+        super().__init__("application_state_changed", status=application.status, action=action)
+
+
+def allowed(status: ApplicationStatus, action: Action) -> bool:
+    return status in TRANSITIONS[action][0]
+
+
+def _move(application: Application, action: Action) -> None:
+    sources, target = TRANSITIONS[action]
+    if application.status not in sources:
+        raise TransitionRefused(application, action)
+    application.status = target
+
+
+# ---- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplicationEvent:
+    application: Application
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class ApplicationPaid(ApplicationEvent):
+    """Paid: the registry must now decide (handlers queue the registration)."""
+
+
+@dataclass(frozen=True)
+class ApplicationRegistered(ApplicationEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class ApplicationRejected(ApplicationEvent):
+    """Rejected after payment: the fee is owed back."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ApplicationExpired(ApplicationEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class PaymentReceivedTwice(ApplicationEvent):
+    """A second payment for an application already paid (two tabs): owed back."""
+
+    payment_id: int
+    amount_qepik: int
+
+
+E = TypeVar("E", bound=ApplicationEvent)
+Handler = Callable[[Session, Any], None]
+EventHandler = Callable[[Session, E], None]
+_handlers: dict[type[ApplicationEvent], list[Handler]] = defaultdict(list)
+_wired = False
+
+
+def on(
+    event_type: type[E],
+) -> Callable[[Callable[[Session, E], None]], Callable[[Session, E], None]]:
+    """Register a handler of ``event_type``; it runs in the transaction that publishes it."""
+
+    def register(handler: EventHandler[E]) -> EventHandler[E]:
+        if handler not in _handlers[event_type]:
+            _handlers[event_type].append(handler)
+        return handler
+
+    return register
+
+
+# Domains above this one that can refuse an IMEI at the check (the registry: "already
+# registered"), asked in turn; each answers an error code or None.
+ImeiRefusal = Callable[[Session, str], str | None]
+_imei_refusals: list[ImeiRefusal] = []
+
+
+def refuses_imei(refusal: ImeiRefusal) -> ImeiRefusal:
+    if refusal not in _imei_refusals:
+        _imei_refusals.append(refusal)
+    return refusal
+
+
+def refusal_of(session: Session, imei_norm: str) -> str | None:
+    """Why another domain refuses this IMEI for a new application, or None."""
+    _require_wired()
+    return next((code for r in _imei_refusals if (code := r(session, imei_norm))), None)
+
+
+def _require_wired() -> None:
+    if not _wired:
+        # Publishing with no handlers would silently lose a registration or a refund.
+        raise RuntimeError("event handlers are not connected: call mcqs.wiring.connect()")
+
+
+def mark_wired() -> None:
+    """Called by ``mcqs.wiring.connect`` once every domain's handlers are registered."""
+    global _wired
+    _wired = True
+
+
+def publish(session: Session, event: ApplicationEvent) -> None:
+    _require_wired()
+    for handler in _handlers[type(event)]:
+        handler(session, event)
+
+
+# ---- the transitions -----------------------------------------------------------------------
+
+
+def await_payment(
+    session: Session, application: Application, *, hold_until: dt.datetime, now: dt.datetime
+) -> dict[str, Any]:
+    """A GoldenPay session is being opened: hold the IMEIs for as long as it can be paid.
+
+    Returns the holds of other applications in the way (nothing changes then)."""
+    if not allowed(application.status, Action.AWAIT_PAYMENT):
+        raise TransitionRefused(application, Action.AWAIT_PAYMENT)
+    blocked = hold_imeis(session, application=application, until=hold_until, now=now)
+    if blocked:
+        return dict(blocked)
+    _move(application, Action.AWAIT_PAYMENT)
+    session.flush()
+    return {}
+
+
+def mark_paid(
+    session: Session,
+    application: Application,
+    *,
+    payment_id: int,
+    amount_qepik: int,
+    paid_at: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """GoldenPay confirmed a payment. A second one for a paid application is owed back."""
+    if application.status in PAID_OR_DECIDED:
+        publish(
+            session,
+            PaymentReceivedTwice(
+                application, now, payment_id=payment_id, amount_qepik=amount_qepik
+            ),
+        )
+        return
+    _move(application, Action.MARK_PAID)
+    application.paid_at = paid_at
+    # Held until decided. A late payment whose IMEI another application took meanwhile
+    # keeps no hold; the registry then rejects it and the fee is owed back.
+    hold_imeis(session, application=application, until=None, now=now)
+    session.flush()
+    publish(session, ApplicationPaid(application, now))
+
+
+def submit(session: Session, application: Application, *, now: dt.datetime) -> None:
+    _move(application, Action.SUBMIT)
+    application.submitted_at = application.submitted_at or now
+    session.flush()
+
+
+def register(session: Session, application: Application, *, now: dt.datetime) -> None:
+    _move(application, Action.REGISTER)
+    application.decided_at = now
+    release_holds(session, application_id=application.id, now=now)
+    session.flush()
+    publish(session, ApplicationRegistered(application, now))
+
+
+def reject(session: Session, application: Application, *, reason: str, now: dt.datetime) -> None:
+    """Rejected after payment: handlers record the refund owed and tell the citizen."""
+    _move(application, Action.REJECT)
+    application.reject_reason = reason
+    application.decided_at = now
+    release_holds(session, application_id=application.id, now=now)
+    session.flush()
+    publish(session, ApplicationRejected(application, now, reason=reason))
+
+
+def expire(session: Session, application: Application, *, now: dt.datetime) -> None:
+    """Nobody will pay for it any more: its IMEIs are free again."""
+    _move(application, Action.EXPIRE)
+    release_holds(session, application_id=application.id, now=now)
+    session.flush()
+    publish(session, ApplicationExpired(application, now))

@@ -1,0 +1,51 @@
+"""What the payments domain does when an application's lifecycle moves: refunds owed."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from mcqs.applications.lifecycle import ApplicationRejected, PaymentReceivedTwice, on
+from mcqs.payments.models import Refund, RefundStatus
+
+
+@on(ApplicationRejected)
+def owe_fee_back(session: Session, event: ApplicationRejected) -> None:
+    """Rejected after payment: the fee is owed back (GoldenPay has no refund call;
+    finance pays it out)."""
+    payment = event.application.paid_payment
+    if payment is None:
+        raise RuntimeError(f"application {event.application.id} is rejected but not paid")
+    _owe(session, event.application.id, payment.id, payment.amount_qepik, event.reason, event)
+
+
+@on(PaymentReceivedTwice)
+def owe_second_payment_back(session: Session, event: PaymentReceivedTwice) -> None:
+    _owe(
+        session,
+        event.application.id,
+        event.payment_id,
+        event.amount_qepik,
+        "duplicate_payment",
+        event,
+    )
+
+
+def _owe(
+    session: Session,
+    application_id: int,
+    payment_id: int,
+    amount_qepik: int,
+    reason: str,
+    event: ApplicationRejected | PaymentReceivedTwice,
+) -> None:
+    session.add(
+        Refund(
+            application_id=application_id,
+            payment_id=payment_id,
+            amount_qepik=amount_qepik,
+            reason=reason,
+            status=RefundStatus.OWED,
+            created_at=event.now,
+        )
+    )
+    session.flush()

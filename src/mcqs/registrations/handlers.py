@@ -1,0 +1,20 @@
+"""What the registry does when an application's lifecycle moves, and what it refuses."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from mcqs.applications.lifecycle import ApplicationPaid, on, refuses_imei
+from mcqs.jobs.queue import enqueue
+from mcqs.registrations.service import imei_registered
+
+
+@on(ApplicationPaid)
+def queue_registration(session: Session, event: ApplicationPaid) -> None:
+    """Paid: the registry registers it (within seconds; the manual promises 24 hours)."""
+    enqueue(session, "registrations.register_application", {"application_id": event.application.id})
+
+
+@refuses_imei
+def already_registered(session: Session, imei_norm: str) -> str | None:
+    return "imei_already_registered" if imei_registered(session, imei_norm) else None
