@@ -8,8 +8,8 @@ from starlette.testclient import TestClient
 
 from mcqs.app import create_app
 from mcqs.applications.models import Application, ImeiHold
-from mcqs.jobs.models import Job
 from mcqs.db import Database
+from mcqs.jobs.models import Job
 from mcqs.payments.models import Payment
 from mcqs.simulators.population.citizens import CITIZENS
 
