@@ -3,7 +3,7 @@
 from mcqs.applications.models import Application, ApplicationImei
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
 from mcqs.fees.models import TariffBand
-from mcqs.jobs.models import Job, OperatorRun
+from mcqs.jobs.models import Job, OperatorRun, WorkerHeartbeat
 from mcqs.notifications.models import SmsMessage
 from mcqs.payments.models import Payment, PaymentEvent
 from mcqs.registrations.models import Refund, Registration, RegistrationImei
@@ -26,4 +26,5 @@ __all__ = [
     "SmsMessage",
     "TacModel",
     "TariffBand",
+    "WorkerHeartbeat",
 ]
