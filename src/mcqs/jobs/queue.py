@@ -63,13 +63,21 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(2**attempts, 3600))
 
 
-def run_next_job(db: Database, services: Any, *, max_attempts: int) -> bool:
-    """Claim one due job and run it in its own transaction. False when nothing is due."""
+def run_next_job(
+    db: Database, services: Any, *, max_attempts: int, now: dt.datetime | None = None
+) -> bool:
+    """Claim one due job and run it in its own transaction. False when nothing is due.
+
+    ``now`` lets tests run the queue as if at another time."""
+
+    def moment() -> dt.datetime:
+        return now or utcnow()
+
     with db.transaction() as session:
-        now = utcnow()
+        claimed_at = moment()
         job = session.scalars(
             select(Job)
-            .where(Job.status == "queued", Job.run_after <= now)
+            .where(Job.status == "queued", Job.run_after <= claimed_at)
             .order_by(Job.run_after, Job.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -79,7 +87,8 @@ def run_next_job(db: Database, services: Any, *, max_attempts: int) -> bool:
         job_id, name, payload = job.id, job.task, dict(job.payload)
         try:
             with session.begin_nested():
-                TASKS[name](JobContext(session=session, services=services, now=now), payload)
+                context = JobContext(session=session, services=services, now=claimed_at)
+                TASKS[name](context, payload)
         except Exception:
             error = traceback.format_exc(limit=5)
             log.warning("job %s (%s) failed", job_id, name, exc_info=True)
@@ -87,13 +96,15 @@ def run_next_job(db: Database, services: Any, *, max_attempts: int) -> bool:
             job.last_error = error[-4000:]
             if job.attempts >= max_attempts:
                 job.status = "failed"
-                job.finished_at = now
+                job.finished_at = moment()
             else:
-                job.run_after = now + _backoff(job.attempts)
+                # Counted from the failure, not the claim: a task that failed by timing out
+                # after ten seconds must still wait its back-off before the next try.
+                job.run_after = moment() + _backoff(job.attempts)
             return True
         job.attempts += 1
         job.status = "done"
-        job.finished_at = now
+        job.finished_at = moment()
         return True
 
 
