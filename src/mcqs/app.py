@@ -15,8 +15,9 @@ from starlette.responses import JSONResponse, Response
 from mcqs import messages
 from mcqs.applications.web import router as applications_router
 from mcqs.config import Settings, get_settings
-from mcqs.db import Database
+from mcqs.db import Database, utcnow
 from mcqs.errors import DomainError
+from mcqs.health import check_health
 from mcqs.pages import AppState, field_errors, render
 from mcqs.payments.web import router as payments_router
 from mcqs.receipts.web import router as receipts_router
@@ -55,9 +56,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
-        with db.engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-        return JSONResponse({"status": "ok"})
+        with db.reading() as session:
+            report = check_health(session, settings=settings, now=utcnow())
+        return JSONResponse(report.as_json(), status_code=report.status_code)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     job_max_attempts: int = 25
 
+    # --- /healthz --------------------------------------------------------------------
+    # Unhealthy when no worker has beaten for this long (a worker beats every 5 s)...
+    health_worker_silent_seconds: int = Field(default=60, gt=0)
+    # ... or when a job has been due, and not run, for this long.
+    health_queue_stale_seconds: int = Field(default=300, gt=0)
+
     @field_validator("public_url", "population_base_url", "goldenpay_base_url", "sms_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

@@ -31,6 +31,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# Execution option of connections that only read (see Database.reading).
+READ_ONLY = "mcqs_read_only"
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -89,6 +93,11 @@ def make_engine(database_url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(connection: Any) -> None:
+            if connection.get_execution_options().get(READ_ONLY):
+                # A reader that must never queue behind a writer (the health check): WAL
+                # lets it read a consistent snapshot while a writer holds the lock.
+                connection.exec_driver_sql("BEGIN")
+                return
             # SQLite has no SELECT ... FOR UPDATE: taking the write lock at the start makes
             # each transaction see and change the data alone, as row locks do on PostgreSQL.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -106,6 +115,7 @@ class Database:
     def __init__(self, database_url: str) -> None:
         self.engine = make_engine(database_url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -117,6 +127,17 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads and never waits for SQLite's write lock (which every
+        other transaction here takes at its start); rolled back at the end. It connects at
+        its first query, so a database that is down raises there, not here."""
+        session = Session(self._reader)
+        try:
+            yield session
         finally:
             session.close()
 

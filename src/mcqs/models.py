@@ -3,7 +3,7 @@
 from mcqs.applications.models import Application, ApplicationImei, ImeiHold
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
 from mcqs.fees.models import TariffBand
-from mcqs.jobs.models import Job, OperatorRun
+from mcqs.jobs.models import Job, OperatorRun, WorkerHeartbeat
 from mcqs.notifications.models import SmsMessage
 from mcqs.payments.models import Payment, PaymentEvent, Refund
 from mcqs.registrations.models import Registration, RegistrationImei
@@ -27,4 +27,5 @@ __all__ = [
     "SmsMessage",
     "TacModel",
     "TariffBand",
+    "WorkerHeartbeat",
 ]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from mcqs.applications.service import expire_unstarted_applications, paid_applications_waiting
 from mcqs.db import Database, utcnow
+from mcqs.jobs.heartbeat import record_heartbeat, this_worker_id
 from mcqs.jobs.queue import run_due_jobs
 from mcqs.payments.service import (
     expire_unpaid_applications,
@@ -30,6 +31,10 @@ from mcqs.wiring import connect
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30.0
+# /healthz calls a worker silent after MCQS_HEALTH_WORKER_SILENT_SECONDS (60 by default).
+HEARTBEAT_SECONDS = 5.0
+# Jobs run between two chances to beat: a long backlog must not make a busy worker look dead.
+JOBS_PER_TURN = 50
 
 
 def sweep(db: Database, services: Services, *, now: dt.datetime | None = None) -> None:
@@ -102,16 +107,25 @@ def run_worker(
     parent = os.getppid()
     poll = services.settings.worker_poll_seconds
     next_sweep = 0.0
-    log.info("worker started")
+    worker_id, started_at, next_beat = this_worker_id(), utcnow(), 0.0
+    log.info("worker %s started", worker_id)
     while not stop.is_set():
         if exit_with_parent and os.getppid() != parent:
             log.info("worker: the demo that started it is gone; stopping")
             break
+        if time.monotonic() >= next_beat:
+            next_beat = time.monotonic() + HEARTBEAT_SECONDS
+            record_heartbeat(db, worker_id, started_at=started_at, now=utcnow())
         if time.monotonic() >= next_sweep:
             next_sweep = time.monotonic() + SWEEP_SECONDS
-            sweep(db, services)
+            try:
+                sweep(db, services)
+            except Exception:  # e.g. the database is away for a moment: try next time
+                log.exception("worker: the sweep failed; will try again")
         try:
-            ran = run_due_jobs(db, services, max_attempts=services.settings.job_max_attempts)
+            ran = run_due_jobs(
+                db, services, max_attempts=services.settings.job_max_attempts, limit=JOBS_PER_TURN
+            )
         except Exception:
             log.exception("worker: running jobs failed; retrying")
             ran = 0

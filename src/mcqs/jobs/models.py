@@ -53,3 +53,15 @@ class OperatorRun(Base):
     outcome: Mapped[str] = mapped_column(String(12), default="running")
     counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerHeartbeat(Base):
+    """The last sign of life of each worker process, so that /healthz can tell a dead worker
+    from an idle one. One row per worker id (``hostname:pid``), overwritten every few seconds."""
+
+    __tablename__ = "worker_heartbeats"
+    __table_args__ = (Index("ix_worker_heartbeats_beat_at", "beat_at"),)
+
+    worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    beat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -97,14 +97,22 @@ def _claim(db: Database, *, now: dt.datetime) -> _Claimed | None:
         return _Claimed(job.id, job.task, dict(job.payload), job.attempts)
 
 
-def run_next_job(db: Database, services: Any, *, max_attempts: int) -> bool:
-    """Claim one due job and run it. False when nothing is due."""
-    now = utcnow()
-    claimed = _claim(db, now=now)
+def run_next_job(
+    db: Database, services: Any, *, max_attempts: int, now: dt.datetime | None = None
+) -> bool:
+    """Claim one due job and run it. False when nothing is due.
+
+    ``now`` lets tests run the queue as if at another time."""
+
+    def moment() -> dt.datetime:
+        return now or utcnow()
+
+    claimed_at = moment()
+    claimed = _claim(db, now=claimed_at)
     if claimed is None:
         return False
     try:
-        TASKS[claimed.task](JobContext(db=db, services=services, now=now), claimed.payload)
+        TASKS[claimed.task](JobContext(db=db, services=services, now=claimed_at), claimed.payload)
     except Exception:
         error = traceback.format_exc(limit=5)
         log.warning("job %s (%s) failed", claimed.id, claimed.task, exc_info=True)
@@ -114,16 +122,18 @@ def run_next_job(db: Database, services: Any, *, max_attempts: int) -> bool:
             job.last_error = error[-4000:]
             if claimed.attempts >= max_attempts:
                 job.status = JobStatus.FAILED
-                job.finished_at = utcnow()
+                job.finished_at = moment()
             else:
+                # Counted from the failure, not the claim: a task that failed by timing out
+                # after ten seconds must still wait its back-off before the next try.
                 job.status = JobStatus.QUEUED
-                job.run_after = utcnow() + backoff(claimed.attempts)
+                job.run_after = moment() + backoff(claimed.attempts)
         return True
     with db.transaction() as session:
         job = session.get(Job, claimed.id, with_for_update=True)
         assert job is not None
         job.status = JobStatus.DONE
-        job.finished_at = utcnow()
+        job.finished_at = moment()
     return True
 
 
