@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from mcqs.applications.models import Application
 from mcqs.db import Database
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
 
 def error_of(html: str, field: str) -> str:

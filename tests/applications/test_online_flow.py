@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from mcqs.applications.models import Application
 from mcqs.db import Database
 from mcqs.payments.models import Payment
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
 
 def sms_to(http: httpx.Client, simulators: str, phone: str) -> list[dict[str, str]]:

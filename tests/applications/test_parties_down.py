@@ -10,7 +10,7 @@ from mcqs.app import create_app
 from mcqs.applications.models import Application
 from mcqs.db import Database
 from mcqs.payments.models import Payment
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
 from conftest import CitizenFlow, free_port, make_settings
 

@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from mcqs.errors import ExternalServiceError
 from mcqs.notifications.sms import SmsClient
-from mcqs.simulators.sms.app import create_app
+from mcqs_simulators.sms.app import create_app
 
 from conftest import LiveServer, free_port
 

@@ -13,7 +13,7 @@ from mcqs.db import Database
 from mcqs.payments.models import Payment
 from mcqs.payments.service import settle_payment
 from mcqs.registrations.models import Refund
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
 from factories import create_paid_application
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from mcqs.simulators.goldenpay.app import TEST_CARDS, PaymentSessionStore, create_app
+from mcqs_simulators.goldenpay.app import TEST_CARDS, PaymentSessionStore, create_app
 
 MERCHANT = "mcqs-test"
 AUTH_KEY = "simulator-test-auth-key"
