@@ -168,13 +168,13 @@ def main() -> None:
     if settings.env == "production":  # from a .env file
         sys.exit("mcqs-demo refuses MCQS_ENV=production: it serves simulators and demo data")
     SimulatorSettings()  # a bad MCQS_SIM_ value fails here, not in every web process
-    configure_logging()
 
     from mcqs.devices.demo import seed_demo_catalogue
     from mcqs.migrate import upgrade_database
 
     upgrade_database(settings.database_url)
     seed_demo_catalogue(Database(settings.database_url))
+    configure_logging()  # after the migration, whose every step would log at INFO
     supervisor = WorkerSupervisor(WORKER_COMMAND)
     supervisor.start()
     try:
