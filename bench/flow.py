@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from mcqs.devices.demo import example_imeis  # noqa: E402
 from mcqs.devices.imei import imei_with_check_digit  # noqa: E402
 from mcqs.services import Services  # noqa: E402
-from mcqs.simulators.population.citizens import CITIZENS, Citizen  # noqa: E402
 from mcqs.wiring import connect  # noqa: E402
 from mcqs.worker import work_once  # noqa: E402
+from mcqs_simulators.population.citizens import CITIZENS, Citizen  # noqa: E402
 
 from conftest import (  # noqa: E402
     create_postgres_database,

@@ -8,7 +8,9 @@ the run says so at the end; with ``MCQS_REQUIRE_ALL=1`` (CI) a skip is a failure
 from __future__ import annotations
 
 import os
+import re
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -93,10 +95,12 @@ class System:
 
 @contextmanager
 def whole_system(database_url: str, **overrides: object) -> Iterator[System]:
-    """Migrate and seed the demo catalogue, then serve the app with the simulators mounted
-    on one live server, as `make run` does (a fixed security code, for scripts)."""
-    from mcqs.app import create_app
+    """Migrate and seed the demo catalogue, then serve the demo's composition (the app with
+    the simulators under /_sim, their state in a temporary directory) on one live server,
+    as `make run` does (a fixed security code, for scripts)."""
     from mcqs.devices.demo import seed_demo_catalogue
+    from mcqs_simulators.config import SimulatorSettings
+    from mcqs_simulators.demo import demo_app
 
     upgrade_database(database_url)
     db = Database(database_url)
@@ -105,7 +109,6 @@ def whole_system(database_url: str, **overrides: object) -> Iterator[System]:
     values: dict[str, object] = {
         "env": "test",
         "database_url": database_url,
-        "mount_simulators": True,
         "public_url": f"http://127.0.0.1:{port}",
         "security_code_fixed": FIXED_CODE,
         "secret_key": "test-secret-key-0123456789",
@@ -113,8 +116,10 @@ def whole_system(database_url: str, **overrides: object) -> Iterator[System]:
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
     try:
-        with LiveServer(create_app(settings, db=db), port) as server:
-            yield System(url=server.url, settings=settings, db=db)
+        with tempfile.TemporaryDirectory(prefix="mcqs-sim-") as state_dir:
+            app = demo_app(settings, SimulatorSettings(state_dir=Path(state_dir)), db=db)
+            with LiveServer(app, port) as server:
+                yield System(url=server.url, settings=settings, db=db)
     finally:
         db.dispose()
 
@@ -142,11 +147,12 @@ def make_settings(**overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def simulators() -> Iterator[str]:
+def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of the simulators (population, goldenpay, sms) on a real HTTP port."""
-    from mcqs.simulators.app import create_simulators_app
+    from mcqs_simulators.app import create_simulators_app
 
-    with LiveServer(create_simulators_app(make_settings()), SIM_PORT) as server:
+    app = create_simulators_app(make_settings(), state_dir=tmp_path_factory.mktemp("simulators"))
+    with LiveServer(app, SIM_PORT) as server:
         yield server.url
 
 
@@ -229,6 +235,22 @@ def http() -> Iterator[httpx.Client]:
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-output"
+
+
+# ---- what a page shows next to a field ------------------------------------------------------
+
+
+def error_of(html: str, field: str) -> str:
+    found = re.search(rf'<p class="field-error" id="{field}-error"[^>]*>([^<]*)</p>', html)
+    assert found, f"no error shown next to {field}"
+    return found.group(1)
+
+
+def error_code_of(html: str, field: str) -> str:
+    """The stable code of the error shown next to ``field`` (its ``data-error``)."""
+    found = re.search(rf'<p class="field-error" id="{field}-error" data-error="([a-z_]*)"', html)
+    assert found, f"no error shown next to {field}"
+    return found.group(1)
 
 
 # ---- the citizen's flow, driven over HTTP ------------------------------------------------------
@@ -332,7 +354,7 @@ class CitizenFlow:
         self, *, citizen_index: int = 0, imeis: tuple[str, ...], phone: str = "050 123 45 67"
     ) -> str:
         """The whole happy path; returns the notification code from the receipt URL."""
-        from mcqs.simulators.population.citizens import CITIZENS
+        from mcqs_simulators.population.citizens import CITIZENS
 
         citizen = CITIZENS[citizen_index]
         checked = self.check(id_card=citizen.id_card, fin=citizen.fin, imeis=imeis)

@@ -1,4 +1,5 @@
-"""The web application: citizen pages, health, and (demo, tests) the simulators."""
+"""The web application: citizen pages and health. (The demo adds the simulators:
+``mcqs_simulators.demo``.)"""
 
 from __future__ import annotations
 
@@ -85,8 +86,4 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         message = " ".join(field_errors(error).values())
         return render(request, "error.html", status_code=error.status_code, message=message)
 
-    if settings.mount_simulators:
-        from mcqs.simulators.app import create_simulators_app
-
-        app.mount("/_sim", create_simulators_app(settings), name="simulators")
     return app

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +14,7 @@ from mcqs.config import Settings, get_settings
 app = typer.Typer(help="MCQS - Mobile Device Registration System", no_args_is_help=True)
 
 
-def _logging() -> None:
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # httpx logs every request URL at INFO, and the population registry's URLs carry FİNs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -34,15 +31,22 @@ def migrate() -> None:
 
 @app.command()
 def serve() -> None:
-    """Serve the web pages and APIs."""
+    """Serve the web pages and APIs (MCQS_WEB_WORKERS processes)."""
+    settings = get_settings()  # a bad setting fails here, once, not in every process
+    configure_logging()
+    serve_factory("mcqs.app:create_app", settings)
+
+
+def serve_factory(factory: str, settings: Settings) -> None:
+    """Serve the app that ``factory`` ("module:function") builds, in
+    ``settings.web_workers`` processes. uvicorn starts each process, builds the app in it
+    from the environment, and replaces a process that dies."""
     import uvicorn
 
-    from mcqs.app import create_app
-
-    settings = get_settings()
-    _logging()
     uvicorn.run(
-        create_app(settings),
+        factory,
+        factory=True,
+        workers=settings.web_workers,
         host=settings.host,
         port=settings.port,
         log_level="info",
@@ -63,7 +67,7 @@ def worker(
     from mcqs.worker import run_worker
 
     settings = get_settings()
-    _logging()
+    configure_logging()
     run_worker(
         Database(settings.database_url),
         Services.from_settings(settings),
@@ -108,44 +112,6 @@ def seed_demo() -> None:
 
     seed_demo_catalogue(Database(get_settings().database_url))
     typer.echo("demo catalogue loaded")
-
-
-@app.command()
-def demo() -> None:
-    """The whole system on one machine: migrate, seed, worker, web with the simulators."""
-    os.environ.setdefault("MCQS_ENV", "demo")
-    os.environ.setdefault("MCQS_MOUNT_SIMULATORS", "true")
-    os.environ.setdefault("MCQS_DATABASE_URL", "sqlite:///var/demo.sqlite3")
-    get_settings.cache_clear()
-    settings = get_settings()
-    migrate()
-    seed_demo()
-    worker_process = subprocess.Popen(
-        [sys.executable, "-m", "mcqs.cli", "worker", "--exit-with-parent"]
-    )
-    try:
-        _print_welcome(settings)
-        serve()
-    finally:
-        worker_process.send_signal(signal.SIGTERM)
-        worker_process.wait(timeout=10)
-
-
-def _print_welcome(settings: Settings) -> None:
-    from mcqs.db import Database
-    from mcqs.devices.demo import example_imeis
-    from mcqs.simulators.population.citizens import CITIZENS
-
-    with Database(settings.database_url).transaction() as session:
-        imeis = example_imeis(session, count=3)
-    citizen = CITIZENS[0]
-    url = settings.public_url
-    typer.secho(f"\n  MCQS is running: {url}\n", fg="green", bold=True)
-    typer.echo(f"  Try: ID card {citizen.id_card}, FİN {citizen.fin}, IMEI {imeis[0][0]}")
-    typer.echo(f"  Test citizens:   {url}/_sim/population/")
-    typer.echo("  Test card:       4228 6500 0001 8101, any future expiry, any 3-digit CVV")
-    typer.echo(f"  GoldenPay cards: {url}/_sim/goldenpay/")
-    typer.echo(f"  SMS outbox:      {url}/_sim/sms/\n")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Literal
 
@@ -22,8 +23,8 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="dev-only-secret-change-me", min_length=16)
     # Proxies whose X-Forwarded-For is believed (the client address drives rate limits).
     forwarded_allow_ips: str = "127.0.0.1"
-    # Mount the simulators of external parties under /_sim/<name>/ (demo and tests).
-    mount_simulators: bool = False
+    # Web processes `mcqs serve` runs on this node (uvicorn's multi-process mode).
+    web_workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
 
     # --- population registry (HTTP/JSON) ----------------------------------------------
     population_base_url: str = ""
@@ -107,8 +108,6 @@ class Settings(BaseSettings):
                 )
             if self.secret_key == "dev-only-secret-change-me":
                 raise ValueError("MCQS_SECRET_KEY must be set in production")
-            if self.mount_simulators:
-                raise ValueError("MCQS_MOUNT_SIMULATORS must be off in production")
         return self
 
     @property

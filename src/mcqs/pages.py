@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -18,7 +18,9 @@ from mcqs.errors import DomainError, FormErrors
 from mcqs.localtime import format_baku
 from mcqs.money import format_azn
 from mcqs.security.limits import ClientLimiter
-from mcqs.services import Services
+
+if TYPE_CHECKING:  # the adapters are built by the app; pages only carry them
+    from mcqs.services import Services
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.filters["azn"] = format_azn

@@ -3,27 +3,14 @@ nothing written."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import func, select
 
 from mcqs.applications.models import Application
 from mcqs.db import Database
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
-
-def error_of(html: str, field: str) -> str:
-    found = re.search(rf'<p class="field-error" id="{field}-error"[^>]*>([^<]*)</p>', html)
-    assert found, f"no error shown next to {field}"
-    return found.group(1)
-
-
-def error_code_of(html: str, field: str) -> str:
-    """The stable code of the error shown next to ``field`` (its ``data-error``)."""
-    found = re.search(rf'<p class="field-error" id="{field}-error" data-error="([a-z_]*)"', html)
-    assert found, f"no error shown next to {field}"
-    return found.group(1)
+from conftest import error_code_of, error_of
 
 
 def applications(db: Database) -> int:

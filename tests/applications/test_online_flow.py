@@ -10,7 +10,7 @@ from mcqs.db import Database, utcnow
 from mcqs.jobs.heartbeat import record_heartbeat
 from mcqs.jobs.models import Job
 from mcqs.payments.models import Payment
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
 
 def sms_to(http: httpx.Client, simulators: str, phone: str) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ from mcqs.applications.models import Application, ImeiHold
 from mcqs.db import Database
 from mcqs.jobs.models import Job
 from mcqs.payments.models import Payment
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
 from conftest import CitizenFlow, free_port, make_settings
 

@@ -81,9 +81,9 @@ def test_citizen_registers_pays_and_gets_registered(
 
     from mcqs.devices.demo import example_imeis
     from mcqs.services import Services
-    from mcqs.simulators.population.citizens import CITIZENS
     from mcqs.wiring import connect
     from mcqs.worker import work_once
+    from mcqs_simulators.population.citizens import CITIZENS
 
     citizen = CITIZENS[0]
     with system.db.transaction() as session:

@@ -15,8 +15,8 @@ from starlette.routing import Mount, Route
 
 from mcqs.errors import ExternalServiceError
 from mcqs.identity.population import IdCardCheck, Person, PopulationRegistryClient
-from mcqs.simulators.population.app import create_app
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.app import create_app
+from mcqs_simulators.population.citizens import CITIZENS
 
 from conftest import LiveServer, free_port
 

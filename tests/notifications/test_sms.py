@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from mcqs.errors import ExternalServiceError
 from mcqs.notifications.models import new_idempotency_key
 from mcqs.notifications.sms import SmsClient
-from mcqs.simulators.sms.app import create_app
+from mcqs_simulators.sms.app import create_app
 
 from conftest import LiveServer, free_port
 

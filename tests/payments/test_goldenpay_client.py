@@ -15,7 +15,7 @@ from starlette.routing import Mount
 
 from mcqs.errors import ExternalServiceError
 from mcqs.payments.goldenpay import GoldenPayClient
-from mcqs.simulators.goldenpay.app import create_app
+from mcqs_simulators.goldenpay.app import create_app
 
 from conftest import LiveServer, free_port
 

@@ -14,7 +14,7 @@ from mcqs.applications.service import CheckInput, confirm_person, create_applica
 from mcqs.db import Database
 from mcqs.payments.models import Payment
 from mcqs.payments.service import settle_payment, start_payment
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
 
 def test_amount_charged_is_the_tariff_of_the_day_the_application_was_made(

@@ -12,7 +12,7 @@ from mcqs.applications.models import Application
 from mcqs.db import Database
 from mcqs.payments.models import Payment, Refund
 from mcqs.payments.service import settle_payment
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.citizens import CITIZENS
 
 from factories import create_paid_application
 

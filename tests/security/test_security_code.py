@@ -119,7 +119,7 @@ def test_rate_limit_per_fin(db: Database) -> None:
 
 
 def test_rate_limit_message_on_the_form(flow, demo_imeis, app_settings) -> None:
-    from mcqs.simulators.population.citizens import CITIZENS
+    from mcqs_simulators.population.citizens import CITIZENS
 
     citizen = CITIZENS[0]
     for _ in range(app_settings.check_limit_per_fin):

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from mcqs.simulators.goldenpay.app import TEST_CARDS, PaymentSessionStore, create_app
+from mcqs_simulators.goldenpay.app import TEST_CARDS, PaymentSessionStore, create_app
+
+from conftest import LiveServer, free_port
 
 MERCHANT = "mcqs-test"
 AUTH_KEY = "simulator-test-auth-key"
@@ -552,3 +556,93 @@ def test_full_card_number_is_never_given_out_nor_kept(client: TestClient) -> Non
         for value in vars(session).values():
             assert APPROVED_VISA not in str(value)
             assert value != "731"
+
+
+# ---- state kept across apps, latency ---------------------------------------------------------
+
+
+def simulator_app(state_dir: Path, **kwargs: Any) -> Any:
+    return create_app(
+        merchant_name=MERCHANT,
+        auth_key=AUTH_KEY,
+        success_url=SUCCESS_URL,
+        failure_url=FAILURE_URL,
+        state_dir=state_dir,
+        **kwargs,
+    )
+
+
+def test_payment_sessions_survive_a_new_app_on_the_same_state_dir(tmp_path: Path) -> None:
+    with TestClient(simulator_app(tmp_path), follow_redirects=False) as before:
+        key = get_key(before)
+        assert pay(before, key, expiry="12/45").status_code == 303
+    with TestClient(simulator_app(tmp_path), follow_redirects=False) as after:
+        result = get_result(after, key)
+    assert result["status"]["code"] == 1
+    assert result["cardNumber"] == "422865******8101"
+    assert result["checkCount"] == 1
+
+
+def test_latency_is_set_at_construction_and_changed_at_run_time(tmp_path: Path) -> None:
+    app = simulator_app(tmp_path, latency_seconds={"get_payment_key": 0.3})
+    with TestClient(app) as client:
+        assert client.get("/sim/latency").json() == {
+            "get_payment_key": 0.3,
+            "get_payment_result": 0.0,
+        }
+        started = time.monotonic()
+        key = get_key(client)
+        assert time.monotonic() - started >= 0.3
+
+        changed = client.post(
+            "/sim/latency", json={"get_payment_key": 0, "get_payment_result": 0.4}
+        )
+        assert changed.json() == {"get_payment_key": 0.0, "get_payment_result": 0.4}
+        started = time.monotonic()
+        get_result(client, key)
+        assert time.monotonic() - started >= 0.4
+        started = time.monotonic()
+        get_key(client)
+        assert time.monotonic() - started < 0.3
+
+
+def test_latency_is_shared_by_apps_on_the_same_state_dir(tmp_path: Path) -> None:
+    """Two apps on one directory stand for two web processes of the demo."""
+    with TestClient(simulator_app(tmp_path)) as one, TestClient(simulator_app(tmp_path)) as two:
+        one.post("/sim/latency", json={"get_payment_result": 2.5})
+        assert two.get("/sim/latency").json()["get_payment_result"] == 2.5
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"get_payment_key": -1}, {"refund": 1}, {"get_payment_key": "slow"}, {}, [1]],
+    ids=["negative", "unknown call", "not a number", "empty", "not an object"],
+)
+def test_bad_latency_is_refused(tmp_path: Path, body: Any) -> None:
+    with TestClient(simulator_app(tmp_path)) as client:
+        assert client.post("/sim/latency", json=body).status_code == 422
+        assert client.get("/sim/latency").json() == {
+            "get_payment_key": 0.0,
+            "get_payment_result": 0.0,
+        }
+
+
+def test_a_slow_answer_holds_up_no_other_request(tmp_path: Path) -> None:
+    """A hanging GoldenPay (a large latency) still serves its pages: the delay awaits."""
+    app = simulator_app(tmp_path, latency_seconds={"get_payment_result": 2.0})
+    with LiveServer(app, free_port()) as server, httpx.Client(base_url=server.url) as http:
+        answer = http.post("/web/service/merchant/getPaymentKey", json=key_request()).json()
+        key = answer["paymentKey"]
+        result_params = {"payment_key": key, "hash_code": md5(AUTH_KEY + key)}
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            started = time.monotonic()
+            slow = pool.submit(
+                http.get, "/web/service/merchant/getPaymentResult", params=result_params
+            )
+            time.sleep(0.2)
+            assert http.get("/web/paypage", params=result_params).status_code == 200
+            assert http.get("/").status_code == 200
+            assert http.get("/sim/latency").status_code == 200
+            assert not slow.done()
+            assert slow.result(timeout=10).json()["status"]["code"] == 813
+            assert time.monotonic() - started >= 2.0

@@ -10,8 +10,8 @@ from datetime import date
 import httpx
 import pytest
 
-from mcqs.simulators.population.app import create_app
-from mcqs.simulators.population.citizens import CITIZENS
+from mcqs_simulators.population.app import create_app
+from mcqs_simulators.population.citizens import CITIZENS
 
 from conftest import LiveServer, free_port
 

@@ -144,9 +144,13 @@ def check(
 
 
 def form_status(error: DomainError | FormErrors) -> int:
-    """The HTTP status of a form shown again: 422 for what was typed, else the error's own
-    (429 too many tries, 502 a party down, 409 a conflict)."""
-    return error.status_code if isinstance(error, DomainError) else 422
+    """The HTTP status of a form shown again: 422 when something typed is malformed, else
+    the error's own (409 a conflict such as an IMEI being paid for, 429 too many tries,
+    502 a party down)."""
+    errors = error.errors if isinstance(error, FormErrors) else [error]
+    if any(isinstance(item, InvalidInput) for item in errors):
+        return 422
+    return errors[0].status_code
 
 
 def _rate_limit_fin(fin: str) -> str:

@@ -1,9 +1,13 @@
 """GoldenPay simulator: the merchant API and the card page, as DESIGN §3 describes them.
 
 It is a separate party: it shares no code with our adapter (``mcqs.payments.goldenpay``)
-and our adapter reaches it only over HTTP. State lives in memory for the life of the
-process. A card number or CVV is never kept, not even in memory: a paid session keeps
-only the masked number.
+and our adapter reaches it only over HTTP. Payment sessions and the latency setting live
+in a SQLite file under the state directory (in memory without one), so every web process
+of the demo sees the same payments and a restart loses none. A card number or CVV is
+never kept, not even in memory: a paid session keeps only the masked number.
+
+``POST sim/latency`` (not part of GoldenPay's API) delays the answers of getPaymentKey
+and getPaymentResult, so tests and demos can see what a slow or hanging GoldenPay does.
 
 Every JSON answer carries ``status.code`` (the HTTP status is always 200, as at the
 real GoldenPay; the code in the body is what counts):
@@ -24,27 +28,31 @@ in the demo, ``/goldenpay`` in the tests, or the root of its own server).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import math
 import re
 import secrets
-import threading
+import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from itertools import islice
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from jinja2 import DictLoader, Environment
+from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from stdnum import luhn
+
+from mcqs_simulators.state import SimulatorState, state_file
 
 BAKU = ZoneInfo("Asia/Baku")
 
@@ -145,18 +153,78 @@ class PaymentSession:
         return "expired" if self.is_expired(now) else "waiting"
 
 
-class PaymentSessionStore:
-    """All payment sessions, behind one lock: the demo serves requests from several threads.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS payment_sessions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    payment_key TEXT NOT NULL UNIQUE,
+    amount_qepik INTEGER NOT NULL,
+    card_type TEXT NOT NULL,
+    description TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    page_opened INTEGER NOT NULL DEFAULT 0,
+    code INTEGER NOT NULL,
+    failure_reason TEXT,
+    check_count INTEGER NOT NULL DEFAULT 0,
+    paid_at TEXT,
+    masked_card TEXT,
+    rrn TEXT
+);
+CREATE TABLE IF NOT EXISTS latency (
+    call TEXT PRIMARY KEY,
+    seconds REAL NOT NULL
+);
+"""
+#: The calls whose answer can be delayed, by the name the control endpoint uses.
+DELAYABLE_CALLS = ("get_payment_key", "get_payment_result")
+_CHANGEABLE = ("page_opened", "code", "failure_reason", "check_count", "paid_at", "masked_card",
+               "rrn")  # fmt: skip
 
-    Every method returns a copy, so nothing outside reads a session while another
-    thread changes it.
+
+def _session_from_row(row: sqlite3.Row) -> PaymentSession:
+    def moment(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return PaymentSession(
+        payment_key=row["payment_key"],
+        amount_qepik=row["amount_qepik"],
+        card_type=row["card_type"],
+        description=row["description"],
+        lang=row["lang"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        expires_at=datetime.fromisoformat(row["expires_at"]),
+        page_opened=bool(row["page_opened"]),
+        code=row["code"],
+        failure_reason=row["failure_reason"],
+        check_count=row["check_count"],
+        paid_at=moment(row["paid_at"]),
+        masked_card=row["masked_card"],
+        rrn=row["rrn"],
+    )
+
+
+class PaymentSessionStore:
+    """All payment sessions, and the latency set for the merchant API, in SQLite.
+
+    The demo serves requests from several threads and processes; each change is one
+    ``BEGIN IMMEDIATE`` transaction, so a session is never changed by two at once.
+    Every method returns a fresh copy. ``path`` None keeps everything in memory.
     """
 
-    def __init__(self, *, lifetime: timedelta, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        lifetime: timedelta,
+        now: Callable[[], datetime],
+        path: Path | None = None,
+        latency_seconds: dict[str, float] | None = None,
+    ) -> None:
         self._lifetime = lifetime
         self._now = now
-        self._lock = threading.Lock()
-        self._sessions: dict[str, PaymentSession] = {}
+        self._state = SimulatorState(path, schema=_SCHEMA)
+        if latency_seconds:
+            self.set_latency(latency_seconds)
 
     def create(
         self, *, amount_qepik: int, card_type: str, description: str, lang: str
@@ -171,36 +239,47 @@ class PaymentSessionStore:
             created_at=created_at,
             expires_at=created_at + self._lifetime,
         )
-        with self._lock:
-            self._sessions[session.payment_key] = session
-            return replace(session)
+        with self._state.transaction() as db:
+            db.execute(
+                "INSERT INTO payment_sessions (payment_key, amount_qepik, card_type,"
+                " description, lang, created_at, expires_at, code) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    session.payment_key,
+                    amount_qepik,
+                    card_type,
+                    description,
+                    lang,
+                    session.created_at.isoformat(),
+                    session.expires_at.isoformat(),
+                    session.code,
+                ),
+            )
+        return session
 
     def get(self, payment_key: str) -> PaymentSession | None:
-        with self._lock:
-            session = self._sessions.get(payment_key)
-            return replace(session) if session else None
+        return self._change(payment_key, lambda _session: None)
 
     def recent(self, limit: int = 50) -> list[PaymentSession]:
-        """The newest sessions first (a dict keeps them in the order they were created)."""
-        with self._lock:
-            return [replace(s) for s in islice(reversed(self._sessions.values()), limit)]
+        """The newest sessions first."""
+        with self._state.transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM payment_sessions ORDER BY seq DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_session_from_row(row) for row in rows]
 
     def open_page(self, payment_key: str) -> PaymentSession | None:
-        with self._lock:
-            session = self._sessions.get(payment_key)
-            if session is None:
-                return None
+        def opened(session: PaymentSession) -> None:
             session.page_opened = True
-            return replace(session)
+
+        return self._change(payment_key, opened)
 
     def count_check(self, payment_key: str) -> PaymentSession | None:
         """A result call: counted, as GoldenPay's ``checkCount`` shows."""
-        with self._lock:
-            session = self._sessions.get(payment_key)
-            if session is None:
-                return None
+
+        def counted(session: PaymentSession) -> None:
             session.check_count += 1
-            return replace(session)
+
+        return self._change(payment_key, counted)
 
     def settle(self, payment_key: str, card: SimulatedCard) -> PaymentSession | None:
         """Charge the card, or record its decline, once.
@@ -208,13 +287,11 @@ class PaymentSessionStore:
         A session that is no longer waiting (already paid, failed, or expired) comes
         back unchanged: a second submit never charges twice.
         """
-        with self._lock:
-            session = self._sessions.get(payment_key)
-            if session is None:
-                return None
+
+        def charged(session: PaymentSession) -> None:
             now = self._now()
             if session.code != NOT_PAID or session.is_expired(now):
-                return replace(session)
+                return
             if card.outcome == "approved":
                 session.code = PAID
                 session.paid_at = now
@@ -223,18 +300,60 @@ class PaymentSessionStore:
             else:
                 session.code = FAILED
                 session.failure_reason = card.outcome
-            return replace(session)
+
+        return self._change(payment_key, charged)
 
     def cancel(self, payment_key: str) -> PaymentSession | None:
         """The cardholder gave up: a waiting session fails; any other stays as it is."""
-        with self._lock:
-            session = self._sessions.get(payment_key)
-            if session is None:
-                return None
+
+        def cancelled(session: PaymentSession) -> None:
             if session.code == NOT_PAID and not session.is_expired(self._now()):
                 session.code = FAILED
                 session.failure_reason = "cancelled"
-            return replace(session)
+
+        return self._change(payment_key, cancelled)
+
+    def _change(
+        self, payment_key: str, change: Callable[[PaymentSession], None]
+    ) -> PaymentSession | None:
+        """Read a session, let ``change`` alter it, write it back: all under the write lock."""
+        with self._state.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM payment_sessions WHERE payment_key = ?", (payment_key,)
+            ).fetchone()
+            if row is None:
+                return None
+            session = _session_from_row(row)
+            before = replace(session)
+            change(session)
+            if session != before:
+                values = [getattr(session, name) for name in _CHANGEABLE]
+                values = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+                assignments = ", ".join(f"{name} = ?" for name in _CHANGEABLE)
+                db.execute(
+                    f"UPDATE payment_sessions SET {assignments} WHERE payment_key = ?",
+                    (*values, payment_key),
+                )
+        return session
+
+    # -- latency of the merchant API, shared by every process of the simulator --
+
+    def latency(self) -> dict[str, float]:
+        with self._state.transaction() as db:
+            rows = db.execute("SELECT call, seconds FROM latency").fetchall()
+        seconds = {call: 0.0 for call in DELAYABLE_CALLS}
+        seconds.update({row["call"]: row["seconds"] for row in rows})
+        return seconds
+
+    def set_latency(self, seconds: dict[str, float]) -> dict[str, float]:
+        """Change the delay of the calls named; the others keep theirs."""
+        with self._state.transaction() as db:
+            db.executemany(
+                "INSERT INTO latency (call, seconds) VALUES (?, ?)"
+                " ON CONFLICT (call) DO UPDATE SET seconds = excluded.seconds",
+                list(seconds.items()),
+            )
+        return self.latency()
 
 
 # ---- the card page: labels and checks ---------------------------------------------------
@@ -382,162 +501,6 @@ def _group_digits(number: str) -> str:
     return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
-# ---- templates ---------------------------------------------------------------------------
-
-_BASE = """<!doctype html>
-<html lang="{{ t.html_lang }}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>GoldenPay — {% block title %}{{ t.title }}{% endblock %}</title>
-<style>
-  body { margin: 0; font: 16px/1.5 system-ui, sans-serif; background: #f4f1ea; color: #222; }
-  header { background: #1d1d1b; color: #f2b705; padding: .8rem 1.5rem; }
-  header b { font-size: 1.3rem; letter-spacing: .04em; }
-  header small { color: #ccc; margin-left: .8rem; }
-  main { max-width: 44rem; margin: 1.5rem auto; padding: 0 1rem; }
-  .panel { background: #fff; border-top: 4px solid #f2b705; border-radius: 4px;
-           padding: 1.2rem 1.5rem; margin-bottom: 1.2rem; box-shadow: 0 1px 3px #0002; }
-  dl.summary { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0; }
-  dl.summary dt { color: #666; }
-  dl.summary dd { margin: 0; font-weight: 600; }
-  .field { margin-bottom: .9rem; }
-  .field label { display: block; font-weight: 600; margin-bottom: .2rem; }
-  .field input { font: inherit; padding: .45rem .6rem; border: 1px solid #aaa;
-                 border-radius: 3px; width: 16rem; max-width: 100%; }
-  .field input[aria-invalid="true"] { border-color: #b00020; }
-  .error { color: #b00020; margin: .2rem 0 0; }
-  .alert { background: #fdecea; color: #7a0014; padding: .6rem .9rem; border-radius: 3px; }
-  .note { color: #666; font-size: .9rem; }
-  button { font: inherit; padding: .5rem 1.4rem; border-radius: 3px; cursor: pointer;
-           border: 1px solid #1d1d1b; background: #fff; }
-  button.primary { background: #f2b705; border-color: #c99700; font-weight: 700; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e5e0d5; }
-  code { font-size: .95em; }
-  .nowrap { white-space: nowrap; }
-</style>
-</head>
-<body>
-<header><b>GoldenPay</b><small>{{ t.simulator_note }}</small></header>
-<main>
-{% block content %}{% endblock %}
-</main>
-</body>
-</html>
-"""
-
-_TEST_CARDS_TABLE = """<section class="panel">
-<h2>{{ t.test_cards }}</h2>
-<table>
-<thead><tr><th>{{ t.card_number }}</th><th>{{ t.brand }}</th><th>{{ t.outcome }}</th></tr></thead>
-<tbody>
-{% for card in test_cards %}
-<tr><td><code>{{ card.number | group_digits }}</code></td><td>{{ card.brand }}</td>
-<td>{{ t[card.outcome] }}</td></tr>
-{% endfor %}
-</tbody>
-</table>
-<p class="note">{{ t.test_cards_hint }}</p>
-</section>
-"""
-
-_PAYPAGE = (
-    """{% extends "base.html" %}
-{% block content %}
-<section class="panel">
-<h1>{{ t.title }}</h1>
-<dl class="summary">
-  <dt>{{ t.merchant }}</dt><dd>{{ merchant_name }}</dd>
-  <dt>{{ t.amount }}</dt><dd>{{ amount }}</dd>
-  <dt>{{ t.description }}</dt><dd>{{ session.description }}</dd>
-  <dt>{{ t.card_type }}</dt><dd>{{ card_type }}</dd>
-</dl>
-</section>
-<section class="panel">
-{% if errors %}<p class="alert" role="alert">{{ t.form_has_errors }}</p>{% endif %}
-<form method="post" action="{{ form_action }}" autocomplete="off">
-{% for name, label, placeholder, autocomplete in fields %}
-<div class="field">
-  <label for="{{ name }}">{{ t[label] }}</label>
-  <input id="{{ name }}" name="{{ name }}" value="{{ values.get(name, '') }}"
-         placeholder="{{ placeholder }}" autocomplete="{{ autocomplete }}"
-         {% if name == 'cvv' %}type="password" inputmode="numeric" maxlength="3"{% endif %}
-         {% if name in errors %}aria-invalid="true" aria-describedby="{{ name }}-error"{% endif %}>
-  {% if name in errors %}<p class="error" id="{{ name }}-error">{{ t[errors[name]] }}</p>{% endif %}
-</div>
-{% endfor %}
-<button class="primary" type="submit" name="action" value="pay">{{ t.pay }}</button>
-<button type="submit" name="action" value="cancel" formnovalidate>{{ t.cancel }}</button>
-</form>
-</section>
-"""
-    + _TEST_CARDS_TABLE
-    + "{% endblock %}\n"
-)
-
-_NOTICE = """{% extends "base.html" %}
-{% block content %}
-<section class="panel">
-<h1>{{ t.title }}</h1>
-<p class="alert">{{ t[message] }}</p>
-{% if back_url %}<p><a href="{{ back_url }}">{{ t.back_to_merchant }}</a></p>{% endif %}
-</section>
-{% endblock %}
-"""
-
-_INDEX = (
-    """{% extends "base.html" %}
-{% block title %}simulator{% endblock %}
-{% block content %}
-<section class="panel">
-<h1>GoldenPay simulator</h1>
-<p>This app speaks the GoldenPay merchant API for merchant <code>{{ merchant_name }}</code>,
-so MCQS can take payments without a real acquirer. Paths are relative to this page:</p>
-<ul>
-<li><code>POST web/service/merchant/getPaymentKey</code>: JSON
-  <code>{merchantName, amount, cardType, description, lang, hashCode}</code>,
-  <code>hashCode = md5(authKey + merchantName + cardType + amount + description)</code></li>
-<li><code>GET web/paypage?payment_key=KEY</code>: the card page</li>
-<li><code>GET web/service/merchant/getPaymentResult?payment_key=KEY&amp;hash_code=HASH</code>,
-  <code>HASH = md5(authKey + KEY)</code></li>
-</ul>
-<p>After paying, the browser goes to <code>{{ success_url }}?payment_key=KEY</code>;
-after a decline or a cancel, to <code>{{ failure_url }}?payment_key=KEY</code>.
-A payment session lives {{ session_minutes }} minutes.</p>
-<table>
-<thead><tr><th>Code</th><th>Meaning</th></tr></thead>
-<tbody>
-{% for code, meaning in status_codes %}<tr><td>{{ code }}</td><td>{{ meaning }}</td></tr>
-{% endfor %}
-</tbody>
-</table>
-</section>
-"""
-    + _TEST_CARDS_TABLE
-    + """
-<section class="panel">
-<h2>Recent payment sessions</h2>
-{% if sessions %}
-<table>
-<thead><tr><th>Created (Baku)</th><th>Payment key</th><th>Amount</th><th>Type</th>
-<th>State</th><th>Card</th><th>Checks</th></tr></thead>
-<tbody>
-{% for s in sessions %}
-<tr><td class="nowrap">{{ s.created }}</td>
-<td>{% if s.state == 'waiting' %}<a href="{{ s.pay_url }}"><code>{{ s.key }}</code></a>
-{% else %}<code>{{ s.key }}</code>{% endif %}</td>
-<td class="nowrap">{{ s.amount }}</td><td>{{ s.card_type }}</td><td>{{ s.state }}</td>
-<td>{{ s.masked_card or '' }}</td><td>{{ s.check_count }}</td></tr>
-{% endfor %}
-</tbody>
-</table>
-{% else %}<p>No payment sessions yet.</p>{% endif %}
-</section>
-{% endblock %}
-"""
-)
-
 STATUS_CODES = (
     (PAID, "success / paid"),
     (INVALID_HASH, "invalid hash code"),
@@ -559,14 +522,7 @@ _FORM_FIELDS = (
 
 def _templates() -> Environment:
     env = Environment(
-        loader=DictLoader(
-            {
-                "base.html": _BASE,
-                "paypage.html": _PAYPAGE,
-                "notice.html": _NOTICE,
-                "index.html": _INDEX,
-            }
-        ),
+        loader=PackageLoader("mcqs_simulators.goldenpay", "templates"),
         autoescape=True,
     )
     env.filters["group_digits"] = _group_digits
@@ -597,6 +553,8 @@ class GoldenPaySimulator:
         failure_url: str,
         session_minutes: int,
         now: Callable[[], datetime],
+        state_path: Path | None,
+        latency_seconds: dict[str, float],
     ) -> None:
         self.merchant_name = merchant_name
         self.auth_key = auth_key
@@ -604,12 +562,50 @@ class GoldenPaySimulator:
         self.failure_url = failure_url
         self.session_minutes = session_minutes
         self.now = now
-        self.sessions = PaymentSessionStore(lifetime=timedelta(minutes=session_minutes), now=now)
+        self.sessions = PaymentSessionStore(
+            lifetime=timedelta(minutes=session_minutes),
+            now=now,
+            path=state_path,
+            latency_seconds=latency_seconds,
+        )
         self.templates = _templates()
+
+    async def _delay(self, call: str) -> None:
+        # Read on every call: another process may have changed it through sim/latency.
+        seconds = self.sessions.latency()[call]
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+    # -- control of the simulator (not GoldenPay's API) --
+
+    async def latency(self, request: Request) -> Response:
+        """GET: the delays in seconds; POST a JSON object of some of them to change them."""
+        if request.method == "POST":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict) or not body:
+                return JSONResponse({"detail": "send a JSON object of delays"}, status_code=422)
+            for call, seconds in body.items():
+                if call not in DELAYABLE_CALLS:
+                    return JSONResponse({"detail": f"unknown call: {call}"}, status_code=422)
+                if (
+                    isinstance(seconds, bool)
+                    or not isinstance(seconds, int | float)
+                    or not math.isfinite(seconds)
+                    or seconds < 0
+                ):
+                    return JSONResponse(
+                        {"detail": f"{call}: a number of seconds, 0 or more"}, status_code=422
+                    )
+            return JSONResponse(self.sessions.set_latency(body))
+        return JSONResponse(self.sessions.latency())
 
     # -- merchant API --
 
     async def get_payment_key(self, request: Request) -> Response:
+        await self._delay("get_payment_key")
         try:
             body = await request.json()
         except ValueError:
@@ -653,6 +649,7 @@ class GoldenPaySimulator:
         return None
 
     async def get_payment_result(self, request: Request) -> Response:
+        await self._delay("get_payment_result")
         payment_key = request.query_params.get("payment_key", "")
         hash_code = request.query_params.get("hash_code", "")
         if not payment_key or not hash_code:
@@ -803,12 +800,16 @@ def create_app(
     failure_url: str,
     session_minutes: int = 15,
     now: Callable[[], datetime] | None = None,
+    state_dir: Path | None = None,
+    latency_seconds: dict[str, float] | None = None,
 ) -> Starlette:
     """The GoldenPay simulator for one merchant.
 
     ``success_url`` and ``failure_url`` are the merchant's return URLs (set per merchant
     at GoldenPay, not per request). ``now`` returns an aware datetime; tests pass a
-    clock they control.
+    clock they control. ``state_dir`` holds ``goldenpay.sqlite3`` (None: in memory).
+    ``latency_seconds`` delays ``get_payment_key`` / ``get_payment_result`` from the start;
+    given, it replaces what the state directory remembers.
     """
     simulator = GoldenPaySimulator(
         merchant_name=merchant_name,
@@ -817,6 +818,8 @@ def create_app(
         failure_url=failure_url,
         session_minutes=session_minutes,
         now=now or _utcnow,
+        state_path=state_file(state_dir, "goldenpay"),
+        latency_seconds=latency_seconds or {},
     )
     app = Starlette(
         routes=[
@@ -838,6 +841,12 @@ def create_app(
                 simulator.pay_page,
                 methods=["GET", "POST"],
                 name="goldenpay:paypage",
+            ),
+            Route(
+                "/sim/latency",
+                simulator.latency,
+                methods=["GET", "POST"],
+                name="goldenpay:sim_latency",
             ),
         ]
     )

@@ -1,21 +1,24 @@
 """Simulator of the SMS centre: accepts messages over HTTP/JSON and keeps them.
 
-Nothing is delivered. Every accepted message is kept in memory and shown, newest first,
-on the index page (the "outbox"), where a demo user reads the SMS MCQS would have sent;
-tests read them from ``GET /api/v1/messages``. See ``docs/simulators/sms.md``.
+Nothing is delivered. Every accepted message is kept (in ``sms.sqlite3`` under the state
+directory, or in memory without one) and shown, newest first, on the index page (the
+"outbox"), where a demo user reads the SMS MCQS would have sent; tests read them from
+``GET /api/v1/messages``. A message sent again with the same ``Idempotency-Key`` is
+accepted once. See ``docs/simulators/sms.md``.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
+import sqlite3
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, FastAPI, Request, Security
+from fastapi import APIRouter, FastAPI, Header, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader
@@ -24,6 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from mcqs.problems import problem_openapi, problem_response
+from mcqs_simulators.state import SimulatorState, state_file
 
 BAKU = ZoneInfo("Asia/Baku")
 #: The outbox forgets the oldest messages beyond this many, so a long demo stays small.
@@ -59,25 +63,77 @@ class KeptMessage:
     created_at: datetime  # UTC
 
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    idempotency_key TEXT UNIQUE,
+    recipient TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+class IdempotencyKeyReused(Exception):
+    """The key came with another message: a client bug, not a retry."""
+
+
+def _message_from_row(row: sqlite3.Row) -> KeptMessage:
+    return KeptMessage(
+        id=row["id"],
+        to=row["recipient"],
+        sender=row["sender"],
+        text=row["text"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
 class Outbox:
-    """Every accepted message, in memory; sync routes run in a thread pool, hence the lock."""
+    """Every accepted message, in SQLite, shared by every process of the simulator."""
 
-    def __init__(self, capacity: int = OUTBOX_CAPACITY) -> None:
-        self._lock = threading.Lock()
-        self._messages: deque[KeptMessage] = deque(maxlen=capacity)
+    def __init__(self, path: Path | None = None, *, capacity: int = OUTBOX_CAPACITY) -> None:
+        self._state = SimulatorState(path, schema=_SCHEMA)
+        self._capacity = capacity
 
-    def keep(self, *, to: str, sender: str, text: str) -> KeptMessage:
-        message = KeptMessage(
-            id=str(uuid.uuid4()), to=to, sender=sender, text=text, created_at=datetime.now(UTC)
-        )
-        with self._lock:
-            self._messages.append(message)
-        return message
+    def keep(
+        self, *, to: str, sender: str, text: str, idempotency_key: str | None = None
+    ) -> tuple[KeptMessage, bool]:
+        """The message, and whether it is new: a repeat of an accepted key is not kept
+        again (a client retrying after a lost answer must not send the SMS twice)."""
+        with self._state.transaction() as db:
+            if idempotency_key is not None:
+                row = db.execute(
+                    "SELECT * FROM messages WHERE idempotency_key = ?", (idempotency_key,)
+                ).fetchone()
+                if row is not None:
+                    earlier = _message_from_row(row)
+                    if (earlier.to, earlier.sender, earlier.text) != (to, sender, text):
+                        raise IdempotencyKeyReused
+                    return earlier, False
+            message = KeptMessage(
+                id=str(uuid.uuid4()), to=to, sender=sender, text=text, created_at=datetime.now(UTC)
+            )
+            db.execute(
+                "INSERT INTO messages (id, idempotency_key, recipient, sender, text, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (message.id, idempotency_key, to, sender, text, message.created_at.isoformat()),
+            )
+            # Forget the oldest beyond the capacity, so a long demo stays small.
+            db.execute(
+                "DELETE FROM messages WHERE seq <= (SELECT MAX(seq) FROM messages) - ?",
+                (self._capacity,),
+            )
+        return message, True
 
     def newest_first(self, *, to: str | None = None) -> list[KeptMessage]:
-        with self._lock:
-            messages = list(reversed(self._messages))
-        return [m for m in messages if to is None or m.to == to]
+        with self._state.transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM messages WHERE ? IS NULL OR recipient = ? ORDER BY seq DESC",
+                (to, to),
+            ).fetchall()
+        return [_message_from_row(row) for row in rows]
 
 
 def _recipient_filter(to: str | None) -> str | None:
@@ -135,9 +191,10 @@ newest first.</p>
 )
 
 
-def create_app(*, api_key: str) -> FastAPI:
-    """The SMS centre simulator; every ``/api/v1`` call needs ``X-Api-Key: <api_key>``."""
-    outbox = Outbox()
+def create_app(*, api_key: str, state_dir: Path | None = None) -> FastAPI:
+    """The SMS centre simulator; every ``/api/v1`` call needs ``X-Api-Key: <api_key>``.
+    ``state_dir`` holds ``sms.sqlite3`` (None: in memory)."""
+    outbox = Outbox(state_file(state_dir, "sms"))
     api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False)
 
     def require_api_key(given: str | None = Security(api_key_header)) -> None:
@@ -149,9 +206,34 @@ def create_app(*, api_key: str) -> FastAPI:
         prefix="/api/v1", dependencies=[Security(require_api_key)], responses=_PROBLEM_RESPONSES
     )
 
-    @api.post("/messages", status_code=201, response_model=MessageAccepted)
-    def accept_message(message: MessageCreate) -> MessageAccepted:
-        kept = outbox.keep(to=message.to, sender=message.sender, text=message.text)
+    @api.post(
+        "/messages",
+        status_code=201,
+        response_model=MessageAccepted,
+        responses={
+            200: {"model": MessageAccepted, "description": "Already accepted with this key"},
+            **problem_openapi(409),
+        },
+    )
+    def accept_message(
+        message: MessageCreate,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    ) -> MessageAccepted:
+        """Accept a message; with ``Idempotency-Key``, a repeat answers 200 and the same id."""
+        try:
+            kept, is_new = outbox.keep(
+                to=message.to,
+                sender=message.sender,
+                text=message.text,
+                idempotency_key=idempotency_key,
+            )
+        except IdempotencyKeyReused:
+            raise HTTPException(
+                409, "This Idempotency-Key was already used for another message."
+            ) from None
+        if not is_new:
+            response.status_code = 200
         return MessageAccepted(id=kept.id)
 
     @api.get("/messages", response_model=list[MessageRead])

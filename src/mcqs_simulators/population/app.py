@@ -2,7 +2,7 @@
 
 A separate ASGI app speaking the registry's HTTP/JSON API (see
 ``docs/simulators/population.md``). It knows only the synthetic people of
-:mod:`mcqs.simulators.population.citizens` and lists them on its index page so a demo
+:mod:`mcqs_simulators.population.citizens` and lists them on its index page so a demo
 user can pick one. It shares no code with our adapter, as a real registry would not.
 """
 
@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from mcqs.problems import problem_openapi, problem_response
-from mcqs.simulators.population.citizens import CITIZENS, Citizen
+from mcqs_simulators.population.citizens import CITIZENS, Citizen
 
 BAKU = ZoneInfo("Asia/Baku")
 _FIN = re.compile(r"[A-Z0-9]{7}")

@@ -1,0 +1,64 @@
+"""The simulators of external parties, mounted together under ``/_sim/<name>/``.
+
+Each is a separate ASGI app speaking its party's real protocol; the core reaches them
+only over HTTP through its adapters, exactly as it would reach the real party. They read
+MCQS's settings (merchant name, keys, return URLs) so both sides agree; MCQS never
+imports them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Mount, Route
+
+from mcqs.config import Settings
+from mcqs_simulators.goldenpay.app import DELAYABLE_CALLS
+from mcqs_simulators.goldenpay.app import create_app as create_goldenpay
+from mcqs_simulators.population.app import create_app as create_population
+from mcqs_simulators.sms.app import create_app as create_sms
+
+
+def simulator_mounts(
+    settings: Settings, *, state_dir: Path | None, goldenpay_latency_seconds: float = 0.0
+) -> list[Mount]:
+    return [
+        Mount("/population", app=create_population(api_key=settings.population_api_key)),
+        Mount(
+            "/goldenpay",
+            app=create_goldenpay(
+                merchant_name=settings.goldenpay_merchant_name,
+                auth_key=settings.goldenpay_auth_key,
+                success_url=f"{settings.public_url}/payments/goldenpay/success",
+                failure_url=f"{settings.public_url}/payments/goldenpay/failure",
+                session_minutes=settings.payment_session_minutes,
+                state_dir=state_dir,
+                latency_seconds=dict.fromkeys(DELAYABLE_CALLS, goldenpay_latency_seconds),
+            ),
+        ),
+        Mount("/sms", app=create_sms(api_key=settings.sms_api_key, state_dir=state_dir)),
+    ]
+
+
+async def _index(_request: object) -> HTMLResponse:
+    return HTMLResponse(
+        "<h1>MCQS simulators</h1><ul>"
+        '<li><a href="population/">Population registry</a></li>'
+        '<li><a href="goldenpay/">GoldenPay</a></li>'
+        '<li><a href="sms/">SMS centre</a></li></ul>'
+    )
+
+
+def create_simulators_app(
+    settings: Settings, *, state_dir: Path | None, goldenpay_latency_seconds: float = 0.0
+) -> Starlette:
+    """All simulators in one app, for mounting at ``/_sim`` or serving on their own.
+
+    ``state_dir``: where they keep their state (None: in memory, one process only).
+    """
+    mounts = simulator_mounts(
+        settings, state_dir=state_dir, goldenpay_latency_seconds=goldenpay_latency_seconds
+    )
+    return Starlette(routes=[Route("/", _index), *mounts])

@@ -1,0 +1,207 @@
+"""The one-command demo (``mcqs-demo``, what ``make run`` runs): MCQS with the simulators.
+
+The demo lives here, not in ``mcqs``, because it mounts the simulators and MCQS never
+imports them. It serves exactly what production serves (``mcqs.app.create_app``) with
+the simulators mounted under ``/_sim``, runs the worker as a child process and keeps it
+running, and uses SQLite and demo data by default. It refuses ``MCQS_ENV=production``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from fastapi import FastAPI
+
+from mcqs.cli import configure_logging, serve_factory
+from mcqs.config import Settings, get_settings
+from mcqs.db import Database
+from mcqs_simulators.app import create_simulators_app
+from mcqs_simulators.config import SimulatorSettings
+
+log = logging.getLogger(__name__)
+
+WORKER_COMMAND = [sys.executable, "-m", "mcqs.cli", "worker", "--exit-with-parent"]
+
+
+def demo_app(
+    settings: Settings, simulator_settings: SimulatorSettings, *, db: Database | None = None
+) -> FastAPI:
+    """MCQS's own app with the simulators mounted under ``/_sim``."""
+    if settings.env == "production":
+        raise RuntimeError("the demo serves simulators: refused with MCQS_ENV=production")
+    from mcqs.app import create_app
+
+    app = create_app(settings, db=db)
+    simulators = create_simulators_app(
+        settings,
+        state_dir=simulator_settings.state_dir,
+        goldenpay_latency_seconds=simulator_settings.goldenpay_latency_seconds,
+    )
+    app.mount("/_sim", simulators, name="simulators")
+    return app
+
+
+def create_demo_app() -> FastAPI:
+    """The factory each web process calls (``mcqs_simulators.demo:create_demo_app``):
+    settings from the environment, which ``main`` prepared."""
+    return demo_app(get_settings(), SimulatorSettings())
+
+
+def restart_delay(
+    lived_seconds: float, previous_delay: float, *, first: float, maximum: float, quick: float
+) -> float:
+    """How long to wait before starting a worker that died after ``lived_seconds``.
+
+    A worker that ran a while is restarted at once; one that dies within ``quick``
+    seconds of starting is failing to start (bad settings, database down), so each such
+    death waits twice as long as the last, up to ``maximum``, instead of spinning.
+    """
+    if lived_seconds >= quick:
+        return 0.0
+    return min(maximum, previous_delay * 2) if previous_delay else first
+
+
+class WorkerSupervisor:
+    """Keeps one worker process running beside the demo's web server.
+
+    Without a worker nothing is registered and no SMS goes out, and a demo user would
+    not know why: so a worker that dies (crash, out-of-memory kill, SIGKILL) is logged
+    and started again.
+    """
+
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        first_delay: float = 1.0,
+        max_delay: float = 30.0,
+        quick_death_seconds: float = 10.0,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.command = command
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self.quick_death_seconds = quick_death_seconds
+        self.poll_seconds = poll_seconds
+        self.restarts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        # Held while starting or stopping the child, so stop() never misses a new one.
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return process.pid if process else None
+
+    def start(self) -> None:
+        self._spawn()
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop watching, then ask the worker to finish its job and end (SIGTERM)."""
+        self._stop.set()
+        with self._lock:
+            process = self._process
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
+
+    def _spawn(self) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._process = subprocess.Popen(self.command)
+            self._started_at = time.monotonic()
+            log.info("worker started (pid %s)", self._process.pid)
+
+    def _watch(self) -> None:
+        delay = 0.0
+        while not self._stop.wait(self.poll_seconds):
+            process = self._process
+            if process is None or (returncode := process.poll()) is None:
+                continue
+            lived = time.monotonic() - self._started_at
+            delay = restart_delay(
+                lived,
+                delay,
+                first=self.first_delay,
+                maximum=self.max_delay,
+                quick=self.quick_death_seconds,
+            )
+            how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+            log.warning(
+                "worker (pid %s) died with %s after %.1f s; starting another in %.1f s",
+                process.pid,
+                how,
+                lived,
+                delay,
+            )
+            if self._stop.wait(delay):
+                return
+            self.restarts += 1
+            self._spawn()
+
+
+def main() -> None:
+    """The whole system on one machine: migrate, seed, supervise a worker, serve the web
+    (MCQS_WEB_WORKERS processes) with the simulators."""
+    if os.environ.get("MCQS_ENV") == "production":
+        sys.exit("mcqs-demo refuses MCQS_ENV=production: it serves simulators and demo data")
+    os.environ.setdefault("MCQS_ENV", "demo")
+    os.environ.setdefault("MCQS_DATABASE_URL", "sqlite:///var/demo.sqlite3")
+    os.environ.setdefault("MCQS_SIM_STATE_DIR", "var/simulators")
+    get_settings.cache_clear()
+    settings = get_settings()
+    if settings.env == "production":  # from a .env file
+        sys.exit("mcqs-demo refuses MCQS_ENV=production: it serves simulators and demo data")
+    SimulatorSettings()  # a bad MCQS_SIM_ value fails here, not in every web process
+
+    from mcqs.devices.demo import seed_demo_catalogue
+    from mcqs.migrate import upgrade_database
+
+    upgrade_database(settings.database_url)
+    seed_demo_catalogue(Database(settings.database_url))
+    configure_logging()  # after the migration, whose every step would log at INFO
+    supervisor = WorkerSupervisor(WORKER_COMMAND)
+    supervisor.start()
+    try:
+        _print_welcome(settings)
+        serve_factory("mcqs_simulators.demo:create_demo_app", settings)
+    finally:
+        supervisor.stop()
+
+
+def _print_welcome(settings: Settings) -> None:
+    import typer
+
+    from mcqs.devices.demo import example_imeis
+    from mcqs_simulators.population.citizens import CITIZENS
+
+    with Database(settings.database_url).transaction() as session:
+        imeis = example_imeis(session, count=3)
+    citizen = CITIZENS[0]
+    url = settings.public_url
+    typer.secho(f"\n  MCQS is running: {url}\n", fg="green", bold=True)
+    typer.echo(f"  Try: ID card {citizen.id_card}, FİN {citizen.fin}, IMEI {imeis[0][0]}")
+    typer.echo(f"  Test citizens:   {url}/_sim/population/")
+    typer.echo("  Test card:       4228 6500 0001 8101, any future expiry, any 3-digit CVV")
+    typer.echo(f"  GoldenPay cards: {url}/_sim/goldenpay/")
+    typer.echo(f"  SMS outbox:      {url}/_sim/sms/")
+    typer.echo(f"  Web processes:   {settings.web_workers}; worker restarted if it dies\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The demo (``mcqs-demo``): its worker is restarted when it dies, and it refuses production."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from mcqs.config import Settings
+from mcqs_simulators.config import SimulatorSettings
+from mcqs_simulators.demo import WorkerSupervisor, demo_app, restart_delay
+
+# Stands in for `mcqs worker`: a process that runs until it is killed.
+FAKE_WORKER = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_killed_worker_is_started_again() -> None:
+    supervisor = WorkerSupervisor(FAKE_WORKER, first_delay=0.1, poll_seconds=0.05)
+    supervisor.start()
+    try:
+        first = supervisor.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: supervisor.pid not in (None, first))
+        second = supervisor.pid
+        assert second is not None
+        os.kill(second, 0)  # alive
+        assert supervisor.restarts == 1
+    finally:
+        supervisor.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(second, 0)
+
+
+def test_stop_ends_the_worker_and_starts_no_other() -> None:
+    supervisor = WorkerSupervisor(FAKE_WORKER, first_delay=0.1, poll_seconds=0.05)
+    supervisor.start()
+    pid = supervisor.pid
+    supervisor.stop()
+    time.sleep(0.2)
+    assert supervisor.pid == pid
+    assert supervisor.restarts == 0
+
+
+def test_a_worker_that_dies_at_once_is_restarted_ever_more_slowly() -> None:
+    delays = [0.0]
+    for _ in range(6):
+        delays.append(restart_delay(0.1, delays[-1], first=1.0, maximum=30.0, quick=10.0))
+    assert delays[1:] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    # One that ran a while is restarted at once, and the back-off starts again.
+    assert restart_delay(600.0, 30.0, first=1.0, maximum=30.0, quick=10.0) == 0.0
+
+
+def test_demo_serves_the_app_and_the_simulators(tmp_path: Path) -> None:
+    settings = Settings(env="test", database_url=f"sqlite:///{tmp_path / 'mcqs.sqlite3'}")
+    app = demo_app(settings, SimulatorSettings(state_dir=tmp_path / "sim"))
+    with TestClient(app) as client:
+        for path in ("/_sim/", "/_sim/goldenpay/", "/_sim/sms/", "/_sim/population/"):
+            assert client.get(path).status_code == 200, path
+    assert (tmp_path / "sim" / "goldenpay.sqlite3").exists()
+    assert (tmp_path / "sim" / "sms.sqlite3").exists()
+
+
+def test_demo_refuses_production(tmp_path: Path) -> None:
+    settings = Settings(env="production", secret_key="a-real-production-secret")
+    with pytest.raises(RuntimeError, match="production"):
+        demo_app(settings, SimulatorSettings(state_dir=tmp_path))
+    command = [sys.executable, "-c", "from mcqs_simulators.demo import main; main()"]
+    refused = subprocess.run(
+        command,
+        env={**os.environ, "MCQS_ENV": "production"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 1
+    assert "refuses MCQS_ENV=production" in refused.stderr
+    assert not (tmp_path / "var").exists()
