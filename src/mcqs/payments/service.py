@@ -245,7 +245,12 @@ def _claim_question(
             Payment.payment_key == payment_key,
             Payment.status.in_([PaymentStatus.PENDING, PaymentStatus.EXPIRED]),
             or_(Payment.asking_until.is_(None), Payment.asking_until <= now),
-            or_(Payment.checked_at.is_(None), Payment.checked_at <= recently),
+            # A time ahead of ours (another node's clock) does not count as recent.
+            or_(
+                Payment.checked_at.is_(None),
+                Payment.checked_at <= recently,
+                Payment.checked_at > now,
+            ),
         )
         .values(asking_until=now + lease)
         .execution_options(synchronize_session=False)
