@@ -46,6 +46,21 @@ def skip_or_fail(what: str, why: str) -> None:
     pytest.skip(f"{what}: {why}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``postgres_only`` (a race that SQLite, one writer at a time, cannot
+    have) is not collected on SQLite at all: neither run nor counted as skipped."""
+    sqlite_only_races = [
+        item
+        for item in items
+        if item.get_closest_marker("postgres_only")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("database") == "sqlite"  # type: ignore[attr-defined]
+    ]
+    if sqlite_only_races:
+        config.hook.pytest_deselected(items=sqlite_only_races)
+        items[:] = [item for item in items if item not in sqlite_only_races]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _not_run:

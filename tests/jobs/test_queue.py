@@ -159,8 +159,6 @@ def test_a_rolled_back_transaction_queues_nothing(db: Database, calls) -> None:
 def test_two_workers_never_take_one_job(db: Database, calls) -> None:
     """Two workers in threads, each with its own connection, drain one queue of slow jobs:
     SKIP LOCKED lets the second take the next job instead of the one being run."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: there is no race to lose")
     job_ids = [queue_job(db, "tests.slow", {"n": n}) for n in range(6)]
     barrier = threading.Barrier(2)
     ran: dict[str, int] = {}
