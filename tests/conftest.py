@@ -268,6 +268,17 @@ def error_code_of(html: str, field: str) -> str:
     return found.group(1)
 
 
+def sms_to(http: httpx.Client, simulators: str, phone: str) -> list[dict[str, str]]:
+    """The SMS centre simulator's outbox for one phone number, newest first."""
+    answer = http.get(
+        f"{simulators}/sms/api/v1/messages",
+        params={"to": phone},
+        headers={"X-Api-Key": "demo-sms-key"},
+    )
+    assert answer.status_code == 200
+    return answer.json()  # type: ignore[no-any-return]
+
+
 # ---- the citizen's flow, driven over HTTP ------------------------------------------------------
 APPROVED_VISA = "4228650000018101"
 DECLINED_VISA = "4000000000000002"

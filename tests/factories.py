@@ -86,3 +86,25 @@ def create_paid_application(
     enqueue(session, "registrations.register_application", {"application_id": application.id})
     session.flush()
     return application
+
+
+def create_awaiting_payment(
+    session: Session, *, imeis: tuple[str, ...], payment_key: str, now: dt.datetime
+) -> Application:
+    """An application sent to GoldenPay: a pending payment under ``payment_key``."""
+    application = create_application(
+        session, imeis=imeis, status=ApplicationStatus.AWAITING_PAYMENT, now=now
+    )
+    session.add(
+        Payment(
+            application_id=application.id,
+            payment_key=payment_key,
+            card_type="v",
+            amount_qepik=application.fee_qepik,
+            status=PaymentStatus.PENDING,
+            created_at=now,
+            expires_at=now + dt.timedelta(minutes=15),
+        )
+    )
+    session.flush()
+    return application

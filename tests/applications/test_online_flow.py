@@ -12,15 +12,7 @@ from mcqs.jobs.models import Job
 from mcqs.payments.models import Payment
 from mcqs_simulators.population.citizens import CITIZENS
 
-
-def sms_to(http: httpx.Client, simulators: str, phone: str) -> list[dict[str, str]]:
-    answer = http.get(
-        f"{simulators}/sms/api/v1/messages",
-        params={"to": phone},
-        headers={"X-Api-Key": "demo-sms-key"},
-    )
-    assert answer.status_code == 200
-    return answer.json()  # type: ignore[no-any-return]
+from conftest import sms_to
 
 
 def test_register_pay_receipt_and_registration(

@@ -18,6 +18,8 @@ from mcqs.notifications.models import SmsMessage
 from mcqs.notifications.service import queue_sms, send_queued_sms
 from mcqs.wiring import connect
 
+from conftest import sms_to
+
 
 class Crash(BaseException):
     """The process dies: nothing after this point runs (not an ordinary error)."""
@@ -40,16 +42,6 @@ class DiesBeforeRecording:
             yield session
 
 
-def outbox(http: httpx.Client, simulators: str, phone: str) -> list[dict[str, str]]:
-    answer = http.get(
-        f"{simulators}/sms/api/v1/messages",
-        params={"to": phone},
-        headers={"X-Api-Key": "demo-sms-key"},
-    )
-    assert answer.status_code == 200
-    return answer.json()  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def phone() -> str:
     import random
@@ -65,11 +57,11 @@ def test_a_crash_after_the_sms_centre_accepted_sends_one_sms(
     # Claim (1st transaction), hand to the SMS centre, die before recording it (2nd).
     with pytest.raises(Crash):
         send_queued_sms(DiesBeforeRecording(db, 2), services.sms, sms_id=sms_id)  # type: ignore[arg-type]
-    assert len(outbox(http, simulators, phone)) == 1
+    assert len(sms_to(http, simulators, phone)) == 1
     with db.transaction() as session:
         assert session.get(SmsMessage, sms_id).status == "sending"  # type: ignore[union-attr]
     send_queued_sms(db, services.sms, sms_id=sms_id)  # the retry
-    assert len(outbox(http, simulators, phone)) == 1, "the SMS centre kept one message"
+    assert len(sms_to(http, simulators, phone)) == 1, "the SMS centre kept one message"
     with db.transaction() as session:
         assert session.get(SmsMessage, sms_id).status == "sent"  # type: ignore[union-attr]
 
@@ -96,4 +88,4 @@ def test_a_job_whose_worker_died_runs_again_when_its_lease_runs_out(
     with db.transaction() as session:
         job = session.scalars(select(Job)).one()
         assert (job.status, job.attempts) == ("done", 2)
-    assert len(outbox(http, simulators, phone)) == 1
+    assert len(sms_to(http, simulators, phone)) == 1

@@ -28,7 +28,7 @@ from mcqs.payments.models import Payment, PaymentStatus
 from mcqs_simulators.population.citizens import CITIZENS
 
 from conftest import CitizenFlow, LiveServer, free_port, make_settings
-from factories import create_application
+from factories import create_application, create_awaiting_payment
 
 
 class StallingGoldenPay:
@@ -138,21 +138,9 @@ def test_returns_for_one_payment_ask_goldenpay_once_and_hold_no_lock(
     stand_in, goldenpay_url = goldenpay
     now = dt.datetime.now(dt.UTC)
     with catalogue.transaction() as session:
-        application = create_application(
-            session, imeis=(demo_imeis[0],), status="awaiting_payment", now=now
-        )
-        application_id = application.id
-        session.add(
-            Payment(
-                application_id=application.id,
-                payment_key="flooded-key",
-                card_type="v",
-                amount_qepik=application.fee_qepik,
-                status=PaymentStatus.PENDING,
-                created_at=now,
-                expires_at=now + dt.timedelta(minutes=15),
-            )
-        )
+        application_id = create_awaiting_payment(
+            session, imeis=(demo_imeis[0],), payment_key="flooded-key", now=now
+        ).id
     settings = make_settings(
         database_url=db_url, goldenpay_base_url=goldenpay_url, goldenpay_timeout_seconds=10
     )

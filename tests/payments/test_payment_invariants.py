@@ -148,25 +148,12 @@ def test_a_payment_goldenpay_does_not_know_expires_and_frees_the_imei(
     catalogue: Database, demo_imeis, run_worker
 ) -> None:
     """E.g. the GoldenPay simulator restarted: the key is gone, so it was never paid."""
-    from mcqs.payments.models import PaymentStatus
-
-    from factories import create_application
+    from factories import create_awaiting_payment
 
     now = dt.datetime.now(dt.UTC)
     with catalogue.transaction() as session:
-        application = create_application(
-            session, imeis=(demo_imeis[0],), status="awaiting_payment", now=now
-        )
-        session.add(
-            Payment(
-                application_id=application.id,
-                payment_key="a-key-goldenpay-never-issued",
-                card_type="v",
-                amount_qepik=application.fee_qepik,
-                status=PaymentStatus.PENDING,
-                created_at=now,
-                expires_at=now + dt.timedelta(minutes=15),
-            )
+        create_awaiting_payment(
+            session, imeis=(demo_imeis[0],), payment_key="a-key-goldenpay-never-issued", now=now
         )
     run_worker(now=now + dt.timedelta(minutes=45))
     with catalogue.transaction() as session:

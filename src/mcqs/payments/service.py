@@ -404,6 +404,8 @@ def give_up_unopened(session: Session, *, now: dt.datetime) -> int:
     ).all()
     for payment in stale:
         payment.status = PaymentStatus.FAILED
+        session.flush()
+        _stop_holding_if_unpaid(session, payment.application_id, now=now)
     return len(stale)
 
 
