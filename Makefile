@@ -25,9 +25,12 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-# Figures into docs/benchmarks.md (PostgreSQL too when MCQS_TEST_POSTGRES_URL is set).
+# Figures into docs/benchmarks.md: the per-step table (SQLite, and PostgreSQL when
+# MCQS_TEST_POSTGRES_URL is set), then production serving on PostgreSQL (MCQS_TEST_POSTGRES_URL,
+# or postgresql://postgres@127.0.0.1:5432/postgres).
 bench: $(STAMP)
 	$(BIN)/python bench/flow.py
+	$(BIN)/python bench/serving.py
 
 clean:
 	rm -rf $(VENV) var test-output

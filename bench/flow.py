@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import re
 import statistics
 import sys
@@ -29,6 +28,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+
+from report import machine, write_section  # noqa: E402
 
 from mcqs.devices.demo import example_imeis  # noqa: E402
 from mcqs.devices.imei import imei_with_check_digit  # noqa: E402
@@ -48,7 +49,11 @@ STEPS = ("open check form", "check", "application form", "confirm and pay", "pay
 
 
 def run_flows(database_url: str, runs: int) -> dict[str, list[float]]:
-    limits = {"check_limit_per_client": 10**6, "check_limit_per_fin": 10**6}
+    limits = {
+        "check_limit_per_client": 10**6,
+        "check_limit_per_fin": 10**6,
+        "return_limit_per_client": 10**6,  # every flow comes back from 127.0.0.1
+    }
     timings: dict[str, list[float]] = defaultdict(list)
     with whole_system(database_url, **limits) as system:
         with system.db.transaction() as session:
@@ -102,6 +107,7 @@ def one_flow(
         paid = browser.post(confirmed.headers["location"], data=card)
     with timed(timings, "return and settle"):
         back = browser.get(paid.headers["location"])
+    assert back.status_code == 303, f"return: {back.status_code} {back.text[:300]}"
     receipt_url = back.headers["location"]
     with timed(timings, "receipt"):
         assert browser.get(receipt_url).status_code == 200
@@ -112,15 +118,6 @@ def one_flow(
 def ms(values: list[float], q: float) -> str:
     ordered = sorted(values)
     return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.1f}"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = re.findall(r"model name\s*:\s*(.*)", cpuinfo.read_text())
-        cpu = names[0] if names else cpu
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def main() -> None:
@@ -154,11 +151,7 @@ def main() -> None:
     lines.append(f"| **whole flow** | {totals} |")
     table = "\n".join(lines)
     command = f"make bench  (bench/flow.py --runs {args.runs})"
-    report = f"""# Benchmarks
-
-## Citizen flow without login (`bench/flow.py`)
-
-Measured on {dt.date.today().isoformat()}: {machine()}.
+    report = f"""Measured on {dt.date.today().isoformat()}: {machine()}.
 `{command}`, PostgreSQL {"included" if args.postgres else "not set (MCQS_TEST_POSTGRES_URL)"}.
 
 {args.runs} complete registrations, one after another, over real HTTP to one uvicorn server
@@ -170,7 +163,7 @@ GoldenPay, population-registry and SMS calls go over loopback HTTP to the simula
 
 No issue names a target for these yet; they are the baseline to compare with.
 """
-    Path(args.output).write_text(report, encoding="utf-8")
+    write_section(Path(args.output), "Citizen flow without login (`bench/flow.py`)", report)
     print(report)
 
 
