@@ -41,9 +41,12 @@ def serve_factory(factory: str, settings: Settings) -> None:
     """Serve the app that ``factory`` ("module:function") builds, in
     ``settings.web_workers`` processes. uvicorn starts each process, builds the app in it
     from the environment, and replaces a process that dies."""
-    import uvicorn
+    import socket
 
-    uvicorn.run(
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
         factory,
         factory=True,
         workers=settings.web_workers,
@@ -53,6 +56,18 @@ def serve_factory(factory: str, settings: Settings) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    if config.workers == 1:
+        uvicorn.Server(config).run()
+        return
+    listener = config.bind_socket()
+    # uvicorn binds the shared socket with protocol 0, so asyncio never sets TCP_NODELAY
+    # on the connections it accepts and every keep-alive response waits ~40 ms for the
+    # client's delayed ACK (uvicorn issue #3149). The same socket, named TCP:
+    tcp = socket.socket(
+        listener.family, listener.type, socket.IPPROTO_TCP, fileno=listener.detach()
+    )
+    tcp.set_inheritable(True)
+    Multiprocess(config, sockets=[tcp]).run()
 
 
 @app.command()
