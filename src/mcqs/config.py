@@ -89,6 +89,14 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
 
+    @field_validator("security_code_fixed")
+    @classmethod
+    def _digits_only(cls, value: str | None) -> str | None:
+        # Codes are digits: the same keys on every keyboard, and what the audio code can say.
+        if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 8):
+            raise ValueError("MCQS_SECURITY_CODE_FIXED must be 1 to 8 digits")
+        return value
+
     @model_validator(mode="after")
     def _derive_and_check(self) -> Settings:
         if not self.public_url:

@@ -16,7 +16,11 @@ AZ: dict[str, str] = {
         "(məs. AA1234567) və ya AZE və 8 rəqəm (məs. AZE12345678) olmalıdır."
     ),
     "id_card_not_of_fin": "Bu şəxsiyyət vəsiqəsi göstərilən FİN-ə aid deyil.",
-    "id_card_expired": "Şəxsiyyət vəsiqəsinin etibarlılıq müddəti bitib.",
+    "id_card_expired": (
+        "Şəxsiyyət vəsiqəsinin etibarlılıq müddəti bitib. Vəsiqəni yenilədikdən sonra cihazı "
+        "burada və ya poçt şöbələrindəki qeydiyyat məntəqələrində, yaxud mobil operatorların "
+        "satış məntəqələrində qeydiyyatdan keçirə bilərsiniz."
+    ),
     "fin_required": "FİN kodunu daxil edin.",
     "fin_malformed": "FİN kod 7 simvoldan ibarətdir: latın böyük hərfləri və rəqəmlər.",
     "fin_unknown": "Bu FİN kod üzrə şəxs tapılmadı. FİN kodu yoxlayın.",
@@ -74,7 +78,26 @@ AZ: dict[str, str] = {
     "receipt_unknown": "Bu ərizə üzrə ödəniş hələ edilməyib, ona görə qəbz yoxdur.",
     "application_unknown": "Ərizə tapılmadı.",
     "payment_unknown": "Bu ödəniş MCQS-ə aid deyil. Ödənişi yenidən başlayın.",
-    "payment_failed": "Ödəniş baş tutmadı. Kart məlumatlarını yoxlayıb yenidən cəhd edin.",
+    "payment_failed": (
+        "Ödəniş baş tutmadı. Kart məlumatlarını yoxlayıb yenidən cəhd edin və ya başqa kartla "
+        "ödəyin."
+    ),
+    # Why GoldenPay did not take the payment (payments.models.FailureReason), on the form.
+    "payment_declined": (
+        "Bank kartı rədd etdi, ödəniş alınmadı. Kartın məlumatlarını yoxlayın və ya başqa "
+        "kartla ödəyin."
+    ),
+    "payment_insufficient_funds": (
+        "Kartda kifayət qədər vəsait yoxdur, ödəniş alınmadı. Başqa kartla ödəyə bilərsiniz."
+    ),
+    "payment_cancelled": (
+        'Ödənişi GoldenPay səhifəsində ləğv etdiniz. Ödəmək üçün yenidən "Təsdiqlə və ödəniş '
+        'et" düyməsini seçin.'
+    ),
+    "payment_expired": (
+        "Ödəniş səhifəsinin vaxtı bitdi və ödəniş edilmədi. Ödəmək üçün yenidən "
+        '"Təsdiqlə və ödəniş et" düyməsini seçin.'
+    ),
     "notification_code_malformed": "Bildirişin kodu düzgün deyil. Qəbzdəki kodu yoxlayın.",
     "notification_code_unknown": "Bu kod üzrə ərizə tapılmadı.",
     # external parties

@@ -16,6 +16,8 @@ import threading
 import time
 
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mcqs.cli import configure_logging, serve_factory
 from mcqs.config import Settings, get_settings
@@ -184,18 +186,36 @@ def main() -> None:
         supervisor.stop()
 
 
+def unused_demo_imei(session: Session) -> str | None:
+    """A catalogued IMEI nobody has applied for yet in this database: not registered, not
+    held, in no application, not blacklisted, so a first try with it goes through. The
+    demo keeps its data across runs; the IMEI printed last time may be registered now."""
+    from mcqs.applications.models import ApplicationImei
+    from mcqs.devices.demo import example_imeis
+    from mcqs.devices.imei import imei_with_check_digit
+    from mcqs.devices.service import is_blacklisted
+
+    used = set(session.scalars(select(ApplicationImei.imei_norm)))
+    tacs = [imei[:8] for imei, _brand, _model in example_imeis(session, count=10)]
+    for serial in range(1, 1000):  # the examples' serials first, then the next ones
+        for tac in tacs:
+            imei_norm = f"{tac}{serial:06d}"
+            if imei_norm not in used and not is_blacklisted(session, imei_norm=imei_norm):
+                return imei_with_check_digit(imei_norm)
+    return None
+
+
 def _print_welcome(settings: Settings) -> None:
     import typer
 
-    from mcqs.devices.demo import example_imeis
     from mcqs_simulators.population.citizens import CITIZENS
 
     with Database(settings.database_url).transaction() as session:
-        imeis = example_imeis(session, count=3)
+        imei = unused_demo_imei(session)
     citizen = CITIZENS[0]
     url = settings.public_url
     typer.secho(f"\n  MCQS is running: {url}\n", fg="green", bold=True)
-    typer.echo(f"  Try: ID card {citizen.id_card}, FİN {citizen.fin}, IMEI {imeis[0][0]}")
+    typer.echo(f"  Try: ID card {citizen.id_card}, FİN {citizen.fin}, IMEI {imei}")
     typer.echo(f"  Test citizens:   {url}/_sim/population/")
     typer.echo("  Test card:       4228 6500 0001 8101, any future expiry, any 3-digit CVV")
     typer.echo(f"  GoldenPay cards: {url}/_sim/goldenpay/")

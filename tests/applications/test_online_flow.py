@@ -125,9 +125,9 @@ def test_declined_card_lets_the_citizen_try_again(flow, client, http, demo_imeis
     confirmed = flow.confirm()
     back = flow.come_back(flow.pay(confirmed.headers["location"], card="4000000000000002"))
     assert back.status_code == 303
-    assert "notice=payment_failed" in back.headers["location"]
+    assert "notice=payment_declined" in back.headers["location"]
     form = client.get(back.headers["location"])
-    assert "Ödəniş baş tutmadı" in form.text
+    assert 'data-error="payment_declined"' in form.text
     again = flow.confirm()
     assert again.status_code == 303
     paid = flow.come_back(flow.pay(again.headers["location"]))

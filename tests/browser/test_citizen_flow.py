@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mcqs.applications.codes import format_notification_code
+from mcqs.devices.naming import device_name
 
 from conftest import ARTIFACTS, FIXED_CODE, System, whole_system
 
@@ -150,7 +151,7 @@ def test_citizen_registers_pays_and_gets_registered(
                 citizen.name,
                 citizen.patronymic,
                 citizen.address,
-                f"{brand} {model}",
+                device_name(brand, model),
                 imei,
             ):
                 expect(facts).to_contain_text(shown)

@@ -30,3 +30,30 @@ def test_picture_is_a_png_of_the_expected_size() -> None:
 
 def test_different_codes_give_different_pictures() -> None:
     assert render_security_code("12345") != render_security_code("67890")
+
+
+def _seconds(wav: bytes) -> float:
+    import wave
+
+    with wave.open(io.BytesIO(wav)) as recording:
+        return recording.getnframes() / recording.getframerate()
+
+
+def test_spoken_code_lasts_a_few_seconds_and_says_each_code_differently() -> None:
+    from mcqs.security.captcha import speak_security_code
+
+    spoken = speak_security_code("40721")
+    assert spoken.startswith(b"RIFF") and spoken[8:12] == b"WAVE"
+    assert 2 <= _seconds(spoken) <= 10
+    assert speak_security_code("40721") == spoken
+    assert speak_security_code("40712") != spoken
+
+
+def test_only_digits_are_spoken() -> None:
+    import pytest
+
+    from mcqs.security.captcha import speak_security_code
+
+    for code in ("4a721", "", "٤٠٧٢١"):  # a letter, nothing, Arabic-Indic digits
+        with pytest.raises(ValueError):
+            speak_security_code(code)

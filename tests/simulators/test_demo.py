@@ -91,3 +91,21 @@ def test_demo_refuses_production(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert "refuses MCQS_ENV=production" in refused.stderr
     assert not (tmp_path / "var").exists()
+
+
+def test_the_banner_suggests_an_imei_nobody_applied_for(flow, catalogue, demo_imeis) -> None:
+    from mcqs_simulators.demo import unused_demo_imei
+    from mcqs_simulators.population.citizens import CITIZENS
+
+    with catalogue.transaction() as session:
+        suggested = unused_demo_imei(session)
+    assert suggested == demo_imeis[0]
+    citizen = CITIZENS[0]
+    checked = flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(suggested,))
+    assert checked.status_code == 303
+    with catalogue.transaction() as session:
+        next_suggested = unused_demo_imei(session)
+    assert next_suggested not in (None, suggested)
+    # ... and it goes through the check too.
+    checked = flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(next_suggested,))
+    assert checked.status_code == 303

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mcqs.db import Base, UTCDateTime, enum_column, utcnow
+from mcqs.devices.naming import device_name
 
 if TYPE_CHECKING:
     from mcqs.payments.models import Payment
@@ -70,12 +71,8 @@ class Application(Base):
 
     @property
     def device_name(self) -> str:
-        """Brand and model as people say it: the model name often starts with the brand."""
-        if not self.model:
-            return self.brand or ""
-        if self.brand and not self.model.lower().startswith(self.brand.lower()):
-            return f"{self.brand} {self.model}"
-        return self.model
+        """Brand and model as people say it (the one rule: ``devices.naming``)."""
+        return device_name(self.brand, self.model)
 
     @property
     def paid_payment(self) -> Payment | None:

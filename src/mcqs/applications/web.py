@@ -23,6 +23,7 @@ from mcqs.db import utcnow
 from mcqs.errors import DomainError, FormErrors, InvalidInput
 from mcqs.identity.rules import normalize_fin
 from mcqs.pages import (
+    ShownError,
     client_address,
     current_application_id,
     field_errors,
@@ -31,7 +32,7 @@ from mcqs.pages import (
     render,
     state,
 )
-from mcqs.security.captcha import render_security_code
+from mcqs.security.captcha import render_security_code, speak_security_code
 from mcqs.security.service import guard_check, issue_security_code
 
 router = APIRouter()
@@ -50,7 +51,10 @@ def _check_form(
     app = state(request)
     with app.db.transaction() as session:
         code_id, text = issue_security_code(session, settings=app.settings, now=utcnow())
+    # Inline, as data: URIs: the code's text is never stored, so no later request could
+    # draw or speak it.
     picture = base64.b64encode(render_security_code(text)).decode()
+    spoken = base64.b64encode(speak_security_code(text)).decode()
     return render(
         request,
         "register.html",
@@ -59,6 +63,7 @@ def _check_form(
         errors=errors,
         security_code_id=code_id,
         security_code_picture=f"data:image/png;base64,{picture}",
+        security_code_audio=f"data:audio/wav;base64,{spoken}",
     )
 
 
@@ -68,7 +73,9 @@ CHECK_FORM_NOTICES = ("application_expired",)
 
 @router.get("/register", name="applications:check_form")
 def check_form(request: Request, notice: str = "") -> Response:
-    errors = {"": messages.AZ[notice]} if notice in CHECK_FORM_NOTICES else {}
+    errors: dict[str, str] = {}
+    if notice in CHECK_FORM_NOTICES:
+        errors[""] = ShownError(messages.AZ[notice], notice)
     return _check_form(request, values={}, errors=errors)
 
 
@@ -180,6 +187,8 @@ def application_form_page(
             request.url_for("receipts:show", code=application.notification_code), status_code=303
         )
     values.setdefault("phone", application.phone or "")
+    if application.payments:  # paying again: the card type chosen last time stays chosen
+        values.setdefault("card_type", application.payments[-1].card_type)
     return render(
         request,
         "application.html",
@@ -190,9 +199,22 @@ def application_form_page(
     )
 
 
+# Why the last payment was not made (GoldenPay's return sends the citizen back with one).
+PAYMENT_NOTICES = (
+    "payment_declined",
+    "payment_insufficient_funds",
+    "payment_cancelled",
+    "payment_expired",
+    "payment_failed",
+)
+
+
 @router.get("/application", name="applications:form")
-def application_form(request: Request) -> Response:
-    return application_form_page(request, values={}, errors={})
+def application_form(request: Request, notice: str = "") -> Response:
+    errors: dict[str, str] = {}
+    if notice in PAYMENT_NOTICES:
+        errors[""] = ShownError(messages.AZ[notice], notice)
+    return application_form_page(request, values={}, errors=errors)
 
 
 @router.get("/status", name="applications:status")

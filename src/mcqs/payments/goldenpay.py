@@ -34,6 +34,17 @@ _RESULT_CODES = {CODE_SUCCESS, CODE_WAITING, CODE_FAILED, CODE_UNKNOWN_KEY}
 
 PAYMENT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
+# Why a payment was not made: GoldenPay says it only in ``status.message`` (816 "Payment
+# failed: card declined", "…: insufficient funds", "…: cancelled by the cardholder"; 813
+# "Payment session expired"). Matched on words, case-insensitively; words we do not know
+# give "failed", a message the citizen can still act on.
+_FAILURE_WORDS = (
+    ("insufficient", "insufficient_funds"),
+    ("declined", "declined"),
+    ("cancel", "cancelled"),
+    ("expired", "expired"),
+)
+
 
 @dataclass(frozen=True)
 class PaymentResult:
@@ -64,6 +75,27 @@ class PaymentResult:
     @property
     def unknown_key(self) -> bool:
         return self.code == CODE_UNKNOWN_KEY
+
+    @property
+    def session_expired(self) -> bool:
+        """GoldenPay's own word that nobody can pay this session any more."""
+        return self.waiting and failure_reason(self.code, self.message) == "expired"
+
+    @property
+    def failure_reason(self) -> str | None:
+        """A ``FailureReason`` value when this answer says the payment was not made."""
+        return failure_reason(self.code, self.message)
+
+
+def failure_reason(code: int, message: str) -> str | None:
+    """Why GoldenPay did not take a payment, from its result's code and message; None when
+    it was paid or may still be."""
+    words = message.lower()
+    if code == CODE_FAILED:
+        return next((reason for word, reason in _FAILURE_WORDS if word in words), "failed")
+    if code == CODE_WAITING and "expired" in words:
+        return "expired"
+    return None
 
 
 def _md5(text: str) -> str:

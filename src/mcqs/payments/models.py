@@ -17,6 +17,30 @@ if TYPE_CHECKING:
 CARD_TYPES: dict[str, str] = {"v": "Visa", "m": "MasterCard"}
 
 
+def card_type_of(masked_card: str | None) -> str | None:
+    """The card type of a card number as GoldenPay masks it (``422865******8101``), from
+    its first digit: 4 Visa, 5 or 2 (the 2221–2720 range) MasterCard; None if neither.
+
+    The citizen chooses a type before paying but may pay with another card; the receipt
+    names the card that paid."""
+    first = (masked_card or "").strip()[:1]
+    if first == "4":
+        return "v"
+    if first in ("5", "2"):
+        return "m"
+    return None
+
+
+class FailureReason(StrEnum):
+    """Why GoldenPay did not take a payment, as the citizen is told (``payment_<reason>``)."""
+
+    DECLINED = "declined"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    CANCELLED = "cancelled"  # the citizen's own "Ləğv et" on GoldenPay's page
+    EXPIRED = "expired"  # GoldenPay's session ran out before the card was given
+    FAILED = "failed"  # any other reason, or one GoldenPay words in a way we do not know
+
+
 class PaymentStatus(StrEnum):
     PENDING = "pending"  # being opened (no key yet) or open at GoldenPay
     PAID = "paid"
@@ -45,6 +69,10 @@ class Payment(Base):
         enum_column(PaymentStatus, "payment_status", length=12), index=True
     )
     result_code: Mapped[int | None] = mapped_column(Integer)
+    # Set when GoldenPay said why it was not paid; a FailureReason value.
+    failure_reason: Mapped[FailureReason | None] = mapped_column(
+        enum_column(FailureReason, "payment_failure_reason", length=24)
+    )
     masked_card: Mapped[str | None] = mapped_column(String(20))
     rrn: Mapped[str | None] = mapped_column(String(32))
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

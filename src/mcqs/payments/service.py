@@ -43,7 +43,13 @@ from mcqs.errors import (
 from mcqs.identity.rules import normalize_phone
 from mcqs.localtime import format_baku
 from mcqs.payments.goldenpay import GoldenPayClient, PaymentResult
-from mcqs.payments.models import CARD_TYPES, Payment, PaymentEvent, PaymentStatus
+from mcqs.payments.models import (
+    CARD_TYPES,
+    FailureReason,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +211,8 @@ class PaymentOutcome:
     state: Outcome
     application_id: int
     notification_code: str
+    # Why it was not paid (a FailureReason), when GoldenPay said or the session ran out.
+    failure_reason: str | None = None
 
 
 def _outcome(session: Session, payment: Payment) -> PaymentOutcome:
@@ -218,7 +226,8 @@ def _outcome(session: Session, payment: Payment) -> PaymentOutcome:
         state = "expired"
     else:
         state = "failed"
-    return PaymentOutcome(state, application.id, application.notification_code)
+    reason = payment.failure_reason if state in ("failed", "expired") else None
+    return PaymentOutcome(state, application.id, application.notification_code, reason)
 
 
 def record_return(session: Session, *, payment_key: str, outcome: str) -> bool:
@@ -324,8 +333,17 @@ def apply_result(
         _mark_paid(session, payment=payment, application=application, result=result, now=now)
     elif result.failed:
         payment.status = PaymentStatus.FAILED
-    elif now >= _ends(payment, settings) or (result.unknown_key and now >= payment.expires_at):
+        payment.failure_reason = FailureReason(result.failure_reason or FailureReason.FAILED)
+    elif (
+        # GoldenPay itself says the session is over: nobody can pay it any more, so the
+        # citizen may start another at once rather than wait out our margin. (Were a
+        # "paid" still to come, an expired payment is still asked about on return.)
+        result.session_expired
+        or now >= _ends(payment, settings)
+        or (result.unknown_key and now >= payment.expires_at)
+    ):
         payment.status = PaymentStatus.EXPIRED
+        payment.failure_reason = FailureReason.EXPIRED
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
         session.flush()
         _stop_holding_if_unpaid(session, application.id, now=now)

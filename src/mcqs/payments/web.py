@@ -102,11 +102,13 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
         return render(request, "payment_pending.html", status_code=202, errors={})
     if settled.state == "expired":
         raise Conflict("application_expired")
-    # The payment failed: the citizen may pay again from the application form.
+    # Not paid (declined, no funds, cancelled, the session ran out): the citizen reads why
+    # on the application form and may pay again from there.
+    notice = f"payment_{settled.failure_reason or 'failed'}"
     if not owner:
-        raise DomainError("payment_failed")
+        raise DomainError(notice)
     remember_application(request, settled.application_id)
-    url = request.url_for("applications:form").include_query_params(notice="payment_failed")
+    url = request.url_for("applications:form").include_query_params(notice=notice)
     return RedirectResponse(url, status_code=303)
 
 

@@ -49,9 +49,8 @@ def receipt_rows(receipt: ReceiptView) -> list[tuple[str, str]]:
         rows.append(("İMEİ", receipt.imeis[0]))
     else:
         rows.extend((f"İMEİ {n}", imei) for n, imei in enumerate(receipt.imeis, start=1))
-    device = " ".join(part for part in (receipt.brand, receipt.model) if part)
-    if device:
-        rows.append(("Cihaz", device))
+    if receipt.device_name:
+        rows.append(("Cihaz", receipt.device_name))
     rows.append(("Məbləğ", format_azn(receipt.amount_qepik)))
     rows.append(("Tarix və vaxt", receipt.paid_at_local.strftime("%d.%m.%Y %H:%M")))
     return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from mcqs.devices.naming import device_name
 from mcqs.localtime import BAKU
 from mcqs.payments.models import CARD_TYPES
 
@@ -18,7 +19,7 @@ class ReceiptView:
     full_name: str  # "Məmmədov Elvin Rəşid oğlu"
     address: str
     phone: str  # E.164
-    card_type: str  # GoldenPay card type: "v" or "m"
+    card_type: str  # "v" or "m": of the card that paid (see receipt_view), not the one chosen
     masked_card: str | None  # "422865******8101"
     imeis: tuple[str, ...]
     brand: str | None
@@ -37,6 +38,10 @@ class ReceiptView:
     @property
     def card_type_label(self) -> str:
         return CARD_TYPES[self.card_type]
+
+    @property
+    def device_name(self) -> str:
+        return device_name(self.brand, self.model)
 
     @property
     def paid_at_local(self) -> dt.datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mcqs.applications.codes import format_notification_code
 from mcqs.applications.models import Application
 from mcqs.errors import NotFound
+from mcqs.payments.models import card_type_of
 from mcqs.receipts.schemas import ReceiptView
 
 
@@ -23,7 +24,8 @@ def receipt_view(application: Application, *, public_url: str) -> ReceiptView:
         full_name=application.full_name,
         address=application.address,
         phone=application.phone,
-        card_type=payment.card_type,
+        # GoldenPay's card page takes any card, whatever type was chosen before it.
+        card_type=card_type_of(payment.masked_card) or payment.card_type,
         masked_card=payment.masked_card,
         imeis=tuple(item.imei for item in application.imeis),
         brand=application.brand,
