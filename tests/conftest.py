@@ -161,7 +161,7 @@ def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def create_postgres_database(server_url: str, prefix: str = "mcqs_test") -> str:
     """A new, empty database on the server ``server_url`` names; returns its URL."""
-    admin_url = make_url(Settings(database_url=server_url).database_url)
+    admin_url = make_url(Settings(env="test", database_url=server_url).database_url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -171,7 +171,7 @@ def create_postgres_database(server_url: str, prefix: str = "mcqs_test") -> str:
 
 
 def drop_postgres_database(server_url: str, database_url: str) -> None:
-    admin_url = make_url(Settings(database_url=server_url).database_url)
+    admin_url = make_url(Settings(env="test", database_url=server_url).database_url)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = make_url(database_url).database
     with admin.connect() as conn:
@@ -253,6 +253,13 @@ def error_code_of(html: str, field: str) -> str:
     return found.group(1)
 
 
+def csrf_token_of(html: str) -> str:
+    """The CSRF token a page's form posts back, as a browser would."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the form carries a CSRF token"
+    return found.group(1)
+
+
 # ---- the citizen's flow, driven over HTTP ------------------------------------------------------
 APPROVED_VISA = "4228650000018101"
 DECLINED_VISA = "4000000000000002"
@@ -308,6 +315,7 @@ class CitizenFlow:
                 "fin": fin,
                 "security_code": code,
                 "security_code_id": found.group(1),
+                "csrf_token": csrf_token_of(page.text),
                 **fields,
             },
             follow_redirects=False,
@@ -322,7 +330,12 @@ class CitizenFlow:
         assert found, "the application form names its application"
         return self.client.post(
             "/application",
-            data={"code": found.group(1), "phone": phone, "card_type": card_type},
+            data={
+                "code": found.group(1),
+                "phone": phone,
+                "card_type": card_type,
+                "csrf_token": csrf_token_of(form.text),
+            },
             follow_redirects=False,
         )
 
