@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @app.middleware("http")
     async def add_security_headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        protect(response)
+        protect(response, request.url.path)
         return response
 
     # Outermost: a request for another host is refused before anything reads it.
@@ -114,13 +114,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     def unexpected_error_page(request: Request, error: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
         page = render(request, "error.html", status_code=500, message=messages.AZ["unexpected"])
-        protect(page)  # answered outside the middleware
+        protect(page, request.url.path)  # answered outside the middleware
         return page
 
     @app.exception_handler(DomainError)
     def domain_error_page(request: Request, error: DomainError) -> Response:
         message = " ".join(field_errors(error).values())
-        return render(request, "error.html", status_code=error.status_code, message=message)
+        return render(
+            request, "error.html", status_code=error.status_code, message=message, code=error.code
+        )
 
     return app
 
@@ -145,7 +147,7 @@ def security_headers(settings: Settings) -> Any:
     )
     https = settings.public_url.startswith("https://")
 
-    def protect(response: Response) -> None:
+    def protect(response: Response, path: str) -> None:
         headers = response.headers
         # Pages carry notification codes in their URLs: never send them to another site;
         # and no page of ours may be framed by another (clickjacking the pay button).
@@ -155,10 +157,10 @@ def security_headers(settings: Settings) -> Any:
         headers.setdefault("Content-Security-Policy", policy)
         if https:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        # Every page may show personal data (a form typed back, a receipt, a status): no
-        # copy in a shared computer's cache or a proxy. Static files may be cached.
-        media = headers.get("content-type", "")
-        if media.startswith(("text/html", "application/pdf")):
+        # Any answer may show personal data (a form typed back, a receipt, its PDF, a status,
+        # a redirect naming a notification code): no copy in a shared computer's cache or
+        # a proxy. Only the static files may be kept.
+        if not path.startswith("/static/"):
             headers["Cache-Control"] = "no-store"
 
     return protect

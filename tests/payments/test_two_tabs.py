@@ -14,6 +14,7 @@ from mcqs.payments.models import Payment, Refund
 from mcqs.payments.service import settle_payment
 from mcqs_simulators.population.citizens import CITIZENS
 
+from conftest import csrf_token_of
 from factories import create_paid_application
 
 
@@ -39,7 +40,12 @@ def test_the_form_pays_for_its_own_application_not_the_last_one_checked(
     flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[1],))  # tab B
     paid_from_a = client.post(
         "/application",
-        data={"code": code_a.group(1), "phone": "0501234567", "card_type": "v"},
+        data={
+            "code": code_a.group(1),
+            "phone": "0501234567",
+            "card_type": "v",
+            "csrf_token": csrf_token_of(tab_a),
+        },
         follow_redirects=False,
     )
     assert paid_from_a.status_code == 303

@@ -51,10 +51,16 @@ def confirm_and_pay(
     this one pay for the other."""
     app = state(request)
     values = {"phone": phone, "card_type": card_type}
-    if not owns_application(request, code):
-        return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
+    owner = owns_application(request, code)
     if not csrf_valid(request, csrf_token):
+        if not owner:  # no form of ours to show again
+            refused = csrf_refused()[""]
+            return render(
+                request, "error.html", status_code=403, message=refused, code="csrf_refused"
+            )
         return application_form_page(request, values=values, errors=csrf_refused(), status_code=403)
+    if not owner:
+        return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
     remember_application(request, code)
     dirty = control_character_errors(values)
     if dirty:
