@@ -141,10 +141,9 @@ class Settings(BaseSettings):
     def allowed_host_list(self) -> list[str]:
         if self.allowed_hosts.strip():
             return [host.strip() for host in self.allowed_hosts.split(",") if host.strip()]
-        host = urlsplit(self.public_url).hostname or "localhost"
-        if host in ("127.0.0.1", "localhost"):  # the demo, opened either way
-            return ["127.0.0.1", "localhost"]
-        return [host]
+        # Only the public URL's host by default: a page opened under another name would
+        # link (and send its session cookie) to the public one, and lose the session.
+        return [urlsplit(self.public_url).hostname or "localhost"]
 
     @property
     def is_postgres(self) -> bool:
