@@ -61,9 +61,10 @@ def test_a_form_of_another_browser_is_refused(flow, client, demo_imeis, catalogu
     code = re.search(r'name="code" value="([0-9A-Z]+)"', client.get("/application").text)
     assert code
     client.cookies.clear()
+    token = csrf_token_of(client.get("/register").text)  # the other browser's own session
     answer = client.post(
         "/application",
-        data={"code": code.group(1), "phone": "0501234567", "card_type": "v"},
+        data={"code": code.group(1), "phone": "0501234567", "card_type": "v", "csrf_token": token},
         follow_redirects=False,
     )
     assert answer.status_code == 303 and answer.headers["location"].endswith("/register")
