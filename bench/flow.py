@@ -40,6 +40,7 @@ from mcqs_simulators.population.citizens import CITIZENS, Citizen  # noqa: E402
 
 from conftest import (  # noqa: E402
     create_postgres_database,
+    csrf_token_of,
     drop_postgres_database,
     whole_system,
 )
@@ -53,6 +54,7 @@ def run_flows(database_url: str, runs: int) -> dict[str, list[float]]:
         "check_limit_per_client": 10**6,
         "check_limit_per_fin": 10**6,
         "return_limit_per_client": 10**6,  # every flow comes back from 127.0.0.1
+        "security_code_limit_per_client": 10**6,
     }
     timings: dict[str, list[float]] = defaultdict(list)
     with whole_system(database_url, **limits) as system:
@@ -91,6 +93,7 @@ def one_flow(
         "imei_1": imei,
         "security_code": "12345",
         "security_code_id": code_id.group(1),
+        "csrf_token": csrf_token_of(page.text),
     }
     with timed(timings, "check"):
         checked = browser.post("/register", data=form)
@@ -99,7 +102,12 @@ def one_flow(
         application = browser.get("/application")
     code = re.search(r'name="code" value="([0-9A-Z]+)"', application.text)
     assert code
-    pay = {"code": code.group(1), "phone": "0501234567", "card_type": "v"}
+    pay = {
+        "code": code.group(1),
+        "phone": "0501234567",
+        "card_type": "v",
+        "csrf_token": csrf_token_of(application.text),
+    }
     with timed(timings, "confirm and pay"):
         confirmed = browser.post("/application", data=pay)
     card = {"card_number": "4228650000018101", "expiry": "12/30", "cvv": "123", "action": "pay"}

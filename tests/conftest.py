@@ -176,7 +176,7 @@ def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def create_postgres_database(server_url: str, prefix: str = "mcqs_test") -> str:
     """A new, empty database on the server ``server_url`` names; returns its URL."""
-    admin_url = make_url(Settings(database_url=server_url).database_url)
+    admin_url = make_url(Settings(env="test", database_url=server_url).database_url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -186,7 +186,7 @@ def create_postgres_database(server_url: str, prefix: str = "mcqs_test") -> str:
 
 
 def drop_postgres_database(server_url: str, database_url: str) -> None:
-    admin_url = make_url(Settings(database_url=server_url).database_url)
+    admin_url = make_url(Settings(env="test", database_url=server_url).database_url)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = make_url(database_url).database
     with admin.connect() as conn:
@@ -279,6 +279,13 @@ def sms_to(http: httpx.Client, simulators: str, phone: str) -> list[dict[str, st
     return answer.json()  # type: ignore[no-any-return]
 
 
+def csrf_token_of(html: str) -> str:
+    """The CSRF token a page's form posts back, as a browser would."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the form carries a CSRF token"
+    return found.group(1)
+
+
 # ---- the citizen's flow, driven over HTTP ------------------------------------------------------
 APPROVED_VISA = "4228650000018101"
 DECLINED_VISA = "4000000000000002"
@@ -334,6 +341,7 @@ class CitizenFlow:
                 "fin": fin,
                 "security_code": code,
                 "security_code_id": found.group(1),
+                "csrf_token": csrf_token_of(page.text),
                 **fields,
             },
             follow_redirects=False,
@@ -348,7 +356,12 @@ class CitizenFlow:
         assert found, "the application form names its application"
         return self.client.post(
             "/application",
-            data={"code": found.group(1), "phone": phone, "card_type": card_type},
+            data={
+                "code": found.group(1),
+                "phone": phone,
+                "card_type": card_type,
+                "csrf_token": csrf_token_of(form.text),
+            },
             follow_redirects=False,
         )
 

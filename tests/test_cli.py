@@ -22,6 +22,7 @@ tac,name,name,contributor,comment,gsmarena,gsmarena,aka
 @pytest.fixture
 def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("MCQS_DATABASE_URL", db_url)
+    monkeypatch.setenv("MCQS_ENV", "test")
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()

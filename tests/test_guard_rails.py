@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -39,3 +40,53 @@ def test_every_rejection_reason_has_words() -> None:
     source = (SRC / "registrations" / "service.py").read_text(encoding="utf-8")
     reasons = set(re.findall(r'(?:reason(?:=| = )|return )"([a-z_]+)"', source))
     assert reasons and reasons <= set(messages.REJECT_REASONS_AZ)
+
+
+FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.DOTALL)
+
+
+def test_every_form_that_posts_carries_the_csrf_token() -> None:
+    forms = [
+        (template.name, attributes, body)
+        for template in sorted((SRC / "templates").glob("*.html"))
+        for attributes, body in FORM.findall(template.read_text(encoding="utf-8"))
+    ]
+    assert forms, "the pattern finds the forms"
+    for name, attributes, body in forms:
+        method = re.search(r'method="(get|post)"', attributes)
+        assert method, f"{name}: a form says its method"
+        # A GET form changes nothing, and a token in its URL would leak into logs and history.
+        if method.group(1) == "post":
+            assert 'name="csrf_token" value="{{ csrf_token }}"' in body, name
+
+
+def _routes(client: Any, method: str) -> list[str]:
+    """The app's routes answering ``method``, as its OpenAPI schema lists them."""
+    paths = client.app.openapi()["paths"]
+    return sorted(path for path, methods in paths.items() if method.lower() in methods)
+
+
+def test_every_post_route_refuses_a_post_without_the_csrf_token(client: Any) -> None:
+    paths = _routes(client, "POST")
+    assert paths
+    for path in paths:
+        client.get("/register")  # a session with a token of its own
+        answer = client.post(path, data={}, follow_redirects=False)
+        assert answer.status_code == 403, path
+        assert 'data-error="csrf_refused"' in answer.text, path
+
+
+def test_every_page_answers_no_store(flow: Any, client: Any, demo_imeis: list[str]) -> None:
+    """Every GET route (a new one is checked the day it is added) as the browser that paid
+    sees it, receipts and the PDF included: no copy of personal data in any cache."""
+    code = flow.register_and_pay(imeis=(demo_imeis[0],))
+    samples = {"code": code}
+    answered = {}
+    for path in _routes(client, "GET"):
+        url = path.format(**samples) + (f"?code={code}" if path == "/status" else "")
+        answer = client.get(url, follow_redirects=False)
+        answered[path] = answer.status_code
+        assert answer.headers.get("cache-control") == "no-store", url
+    assert answered["/receipts/{code}"] == answered["/receipts/{code}/pdf"] == 200
+    assert client.get("/status").headers["cache-control"] == "no-store"
+    assert client.get("/static/site.css").headers.get("cache-control") != "no-store"

@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse, Response
 
 from mcqs import messages
@@ -19,9 +22,10 @@ from mcqs.config import Settings, get_settings
 from mcqs.db import Database, utcnow
 from mcqs.errors import DomainError
 from mcqs.health import check_health
-from mcqs.pages import AppState, field_errors, render
+from mcqs.pages import AppState, ShownError, field_errors, render
 from mcqs.payments.web import router as payments_router
 from mcqs.receipts.web import router as receipts_router
+from mcqs.security.access_log import mask_access_log
 from mcqs.security.limits import ClientLimiter
 from mcqs.services import Services
 from mcqs.wiring import connect
@@ -32,19 +36,32 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = db or Database(settings.database_url)
-    app = FastAPI(title="MCQS", docs_url="/api/docs", redoc_url=None)
+    # The API docs list every route and load scripts from a CDN: not in production.
+    docs = settings.env in ("demo", "test")
+    app = FastAPI(
+        title="MCQS",
+        docs_url="/api/docs" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        redoc_url=None,
+    )
     connect()
+    mask_access_log()
     app.state.mcqs = AppState(
         settings=settings,
         db=db,
         services=Services.from_settings(settings),
         return_limiter=ClientLimiter(limit=settings.return_limit_per_client, window_seconds=60),
+        security_code_limiter=ClientLimiter(
+            limit=settings.security_code_limit_per_client, window_seconds=60
+        ),
     )
+    # The cookie is signed again on every answer, so max_age is an idle timeout: a session
+    # left alone this long is gone, in the browser and (the signature's age) on the server.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
         session_cookie="mcqs_session",
-        max_age=24 * 3600,
+        max_age=settings.session_idle_minutes * 60,
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
@@ -61,29 +78,89 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             report = check_health(session, settings=settings, now=utcnow())
         return JSONResponse(report.as_json(), status_code=report.status_code)
 
+    protect = security_headers(settings)
+
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
+    async def add_security_headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        # Pages carry notification codes in their URLs: never send them to another site;
-        # and no page of ours may be framed by another (clickjacking the pay button).
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        protect(response, request.url.path)
         return response
+
+    # Outermost: a request for another host is refused before anything reads it.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
 
     @app.exception_handler(StarletteHTTPException)
     def http_error_page(request: Request, error: StarletteHTTPException) -> Response:
         message = messages.AZ["page_not_found" if error.status_code == 404 else "request_failed"]
         return render(request, "error.html", status_code=error.status_code, message=message)
 
+    @app.exception_handler(RequestValidationError)
+    def malformed_request_page(request: Request, error: RequestValidationError) -> Response:
+        # A file posted to a text field, a repeated field...: the Azerbaijani page with the
+        # field named, never FastAPI's JSON (which shows our internals).
+        errors: dict[str, str] = {}
+        for item in error.errors():
+            field = str(item["loc"][-1]) if item.get("loc") else ""
+            errors.setdefault(field, ShownError(messages.AZ["field_not_text"], "field_not_text"))
+        return render(
+            request,
+            "error.html",
+            status_code=422,
+            message=messages.AZ["request_malformed"],
+            errors=errors,
+        )
+
     @app.exception_handler(Exception)
     def unexpected_error_page(request: Request, error: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
-        return render(request, "error.html", status_code=500, message=messages.AZ["unexpected"])
+        page = render(request, "error.html", status_code=500, message=messages.AZ["unexpected"])
+        protect(page, request.url.path)  # answered outside the middleware
+        return page
 
     @app.exception_handler(DomainError)
     def domain_error_page(request: Request, error: DomainError) -> Response:
         message = " ".join(field_errors(error).values())
-        return render(request, "error.html", status_code=error.status_code, message=message)
+        return render(
+            request, "error.html", status_code=error.status_code, message=message, code=error.code
+        )
 
     return app
+
+
+def security_headers(settings: Settings) -> Any:
+    """What every answer carries; returns a function that adds it to a response."""
+    goldenpay = urlsplit(settings.goldenpay_base_url)
+    # No inline script or style anywhere: the security-code picture (and its sound) are
+    # data: URLs; a form may be sent only to us, whose "pay" answer redirects to GoldenPay.
+    policy = "; ".join(
+        [
+            "default-src 'self'",
+            "img-src 'self' data:",
+            "media-src 'self' data:",
+            "script-src 'self'",
+            "style-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            f"form-action 'self' {goldenpay.scheme}://{goldenpay.netloc}",
+            "frame-ancestors 'none'",
+        ]
+    )
+    https = settings.public_url.startswith("https://")
+
+    def protect(response: Response, path: str) -> None:
+        headers = response.headers
+        # Pages carry notification codes in their URLs: never send them to another site;
+        # and no page of ours may be framed by another (clickjacking the pay button).
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Content-Security-Policy", policy)
+        if https:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # Any answer may show personal data (a form typed back, a receipt, its PDF, a status,
+        # a redirect naming a notification code): no copy in a shared computer's cache or
+        # a proxy. Only the static files may be kept.
+        if not path.startswith("/static/"):
+            headers["Cache-Control"] = "no-store"
+
+    return protect

@@ -8,10 +8,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from mcqs.config import Settings, get_settings
 
 app = typer.Typer(help="MCQS - Mobile Device Registration System", no_args_is_help=True)
+
+
+def load_settings() -> Settings:
+    """The settings, or one line saying what is wrong and an exit code of 2: an operator
+    reads the reason in systemd's journal, not in a stack trace."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        reasons = []
+        for item in error.errors():
+            where = ".".join(str(part) for part in item["loc"])
+            what = item["msg"].removeprefix("Value error, ")
+            reasons.append(f"MCQS_{where.upper()}: {what}" if where else what)
+        reasons_line = "; ".join(reasons).replace("\n", " ")
+        typer.echo(f"mcqs: refused to start: {reasons_line}", err=True)
+        raise typer.Exit(2) from None
 
 
 def configure_logging() -> None:
@@ -25,14 +42,14 @@ def migrate() -> None:
     """Create or upgrade the database schema (MCQS_DATABASE_URL)."""
     from mcqs.migrate import upgrade_database
 
-    upgrade_database(get_settings().database_url)
+    upgrade_database(load_settings().database_url)
     typer.echo("database is up to date")
 
 
 @app.command()
 def serve() -> None:
     """Serve the web pages and APIs (MCQS_WEB_WORKERS processes)."""
-    settings = get_settings()  # a bad setting fails here, once, not in every process
+    settings = load_settings()  # a bad setting fails here, once, not in every process
     configure_logging()
     serve_factory("mcqs.app:create_app", settings)
 
@@ -81,7 +98,7 @@ def worker(
     from mcqs.services import Services
     from mcqs.worker import run_worker
 
-    settings = get_settings()
+    settings = load_settings()
     configure_logging()
     run_worker(
         Database(settings.database_url),
@@ -105,7 +122,7 @@ def import_tac(
     from mcqs.errors import DomainError
     from mcqs.messages import operator_text
 
-    db = Database(get_settings().database_url)
+    db = Database(load_settings().database_url)
     try:
         report = import_tac_file(db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"))
     except DomainError as error:
@@ -125,7 +142,7 @@ def seed_demo() -> None:
     from mcqs.db import Database
     from mcqs.devices.demo import seed_demo_catalogue
 
-    seed_demo_catalogue(Database(get_settings().database_url))
+    seed_demo_catalogue(Database(load_settings().database_url))
     typer.echo("demo catalogue loaded")
 
 

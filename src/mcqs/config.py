@@ -5,22 +5,32 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "dev-only-secret-change-me"  # public: in this file
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MCQS_", env_file=".env", extra="ignore")
 
     # --- running -----------------------------------------------------------------
-    env: Literal["development", "demo", "test", "production"] = "development"
+    # Production behaviour is the default: demo and test conveniences (the development
+    # secret, a fixed security code, the simulators) must be asked for by name.
+    env: Literal["demo", "test", "production"] = "production"
     host: str = "127.0.0.1"
     port: int = 8000
     # Where citizens reach us; used for GoldenPay return URLs and the receipt's QR code.
     public_url: str = ""
+    # Host headers we answer (comma-separated; "*" = any). Default: the public URL's host.
+    # Every absolute URL we make comes from public_url, never from the Host header.
+    allowed_hosts: str = ""
     database_url: str = "sqlite:///var/mcqs.sqlite3"
-    secret_key: str = Field(default="dev-only-secret-change-me", min_length=16)
+    secret_key: str = Field(default=DEVELOPMENT_SECRET, min_length=16)
+    # A browser session (the applications it may see in full) ends after this long idle.
+    session_idle_minutes: int = Field(default=30, gt=0)
     # Proxies whose X-Forwarded-For is believed (the client address drives rate limits).
     forwarded_allow_ips: str = "127.0.0.1"
     # Web processes `mcqs serve` runs on this node (uvicorn's multi-process mode).
@@ -59,6 +69,8 @@ class Settings(BaseSettings):
     security_code_max_attempts: int = 5
     # Demo and tests only: every security code is this value. Refused in production.
     security_code_fixed: str | None = None
+    # Security codes (pictures) one client may be given per minute: each is a row.
+    security_code_limit_per_client: int = Field(default=30, gt=0)
     check_limit_per_client: int = 20
     check_limit_per_fin: int = 10
     check_limit_window_seconds: int = 600
@@ -108,15 +120,38 @@ class Settings(BaseSettings):
             self.goldenpay_base_url = f"{sim}/goldenpay"
         if not self.sms_base_url:
             self.sms_base_url = f"{sim}/sms"
-        if self.env == "production":
-            if self.security_code_fixed is not None:
-                raise ValueError(
-                    "MCQS_SECURITY_CODE_FIXED must not be set in production: "
-                    "it turns off the security code"
-                )
-            if self.secret_key == "dev-only-secret-change-me":
-                raise ValueError("MCQS_SECRET_KEY must be set in production")
+        if self.env not in ("demo", "test"):
+            self._refuse_demo_conveniences()
         return self
+
+    def _refuse_demo_conveniences(self) -> None:
+        # Each message is one line: `mcqs serve` prints it as it is and stops.
+        if self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "MCQS_SECRET_KEY is the public development secret: set a secret of your own "
+                "(or MCQS_ENV=demo or test)"
+            )
+        if self.security_code_fixed is not None:
+            raise ValueError(
+                "MCQS_SECURITY_CODE_FIXED turns off the security code: unset it "
+                "(or MCQS_ENV=demo or test)"
+            )
+        simulated = [
+            name
+            for name in ("population_base_url", "goldenpay_base_url", "sms_base_url")
+            if getattr(self, name).startswith(f"{self.public_url}/_sim/")
+        ]
+        if simulated:
+            names = ", ".join(f"MCQS_{name.upper()}" for name in simulated)
+            raise ValueError(f"{names} point at the simulators: set the real parties' URLs")
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        if self.allowed_hosts.strip():
+            return [host.strip() for host in self.allowed_hosts.split(",") if host.strip()]
+        # Only the public URL's host by default: a page opened under another name would
+        # link (and send its session cookie) to the public one, and lose the session.
+        return [urlsplit(self.public_url).hostname or "localhost"]
 
     @property
     def is_postgres(self) -> bool:

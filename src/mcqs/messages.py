@@ -49,6 +49,9 @@ AZ: dict[str, str] = {
     "security_code_expired": "Təhlükəsizlik kodunun müddəti bitib. Yeni kodu daxil edin.",
     "security_code_locked": "Çox sayda yanlış cəhd edildi. Yeni təhlükəsizlik kodunu daxil edin.",
     "too_many_checks": "Çox sayda sorğu göndərildi. Bir qədər sonra yenidən cəhd edin.",
+    "too_many_security_codes": (
+        "Çox sayda yeni təhlükəsizlik kodu istənildi. Bir dəqiqədən sonra yenidən cəhd edin."
+    ),
     "too_many_returns": "Çox sayda sorğu göndərildi. Bir dəqiqədən sonra yenidən cəhd edin.",
     "too_many_open_applications": (
         "Bu FİN üzrə artıq {limit} ödənilməmiş ərizə var. Onlardan birini ödəyin və ya "
@@ -110,6 +113,15 @@ AZ: dict[str, str] = {
     "sms_unavailable": "SMS xidməti hazırda cavab vermir.",
     # pages
     "page_not_found": "Belə səhifə yoxdur. Ünvanı yoxlayın və ya ana səhifədən başlayın.",
+    "control_characters": (
+        "Bu xanada yazıla bilməyən (idarəedici) simvol var. Xananı silib yenidən yazın."
+    ),
+    "field_not_text": "Bu xanaya yalnız mətn yazılır, fayl göndərilə bilməz.",
+    "request_malformed": "Formada göndərilənlər oxuna bilmədi. Formanı yenidən doldurun.",
+    "csrf_refused": (
+        "Forma bu səhifədən göndərilməyib və ya sessiyanın müddəti bitib. "
+        "Məlumatları yoxlayıb yenidən göndərin."
+    ),
     "request_failed": "Sorğu yerinə yetirilə bilmədi. Yenidən cəhd edin.",
     "unexpected": (
         "Gözlənilməz xəta baş verdi. Məlumatlarınız itməyib; bir qədər sonra yenidən cəhd edin."

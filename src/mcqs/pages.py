@@ -1,13 +1,20 @@
-"""What every citizen page shares: templates, the app's state, form errors, the session."""
+"""What every citizen page shares: templates, the app's state, form errors, the session,
+absolute URLs and the CSRF token."""
 
 from __future__ import annotations
 
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from starlette.datastructures import URL
 from starlette.responses import HTMLResponse
 
 from mcqs import messages
@@ -30,12 +37,22 @@ templates.env.globals["status_text"] = messages.STATUS_AZ
 templates.env.globals["reject_text"] = messages.REJECT_REASONS_AZ
 
 
+@pass_context
+def _template_url_for(context: Mapping[str, Any], name: str, /, **params: Any) -> str:
+    return str(public_url_for(context["request"], name, **params))
+
+
+# Starlette's url_for would build links from the Host header; ours come from MCQS_PUBLIC_URL.
+templates.env.globals["url_for"] = _template_url_for
+
+
 @dataclass(frozen=True)
 class AppState:
     settings: Settings
     db: Database
     services: Services
     return_limiter: ClientLimiter
+    security_code_limiter: ClientLimiter
 
 
 def state(request: Request) -> AppState:
@@ -44,7 +61,8 @@ def state(request: Request) -> AppState:
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("errors", {})
-    context.setdefault("demo", state(request).settings.env in ("demo", "development"))
+    context.setdefault("demo", state(request).settings.env == "demo")
+    context.setdefault("csrf_token", csrf_token(request))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
@@ -73,19 +91,78 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-# ---- which applications this browser may see in full ----------------------------------------
+def public_url_for(request: Request, name: str, /, **params: Any) -> URL:
+    """The absolute URL of route ``name``, on MCQS_PUBLIC_URL: a forged Host header must
+    never reach a link, a form's action or a redirect."""
+    path = request.app.url_path_for(name, **params)
+    return URL(state(request).settings.public_url + str(path))
 
 
-def remember_application(request: Request, application_id: int) -> None:
-    owned = [i for i in request.session.get("applications", []) if i != application_id]
-    request.session["applications"] = [*owned[-9:], application_id]
-    request.session["current"] = application_id
+# ---- control characters, refused at the edge ----------------------------------------------
+
+# C0 and C1 controls, NUL included: nobody types them, and PostgreSQL refuses a NUL in text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def owns_application(request: Request, application_id: int) -> bool:
-    return application_id in request.session.get("applications", [])
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
 
 
-def current_application_id(request: Request) -> int | None:
+def without_control_characters(value: str) -> str:
+    """What was typed, minus the controls: shown back in the field that refused it."""
+    return _CONTROL.sub("", value)
+
+
+def control_character_errors(fields: Mapping[str, str], **shown_at: str) -> dict[str, str]:
+    """Field → error for each field holding a control character. ``shown_at`` moves the
+    error of a hidden field to the visible field it belongs to."""
+    return {
+        shown_at.get(name, name): ShownError(
+            messages.AZ["control_characters"], "control_characters"
+        )
+        for name, value in fields.items()
+        if has_control_characters(value)
+    }
+
+
+# ---- the session: CSRF token and the applications this browser may see in full ------------
+# The session cookie is signed, not encrypted, and a leaked secret lets anyone write one:
+# so it holds only random values (a CSRF token, notification codes), never database ids
+# that a forger could count through.
+
+
+def csrf_token(request: Request) -> str:
+    """This session's CSRF token, made on first use; every form posts it back."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def csrf_valid(request: Request, posted: str) -> bool:
+    token = request.session.get("csrf")
+    if not isinstance(token, str) or not token:
+        return False
+    return hmac.compare_digest(token.encode(), posted.encode())
+
+
+def csrf_refused() -> dict[str, str]:
+    """The form-wide error of a POST without this session's token (another site's form,
+    or a session that expired meanwhile)."""
+    return {"": ShownError(messages.AZ["csrf_refused"], "csrf_refused")}
+
+
+def remember_application(request: Request, notification_code: str) -> None:
+    owned = [c for c in request.session.get("applications", []) if c != notification_code]
+    request.session["applications"] = [*owned[-9:], notification_code]
+    request.session["current"] = notification_code
+
+
+def owns_application(request: Request, notification_code: str) -> bool:
+    return notification_code in request.session.get("applications", [])
+
+
+def current_application_code(request: Request) -> str | None:
     value = request.session.get("current")
-    return int(value) if value is not None else None
+    return value if isinstance(value, str) else None

@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.responses import HTMLResponse
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
 from mcqs.config import Settings
@@ -61,4 +64,17 @@ def create_simulators_app(
     mounts = simulator_mounts(
         settings, state_dir=state_dir, goldenpay_latency_seconds=goldenpay_latency_seconds
     )
-    return Starlette(routes=[Route("/", _index), *mounts])
+    return Starlette(
+        routes=[Route("/", _index), *mounts],
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=_own_policy)],
+    )
+
+
+async def _own_policy(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    # The simulators' pages have inline styles; MCQS's strict policy (which the demo's outer
+    # app adds to answers that have none) is for MCQS's own pages.
+    response = await call_next(request)
+    response.headers.setdefault(
+        "Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'"
+    )
+    return response

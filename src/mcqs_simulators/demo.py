@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mcqs.cli import configure_logging, serve_factory
+from mcqs.cli import configure_logging, load_settings, serve_factory
 from mcqs.config import Settings, get_settings
 from mcqs.db import Database
 from mcqs_simulators.app import create_simulators_app
@@ -166,7 +166,7 @@ def main() -> None:
     os.environ.setdefault("MCQS_DATABASE_URL", "sqlite:///var/demo.sqlite3")
     os.environ.setdefault("MCQS_SIM_STATE_DIR", "var/simulators")
     get_settings.cache_clear()
-    settings = get_settings()
+    settings = load_settings()
     if settings.env == "production":  # from a .env file
         sys.exit("mcqs-demo refuses MCQS_ENV=production: it serves simulators and demo data")
     SimulatorSettings()  # a bad MCQS_SIM_ value fails here, not in every web process

@@ -141,12 +141,16 @@ def test_returns_for_one_payment_ask_goldenpay_once_and_hold_no_lock(
         application_id = create_awaiting_payment(
             session, imeis=(demo_imeis[0],), payment_key="flooded-key", now=now
         ).id
+    port = free_port()
     settings = make_settings(
-        database_url=db_url, goldenpay_base_url=goldenpay_url, goldenpay_timeout_seconds=10
+        database_url=db_url,
+        goldenpay_base_url=goldenpay_url,
+        goldenpay_timeout_seconds=10,
+        public_url=f"http://127.0.0.1:{port}",  # the Host header browsers send it
     )
     url = "/payments/goldenpay/success?payment_key=flooded-key"
     with (
-        LiveServer(create_app(settings, db=catalogue), free_port()) as server,
+        LiveServer(create_app(settings, db=catalogue), port) as server,
         ThreadPoolExecutor(20) as pool,
         httpx.Client(base_url=server.url, timeout=30) as browser,
     ):

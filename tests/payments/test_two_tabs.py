@@ -14,6 +14,7 @@ from mcqs.payments.models import Payment, Refund
 from mcqs.payments.service import settle_payment
 from mcqs_simulators.population.citizens import CITIZENS
 
+from conftest import csrf_token_of
 from factories import create_paid_application
 
 
@@ -39,7 +40,12 @@ def test_the_form_pays_for_its_own_application_not_the_last_one_checked(
     flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[1],))  # tab B
     paid_from_a = client.post(
         "/application",
-        data={"code": code_a.group(1), "phone": "0501234567", "card_type": "v"},
+        data={
+            "code": code_a.group(1),
+            "phone": "0501234567",
+            "card_type": "v",
+            "csrf_token": csrf_token_of(tab_a),
+        },
         follow_redirects=False,
     )
     assert paid_from_a.status_code == 303
@@ -55,9 +61,10 @@ def test_a_form_of_another_browser_is_refused(flow, client, demo_imeis, catalogu
     code = re.search(r'name="code" value="([0-9A-Z]+)"', client.get("/application").text)
     assert code
     client.cookies.clear()
+    token = csrf_token_of(client.get("/register").text)  # the other browser's own session
     answer = client.post(
         "/application",
-        data={"code": code.group(1), "phone": "0501234567", "card_type": "v"},
+        data={"code": code.group(1), "phone": "0501234567", "card_type": "v", "csrf_token": token},
         follow_redirects=False,
     )
     assert answer.status_code == 303 and answer.headers["location"].endswith("/register")

@@ -66,7 +66,11 @@ def test_a_worker_that_dies_at_once_is_restarted_ever_more_slowly() -> None:
 
 
 def test_demo_serves_the_app_and_the_simulators(tmp_path: Path) -> None:
-    settings = Settings(env="test", database_url=f"sqlite:///{tmp_path / 'mcqs.sqlite3'}")
+    settings = Settings(
+        env="test",
+        database_url=f"sqlite:///{tmp_path / 'mcqs.sqlite3'}",
+        public_url="http://testserver",
+    )
     app = demo_app(settings, SimulatorSettings(state_dir=tmp_path / "sim"))
     with TestClient(app) as client:
         for path in ("/_sim/", "/_sim/goldenpay/", "/_sim/sms/", "/_sim/population/"):
@@ -75,8 +79,15 @@ def test_demo_serves_the_app_and_the_simulators(tmp_path: Path) -> None:
     assert (tmp_path / "sim" / "sms.sqlite3").exists()
 
 
+PARTIES = ("population", "goldenpay", "sms")
+
+
 def test_demo_refuses_production(tmp_path: Path) -> None:
-    settings = Settings(env="production", secret_key="a-real-production-secret")
+    settings = Settings(
+        env="production",
+        secret_key="a-real-production-secret",
+        **{f"{party}_base_url": f"https://{party}.example.az" for party in PARTIES},
+    )
     with pytest.raises(RuntimeError, match="production"):
         demo_app(settings, SimulatorSettings(state_dir=tmp_path))
     command = [sys.executable, "-c", "from mcqs_simulators.demo import main; main()"]

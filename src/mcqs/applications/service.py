@@ -85,10 +85,12 @@ def confirm_person(population: PopulationRegistryClient, data: CheckInput) -> Ch
     Called with no transaction open: the registry is an outside party. Raises
     :class:`FormErrors` with every problem found, each tied to its field."""
     id_card, fin, imeis = parse_check_input(data)
+    # Both questions are asked whatever the first answer: an unknown FİN must take as long
+    # to refuse as a known one, or the answer's time tells who is in the registry.
     person = population.get_person(fin)
+    card = population.id_card_check(fin, id_card)
     if person is None:
         raise FormErrors([InvalidInput("fin_unknown", field="fin")])
-    card = population.id_card_check(fin, id_card)
     if card is None or not card.match:
         raise FormErrors([InvalidInput("id_card_not_of_fin", field="id_card")])
     if not card.valid:

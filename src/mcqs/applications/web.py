@@ -16,24 +16,27 @@ from mcqs.applications.service import (
     confirm_person,
     create_application,
     find_by_notification_code,
-    get_application,
     parse_check_input,
 )
 from mcqs.db import utcnow
 from mcqs.errors import DomainError, FormErrors, InvalidInput
-from mcqs.identity.rules import normalize_fin
 from mcqs.pages import (
     ShownError,
     client_address,
-    current_application_id,
+    control_character_errors,
+    csrf_refused,
+    csrf_valid,
+    current_application_code,
     field_errors,
     owns_application,
+    public_url_for,
     remember_application,
     render,
     state,
+    without_control_characters,
 )
 from mcqs.security.captcha import render_security_code, speak_security_code
-from mcqs.security.service import guard_check, issue_security_code
+from mcqs.security.service import count_fin_check, guard_check, issue_security_code
 
 router = APIRouter()
 
@@ -48,7 +51,22 @@ def home(request: Request) -> Response:
 def _check_form(
     request: Request, *, values: dict[str, str], errors: dict[str, str], status_code: int = 200
 ) -> Response:
+    """The check form with a new security code; what was typed is shown back."""
     app = state(request)
+    values = {name: without_control_characters(value) for name, value in values.items()}
+    if not app.security_code_limiter.allow(client_address(request)):
+        # Each code is a row and a picture: one client may not have them by the hundred.
+        # The form stays, with what was typed, and no code until the minute is over.
+        refused = ShownError(messages.AZ["too_many_security_codes"], "too_many_security_codes")
+        return render(
+            request,
+            "register.html",
+            status_code=429,
+            values=values,
+            errors={**errors, "": refused},
+            security_code_id="",
+            security_code_picture="",
+        )
     with app.db.transaction() as session:
         code_id, text = issue_security_code(session, settings=app.settings, now=utcnow())
     # Inline, as data: URIs: the code's text is never stored, so no later request could
@@ -91,6 +109,7 @@ def check(
     imei_3: Annotated[str, Form()] = "",
     imei_4: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "check",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """ "Məlumatları yoxla": guard, validate, fill the application form from the registry."""
     app = state(request)
@@ -102,8 +121,18 @@ def check(
         "imei_3": imei_3,
         "imei_4": imei_4,
     }
+    if not csrf_valid(request, csrf_token):
+        return _check_form(request, values=values, errors=csrf_refused(), status_code=403)
     if action == "new_code":
         return _check_form(request, values=values, errors={})
+    # Refused at the edge: nobody types a control character, and a NUL would reach the
+    # database (PostgreSQL refuses it in text) through the rate-limit key or the code's id.
+    dirty = control_character_errors(
+        {**values, "security_code": security_code, "security_code_id": security_code_id},
+        security_code_id="security_code",
+    )
+    if dirty:
+        return _check_form(request, values=values, errors=dirty, status_code=422)
 
     # The guard's counters are committed even when it refuses: a wrong try must count.
     refused: DomainError | None = None
@@ -113,7 +142,6 @@ def check(
                 session,
                 settings=app.settings,
                 client=client_address(request),
-                fin=_rate_limit_fin(fin),
                 code_id=security_code_id,
                 typed_code=security_code,
                 now=utcnow(),
@@ -134,6 +162,16 @@ def check(
     try:
         # The registry is asked with no transaction open; then one short transaction.
         checked = confirm_person(app.services.population, data)
+        # Counted only now that the ID card matched the FİN: someone who merely knows a
+        # FİN cannot use up its owner's tries. Committed on its own, like the guard.
+        fin_refused: DomainError | None = None
+        with app.db.transaction() as session:
+            try:
+                count_fin_check(session, settings=app.settings, fin=checked.fin, now=utcnow())
+            except DomainError as error:
+                fin_refused = error
+        if fin_refused is not None:
+            raise fin_refused
         with app.db.transaction() as session:
             application = create_application(
                 session,
@@ -146,8 +184,8 @@ def check(
         return _check_form(
             request, values=values, errors=field_errors(error), status_code=form_status(error)
         )
-    remember_application(request, application.id)
-    return RedirectResponse(request.url_for("applications:form"), status_code=303)
+    remember_application(request, application.notification_code)
+    return RedirectResponse(public_url_for(request, "applications:form"), status_code=303)
 
 
 def form_status(error: DomainError | FormErrors) -> int:
@@ -160,31 +198,24 @@ def form_status(error: DomainError | FormErrors) -> int:
     return errors[0].status_code
 
 
-def _rate_limit_fin(fin: str) -> str:
-    """The FİN as the per-FİN limit counts it: normalised, so spellings share one count."""
-    try:
-        return normalize_fin(fin)
-    except InvalidInput:
-        return fin.strip().upper()[:7]
-
-
 def application_form_page(
     request: Request, *, values: dict[str, str], errors: dict[str, str], status_code: int = 200
 ) -> Response:
     """The application form of this browser's current application, or where it went."""
-    application_id = current_application_id(request)
-    if application_id is None or not owns_application(request, application_id):
-        return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
+    code = current_application_code(request)
+    if code is None or not owns_application(request, code):
+        return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
     with state(request).db.transaction() as session:
-        application = get_application(session, application_id)
+        application = find_by_notification_code(session, code)
     if application.status == ApplicationStatus.EXPIRED:
-        url = request.url_for("applications:check_form").include_query_params(
+        url = public_url_for(request, "applications:check_form").include_query_params(
             notice="application_expired"
         )
         return RedirectResponse(url, status_code=303)
     if application.status not in PAYABLE:
         return RedirectResponse(
-            request.url_for("receipts:show", code=application.notification_code), status_code=303
+            public_url_for(request, "receipts:show", code=application.notification_code),
+            status_code=303,
         )
     values.setdefault("phone", application.phone or "")
     if application.payments:  # paying again: the card type chosen last time stays chosen
@@ -222,6 +253,12 @@ def application_status(request: Request, code: str = "") -> Response:
     """Follow an application by its notification code; personal data stays masked."""
     if not code.strip():
         return render(request, "status.html", code="", application=None)
+    dirty = control_character_errors({"code": code})
+    if dirty:
+        shown = without_control_characters(code)
+        return render(
+            request, "status.html", status_code=422, code=shown, application=None, errors=dirty
+        )
     try:
         with state(request).db.transaction() as session:
             application = find_by_notification_code(session, code)

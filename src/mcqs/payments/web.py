@@ -22,8 +22,12 @@ from mcqs.errors import (
 )
 from mcqs.pages import (
     client_address,
+    control_character_errors,
+    csrf_refused,
+    csrf_valid,
     field_errors,
     owns_application,
+    public_url_for,
     remember_application,
     render,
     state,
@@ -39,21 +43,33 @@ def confirm_and_pay(
     code: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
     card_type: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """ "Təsdiqlə və ödəniş et": take the phone number and send the citizen to GoldenPay.
 
     The form names its application, so a second tab with another application cannot make
     this one pay for the other."""
     app = state(request)
+    values = {"phone": phone, "card_type": card_type}
+    owner = owns_application(request, code)
+    if not csrf_valid(request, csrf_token):
+        if not owner:  # no form of ours to show again
+            refused = csrf_refused()[""]
+            return render(
+                request, "error.html", status_code=403, message=refused, code="csrf_refused"
+            )
+        return application_form_page(request, values=values, errors=csrf_refused(), status_code=403)
+    if not owner:
+        return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
+    remember_application(request, code)
+    dirty = control_character_errors(values)
+    if dirty:
+        return application_form_page(request, values=values, errors=dirty, status_code=422)
     try:
         with app.db.transaction() as session:
             application_id = find_by_notification_code(session, code).id
     except DomainError:
-        application_id = None
-    if application_id is None or not owns_application(request, application_id):
-        return RedirectResponse(request.url_for("applications:check_form"), status_code=303)
-    remember_application(request, application_id)
-    values = {"phone": phone, "card_type": card_type}
+        return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
     try:
         opened = start_payment(
             app.db,
@@ -77,6 +93,8 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
     app = state(request)
     if not app.return_limiter.allow(client_address(request)):
         raise TooManyRequests("too_many_returns")
+    if control_character_errors({"payment_key": payment_key}):
+        raise NotFound("payment_unknown")  # no key of ours has one; PostgreSQL refuses a NUL
     payment_key = payment_key.strip()[:64]
     with app.db.transaction() as session:
         ours = record_return(session, payment_key=payment_key, outcome=outcome)
@@ -93,10 +111,10 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
     except ExternalServiceError as error:
         # GoldenPay did not answer in time: the worker settles the payment; nothing is lost.
         return render(request, "payment_pending.html", status_code=503, errors=field_errors(error))
-    owner = owns_application(request, settled.application_id)
     code = settled.notification_code
+    owner = owns_application(request, code)
     if settled.state == "paid":
-        target = request.url_for("receipts:show" if owner else "receipts:verify", code=code)
+        target = public_url_for(request, "receipts:show" if owner else "receipts:verify", code=code)
         return RedirectResponse(target, status_code=303)
     if settled.state == "pending":
         return render(request, "payment_pending.html", status_code=202, errors={})
@@ -107,8 +125,8 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
     notice = f"payment_{settled.failure_reason or 'failed'}"
     if not owner:
         raise DomainError(notice)
-    remember_application(request, settled.application_id)
-    url = request.url_for("applications:form").include_query_params(notice=notice)
+    remember_application(request, code)
+    url = public_url_for(request, "applications:form").include_query_params(notice=notice)
     return RedirectResponse(url, status_code=303)
 
 

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from mcqs.applications.models import Application
 from mcqs.applications.service import find_by_notification_code
 from mcqs.errors import DomainError
-from mcqs.pages import field_errors, owns_application, render, state
+from mcqs.pages import field_errors, owns_application, public_url_for, render, state
 from mcqs.receipts.pdf import render_receipt_pdf
 from mcqs.receipts.qr import qr_svg
 from mcqs.receipts.schemas import ReceiptView, mask_fin, mask_name
@@ -27,9 +27,12 @@ def _load(request: Request, code: str) -> tuple[Application, ReceiptView]:
 @router.get("/receipts/{code}", name="receipts:show")
 def show_receipt(request: Request, code: str) -> Response:
     application, receipt = _load(request, code)
-    if not owns_application(request, application.id):
+    if not owns_application(request, application.notification_code):
         # Another browser sees only what the verification page shows.
-        return RedirectResponse(request.url_for("receipts:verify", code=code), status_code=303)
+        return RedirectResponse(
+            public_url_for(request, "receipts:verify", code=application.notification_code),
+            status_code=303,
+        )
     return render(
         request,
         "receipt.html",
@@ -42,8 +45,11 @@ def show_receipt(request: Request, code: str) -> Response:
 @router.get("/receipts/{code}/pdf", name="receipts:pdf")
 def receipt_pdf(request: Request, code: str) -> Response:
     application, receipt = _load(request, code)
-    if not owns_application(request, application.id):
-        return RedirectResponse(request.url_for("receipts:verify", code=code), status_code=303)
+    if not owns_application(request, application.notification_code):
+        return RedirectResponse(
+            public_url_for(request, "receipts:verify", code=application.notification_code),
+            status_code=303,
+        )
     filename = f"qebz-{receipt.notification_code}.pdf"
     return Response(
         render_receipt_pdf(receipt),

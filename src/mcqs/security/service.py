@@ -83,34 +83,39 @@ def guard_check(
     *,
     settings: Settings,
     client: str,
-    fin: str,
     code_id: str,
     typed_code: str,
     now: dt.datetime,
 ) -> None:
-    """The per-client limit, the security code, then the per-FİN limit, for one press of
-    "Məlumatları yoxla". A FİN is counted only behind a right code, so nobody can lock a
-    citizen out by typing their FİN without one.
+    """The per-client limit, then the security code, for one press of "Məlumatları yoxla".
+
+    The per-FİN limit is not here: it is counted by :func:`count_fin_check` only once the
+    registry said the ID card belongs to the FİN, so that nobody can lock a citizen out by
+    posting their FİN with a wrong card number.
 
     The caller runs this in a transaction of its own and commits it even when this
     raises, so that wrong tries and hits are counted."""
-    window = settings.check_limit_window_seconds
     count_rate_limit_hit(
         session,
         key=f"check:client:{client}",
         limit=settings.check_limit_per_client,
-        window_seconds=window,
+        window_seconds=settings.check_limit_window_seconds,
         now=now,
     )
     verify_security_code(session, settings=settings, code_id=code_id, typed=typed_code, now=now)
-    if fin:
-        count_rate_limit_hit(
-            session,
-            key=f"check:fin:{fin}",
-            limit=settings.check_limit_per_fin,
-            window_seconds=window,
-            now=now,
-        )
+
+
+def count_fin_check(session: Session, *, settings: Settings, fin: str, now: dt.datetime) -> None:
+    """Count one check of ``fin`` whose ID card matched; refuse past the per-FİN limit.
+
+    ``fin`` is normalised (the registry was asked with it). In a transaction of its own."""
+    count_rate_limit_hit(
+        session,
+        key=f"check:fin:{fin}",
+        limit=settings.check_limit_per_fin,
+        window_seconds=settings.check_limit_window_seconds,
+        now=now,
+    )
 
 
 def purge_expired(session: Session, *, settings: Settings, now: dt.datetime) -> None:
