@@ -90,3 +90,23 @@ def test_every_page_answers_no_store(flow: Any, client: Any, demo_imeis: list[st
     assert answered["/receipts/{code}"] == answered["/receipts/{code}/pdf"] == 200
     assert client.get("/status").headers["cache-control"] == "no-store"
     assert client.get("/static/site.css").headers.get("cache-control") != "no-store"
+
+
+def test_status_columns_have_their_check_constraints_by_name(db: Database) -> None:
+    """The names the models give (``ck_<table>_<name>``), not doubled by the migration."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(db.engine)
+    names = {
+        check["name"]
+        for table in ("applications", "payments", "refunds", "sms_messages", "jobs")
+        for check in inspector.get_check_constraints(table)
+    }
+    assert {
+        "ck_applications_application_status",
+        "ck_payments_payment_status",
+        "ck_payments_payment_failure_reason",
+        "ck_refunds_refund_status",
+        "ck_sms_messages_sms_status",
+        "ck_jobs_job_status",
+    } <= names

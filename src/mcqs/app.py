@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from mcqs import messages
 from mcqs.applications.web import router as applications_router
@@ -113,6 +113,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @app.exception_handler(Exception)
     def unexpected_error_page(request: Request, error: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
+        if not hasattr(request.app.state, "mcqs"):
+            # An app mounted beside ours (the demo's simulators): not our page to render.
+            return PlainTextResponse("Internal Server Error", status_code=500)
         page = render(request, "error.html", status_code=500, message=messages.AZ["unexpected"])
         protect(page, request.url.path)  # answered outside the middleware
         return page

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # expired (clocks differ; GoldenPay's session starts a moment after ours), and the
     # IMEIs stay held as long: a payment made at the last second is never lost.
     payment_late_margin_minutes: int = 5
+    # One person may hold one IMEI unpaid (while paying) this long a day, so nobody can
+    # keep someone else's IMEI blocked by opening payment sessions one after another.
+    hold_minutes_per_imei_per_day: int = 45
     # A web request waits on GoldenPay at most this long; then the citizen reads
     # "being checked" and the worker settles the payment.
     goldenpay_timeout_seconds: float = 5.0
@@ -111,6 +114,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _derive_and_check(self) -> Settings:
+        one_session = self.payment_session_minutes + self.payment_late_margin_minutes
+        if self.hold_minutes_per_imei_per_day < one_session:
+            raise ValueError(
+                "MCQS_HOLD_MINUTES_PER_IMEI_PER_DAY must be at least one payment session "
+                f"with its margin ({one_session} minutes), or nobody could pay"
+            )
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         sim = f"{self.public_url}/_sim"

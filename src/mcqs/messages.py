@@ -68,6 +68,11 @@ AZ: dict[str, str] = {
         "Ərizənin müddəti bitib. Zəhmət olmasa, məlumatları yenidən daxil edib başlayın."
     ),
     "application_not_payable": "Bu ərizə üzrə ödəniş artıq qəbul edilib və ya mümkün deyil.",
+    "imei_hold_allowance_used": (
+        "Bu İMEİ kodu üçün bu gün ödəniş vaxtından artıq istifadə etmisiniz. Sabah yenidən "
+        "cəhd edin və ya poçt şöbəsindəki qeydiyyat məntəqəsinə, yaxud mobil operatorun satış "
+        "məntəqəsinə müraciət edin."
+    ),
     "payment_being_opened": (
         'Ödəniş səhifəsi açılır. Bir neçə saniyədən sonra yenidən "Təsdiqlə və ödəniş et" '
         "düyməsini basın."

@@ -41,9 +41,9 @@ def test_checking_again_never_lengthens_a_hold(flow, catalogue: Database, demo_i
     # message names the moment it ends.
     again = flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],))
     assert error_code_of(again.text, "imei_1") == "imei_in_pending_application"
-    from mcqs.localtime import format_baku
+    from mcqs.localtime import format_baku_by_minute_after
 
-    assert format_baku(hold.held_until) in again.text
+    assert format_baku_by_minute_after(hold.held_until) in again.text
     # Pressing "Təsdiqlə və ödəniş et" again reuses the open session, also no longer.
     second = flow.confirm()
     assert second.headers["location"] == first.headers["location"]
@@ -65,3 +65,96 @@ def test_one_fin_has_few_unpaid_applications_at_once(
     # Checking one of the same IMEIs again replaces that application: not a new one.
     again = flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(demo_imeis[0],))
     assert again.status_code == 303
+
+
+def _check(services, catalogue: Database, citizen_index: int, imei: str, now):
+    from mcqs.applications.service import CheckInput, confirm_person, create_application
+
+    citizen = CITIZENS[citizen_index]
+    data = CheckInput(id_card=citizen.id_card, fin=citizen.fin, imeis=(imei,))
+    checked = confirm_person(services.population, data)
+    with catalogue.transaction() as session:
+        return create_application(
+            session, checked=checked, channel="online_anonymous", max_open_per_fin=3, now=now
+        ).id
+
+
+def test_one_person_cannot_chain_payment_sessions_to_keep_an_imei(
+    catalogue: Database, services, app_settings, demo_imeis, run_worker
+) -> None:
+    """The renewal found when issue 5 was replayed: at each hold's end, press pay again
+    (or check again and press pay). A FİN holds one IMEI unpaid at most
+    MCQS_HOLD_MINUTES_PER_IMEI_PER_DAY a day; then the IMEI is free for others."""
+    import datetime as dt
+
+    import pytest
+
+    from mcqs.errors import Conflict
+    from mcqs.payments.service import start_payment
+
+    start = dt.datetime.now(dt.UTC)
+
+    def pay(application_id: int, minutes: int) -> None:
+        start_payment(
+            catalogue, goldenpay=services.goldenpay, settings=app_settings,
+            application_id=application_id, phone="0501234567", card_type="v", lang="lv",
+            now=lambda: start + dt.timedelta(minutes=minutes),
+        )  # fmt: skip
+
+    first = _check(services, catalogue, 0, demo_imeis[0], start)
+    pay(first, 0)  # held 20 minutes (the session and GoldenPay's margin)
+    run_worker(now=start + dt.timedelta(minutes=21))  # expired unpaid: released
+    pay(first, 21)  # a second session: 40 minutes used of 45
+    run_worker(now=start + dt.timedelta(minutes=42))
+    second = _check(services, catalogue, 0, demo_imeis[0], start + dt.timedelta(minutes=42))
+    with pytest.raises(Conflict) as refused:
+        pay(second, 42)
+    assert refused.value.code == "imei_hold_allowance_used"
+    # Someone else may hold it now.
+    other = _check(services, catalogue, 1, demo_imeis[0], start + dt.timedelta(minutes=42))
+    pay(other, 42)
+    assert [h.application_id for h in live_holds(catalogue)] == [other]
+
+
+def test_ten_checks_of_one_fin_at_once_open_no_more_than_the_limit(
+    catalogue: Database, services, app_settings, demo_imeis
+) -> None:
+    """Found when issue 5 was replayed on PostgreSQL: simultaneous checks each counted the
+    others' applications as not there yet."""
+    import threading
+
+    from mcqs.applications.service import CheckInput, confirm_person, create_application
+    from mcqs.db import utcnow
+    from mcqs.errors import FormErrors
+
+    citizen = CITIZENS[0]
+    checked = [
+        confirm_person(
+            services.population,
+            CheckInput(id_card=citizen.id_card, fin=citizen.fin, imeis=(imei,)),
+        )
+        for imei in demo_imeis[:8]
+    ]
+    barrier = threading.Barrier(len(checked))
+    outcomes: list[str] = []
+
+    def check(one) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait(timeout=10)
+        try:
+            with catalogue.transaction() as session:
+                create_application(
+                    session, checked=one, channel="online_anonymous",
+                    max_open_per_fin=app_settings.open_applications_per_fin, now=utcnow(),
+                )  # fmt: skip
+            outcomes.append("created")
+        except FormErrors as refused:
+            outcomes.append(refused.errors[0].code)
+
+    threads = [threading.Thread(target=check, args=(one,)) for one in checked]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    limit = app_settings.open_applications_per_fin
+    assert outcomes.count("created") == limit
+    assert outcomes.count("too_many_open_applications") == len(checked) - limit

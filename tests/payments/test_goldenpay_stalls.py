@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -165,6 +165,17 @@ def test_returns_for_one_payment_ask_goldenpay_once_and_hold_no_lock(
         stand_in.release.set()
         assert first.result(timeout=20).status_code == 202  # GoldenPay: still waiting
     assert stand_in.result_calls == 1
+    with catalogue.transaction() as session:
+        from sqlalchemy import func, select
+
+        from mcqs.payments.models import PaymentEvent
+
+        returns = session.scalar(
+            select(func.count())
+            .select_from(PaymentEvent)
+            .where(PaymentEvent.kind == "return_success")
+        )
+        assert returns == 1, "the same return, repeated at once, is kept once"
 
 
 def test_one_client_may_not_flood_the_return_url(client) -> None:
@@ -179,7 +190,6 @@ def test_one_client_may_not_flood_the_return_url(client) -> None:
 
 def test_the_lock_check_sees_a_held_lock(catalogue: Database, demo_imeis) -> None:
     """The check above can fail: with a transaction holding the lock, it does."""
-    from sqlalchemy import select
 
     from mcqs.applications.models import Application
 

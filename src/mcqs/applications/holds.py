@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mcqs.applications.models import Application, ImeiHold
+from mcqs.errors import Conflict
 
 
 def _alive(now: dt.datetime):  # type: ignore[no-untyped-def]
@@ -47,16 +48,50 @@ def _release_lapsed(session: Session, imei_norms: list[str], *, now: dt.datetime
     )
 
 
+HOLD_ALLOWANCE_WINDOW = dt.timedelta(hours=24)
+
+
+def hold_time_used(session: Session, *, fin: str, imei_norm: str, now: dt.datetime) -> dt.timedelta:
+    """How long this FİN has held this IMEI, unpaid, over the last day (a paid hold, with
+    no end, does not count: it was used to pay)."""
+    rows = session.execute(
+        select(ImeiHold.held_from, ImeiHold.held_until, ImeiHold.released_at).where(
+            ImeiHold.fin == fin,
+            ImeiHold.imei_norm == imei_norm,
+            ImeiHold.held_from > now - HOLD_ALLOWANCE_WINDOW,
+            ImeiHold.held_until.is_not(None),
+        )
+    ).all()
+    used = dt.timedelta()
+    for held_from, held_until, released_at in rows:
+        assert held_until is not None  # the query keeps only holds with an end
+        end = min(released_at, held_until) if released_at else held_until
+        used += max(end - held_from, dt.timedelta())
+    return used
+
+
 def hold_imeis(
-    session: Session, *, application: Application, until: dt.datetime | None, now: dt.datetime
+    session: Session,
+    *,
+    application: Application,
+    until: dt.datetime | None,
+    now: dt.datetime,
+    daily_allowance: dt.timedelta | None = None,
 ) -> dict[str, ImeiHold]:
     """Hold every IMEI of ``application`` until ``until`` (None: until decided).
 
     An IMEI it already holds keeps its hold, with ``until`` only when that is None (paid):
-    a new payment session never lengthens a hold. Returns the live holds of *other*
+    a new payment session never lengthens a hold. Nor can one person chain sessions to
+    keep an IMEI from others: a FİN holds one IMEI unpaid for at most ``daily_allowance``
+    a day (refused with ``imei_hold_allowance_used``). Returns the live holds of *other*
     applications that stood in the way, by IMEI; empty when all are held."""
     norms = [item.imei_norm for item in application.imeis]
     _release_lapsed(session, norms, now=now)
+    if daily_allowance is not None and until is not None:
+        for norm in norms:
+            used = hold_time_used(session, fin=application.fin, imei_norm=norm, now=now)
+            if used + (until - now) > daily_allowance:
+                raise Conflict("imei_hold_allowance_used")
     own = {
         hold.imei_norm: hold
         for hold in session.scalars(

@@ -172,14 +172,25 @@ def publish(session: Session, event: ApplicationEvent) -> None:
 
 
 def await_payment(
-    session: Session, application: Application, *, hold_until: dt.datetime, now: dt.datetime
+    session: Session,
+    application: Application,
+    *,
+    hold_until: dt.datetime,
+    daily_allowance: dt.timedelta | None = None,
+    now: dt.datetime,
 ) -> dict[str, Any]:
     """A GoldenPay session is being opened: hold the IMEIs for as long as it can be paid.
 
     Returns the holds of other applications in the way (nothing changes then)."""
     if not allowed(application.status, Action.AWAIT_PAYMENT):
         raise TransitionRefused(application, Action.AWAIT_PAYMENT)
-    blocked = hold_imeis(session, application=application, until=hold_until, now=now)
+    blocked = hold_imeis(
+        session,
+        application=application,
+        until=hold_until,
+        now=now,
+        daily_allowance=daily_allowance,
+    )
     if blocked:
         return dict(blocked)
     _move(application, Action.AWAIT_PAYMENT)

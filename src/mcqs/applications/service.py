@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
@@ -19,7 +19,7 @@ from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFoun
 from mcqs.fees.service import fee_band, tariff_day
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
-from mcqs.localtime import format_baku
+from mcqs.localtime import format_baku_by_minute_after
 
 MAX_IMEIS = 4
 # How long a checked application waits for the citizen to press "Təsdiqlə və ödəniş et"
@@ -112,7 +112,7 @@ def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) ->
             if hold.held_until is None:
                 errors.append(Conflict("imei_in_paid_application", field=field))
             else:
-                until = format_baku(hold.held_until)
+                until = format_baku_by_minute_after(hold.held_until)
                 errors.append(Conflict("imei_in_pending_application", field=field, until=until))
     return errors
 
@@ -136,6 +136,12 @@ def _give_way(session: Session, *, fin: str, imeis: list[Imei], now: dt.datetime
 
 
 def _open_applications(session: Session, *, fin: str, now: dt.datetime) -> int:
+    """How many applications of this FİN wait to be paid. On PostgreSQL checks of one FİN
+    are serialised first (an advisory lock until the transaction ends), or ten checks at
+    the same moment would each count the others' as not there yet; SQLite transactions
+    already run one at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"fin:{fin}"})
     return (
         session.scalar(
             select(func.count())

@@ -41,7 +41,7 @@ from mcqs.errors import (
     NotFound,
 )
 from mcqs.identity.rules import normalize_phone
-from mcqs.localtime import format_baku
+from mcqs.localtime import format_baku_by_minute_after
 from mcqs.payments.goldenpay import GoldenPayClient, PaymentResult
 from mcqs.payments.models import (
     CARD_TYPES,
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 # A payment reserved but never given a key (the process died while asking GoldenPay):
 # after this it is given up.
 OPENING_GIVEN_UP_AFTER = dt.timedelta(minutes=2)
+# The same return for one payment, repeated within this, is the same fact: kept once.
+RETURNS_RECORDED_EVERY = dt.timedelta(seconds=10)
 
 
 def _ends(payment: Payment, settings: Settings) -> dt.datetime:
@@ -111,7 +113,13 @@ def _reserve(
 
     expires_at = now + dt.timedelta(minutes=settings.payment_session_minutes)
     hold_until = expires_at + dt.timedelta(minutes=settings.payment_late_margin_minutes)
-    blocked = lifecycle.await_payment(session, application, hold_until=hold_until, now=now)
+    blocked = lifecycle.await_payment(
+        session,
+        application,
+        hold_until=hold_until,
+        daily_allowance=dt.timedelta(minutes=settings.hold_minutes_per_imei_per_day),
+        now=now,
+    )
     if blocked:
         raise FormErrors([_held_elsewhere(hold) for hold in blocked.values()][:1])
     payment = Payment(
@@ -132,7 +140,9 @@ def _reserve(
 def _held_elsewhere(hold: ImeiHold) -> DomainError:
     if hold.held_until is None:
         return Conflict("imei_in_paid_application")
-    return Conflict("imei_in_pending_application", until=format_baku(hold.held_until))
+    return Conflict(
+        "imei_in_pending_application", until=format_baku_by_minute_after(hold.held_until)
+    )
 
 
 def start_payment(
@@ -230,14 +240,26 @@ def _outcome(session: Session, payment: Payment) -> PaymentOutcome:
     return PaymentOutcome(state, application.id, application.notification_code, reason)
 
 
-def record_return(session: Session, *, payment_key: str, outcome: str) -> bool:
+def record_return(session: Session, *, payment_key: str, outcome: str, now: dt.datetime) -> bool:
     """Store a browser return from GoldenPay before anything acts on it; only for keys
-    that are ours, so forged returns write nothing. Returns whether the key is ours."""
+    that are ours, so forged returns write nothing, and one row per key every few seconds,
+    so a flood of the same return writes no more. Returns whether the key is ours."""
     known = session.scalar(select(Payment.id).where(Payment.payment_key == payment_key))
     if known is None:
         return False
-    session.add(PaymentEvent(payment_key=payment_key, kind=f"return_{outcome}"))
-    session.flush()
+    kind = f"return_{outcome}"
+    recorded = session.scalar(
+        select(PaymentEvent.id)
+        .where(
+            PaymentEvent.payment_key == payment_key,
+            PaymentEvent.kind == kind,
+            PaymentEvent.received_at > now - RETURNS_RECORDED_EVERY,
+        )
+        .limit(1)
+    )
+    if recorded is None:
+        session.add(PaymentEvent(payment_key=payment_key, kind=kind, received_at=now))
+        session.flush()
     return True
 
 

@@ -97,7 +97,7 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
         raise NotFound("payment_unknown")  # no key of ours has one; PostgreSQL refuses a NUL
     payment_key = payment_key.strip()[:64]
     with app.db.transaction() as session:
-        ours = record_return(session, payment_key=payment_key, outcome=outcome)
+        ours = record_return(session, payment_key=payment_key, outcome=outcome, now=utcnow())
     if not ours:
         raise NotFound("payment_unknown")
     try:

@@ -40,7 +40,7 @@ def upgrade() -> None:
     for table, (name, values) in STATUSES.items():
         allowed = ", ".join(f"'{value}'" for value in values)
         with op.batch_alter_table(table) as batch_op:
-            batch_op.create_check_constraint(name, sa.text(f"status IN ({allowed})"))
+            batch_op.create_check_constraint(op.f(name), sa.text(f"status IN ({allowed})"))
 
     op.create_table(
         "imei_holds",
@@ -109,4 +109,4 @@ def downgrade() -> None:
     op.drop_table("imei_holds")
     for table, (name, _values) in STATUSES.items():
         with op.batch_alter_table(table) as batch_op:
-            batch_op.drop_constraint(name, type_="check")
+            batch_op.drop_constraint(op.f(name), type_="check")

@@ -23,11 +23,11 @@ def upgrade() -> None:
     with op.batch_alter_table("payments") as batch_op:
         batch_op.add_column(sa.Column("failure_reason", sa.String(length=24), nullable=True))
         batch_op.create_check_constraint(
-            "ck_payments_payment_failure_reason", sa.text(f"failure_reason IN ({allowed})")
+            op.f("ck_payments_payment_failure_reason"), sa.text(f"failure_reason IN ({allowed})")
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("payments") as batch_op:
-        batch_op.drop_constraint("ck_payments_payment_failure_reason", type_="check")
+        batch_op.drop_constraint(op.f("ck_payments_payment_failure_reason"), type_="check")
         batch_op.drop_column("failure_reason")
