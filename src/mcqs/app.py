@@ -11,10 +11,12 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcqs import messages
 from mcqs.applications.web import router as applications_router
@@ -79,12 +81,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return JSONResponse(report.as_json(), status_code=report.status_code)
 
     protect = security_headers(settings)
-
-    @app.middleware("http")
-    async def add_security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        protect(response, request.url.path)
-        return response
+    # A plain ASGI middleware, not @app.middleware("http"): that one copies every answer
+    # through a second task and costs each request (a flood of them most of all).
+    app.add_middleware(SecurityHeaders, protect=protect)
 
     # Outermost: a request for another host is refused before anything reads it.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
@@ -150,8 +149,8 @@ def security_headers(settings: Settings) -> Any:
     )
     https = settings.public_url.startswith("https://")
 
-    def protect(response: Response, path: str) -> None:
-        headers = response.headers
+    def protect(response: Response | MutableHeaders, path: str) -> None:
+        headers = response.headers if isinstance(response, Response) else response
         # Pages carry notification codes in their URLs: never send them to another site;
         # and no page of ours may be framed by another (clickjacking the pay button).
         headers.setdefault("Referrer-Policy", "same-origin")
@@ -167,3 +166,24 @@ def security_headers(settings: Settings) -> Any:
             headers["Cache-Control"] = "no-store"
 
     return protect
+
+
+class SecurityHeaders:
+    """Adds ``protect``'s headers to every answer as it starts."""
+
+    def __init__(self, app: ASGIApp, *, protect: Any) -> None:
+        self.app = app
+        self.protect = protect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+
+        async def send_protected(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.protect(MutableHeaders(scope=message), path)
+            await send(message)
+
+        await self.app(scope, receive, send_protected)
