@@ -70,6 +70,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line("(CI runs these: bash .ci/run)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """Every domain's tasks and event handlers, connected as the app and the worker do."""
+    from mcqs.wiring import connect
+
+    connect()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -284,6 +292,31 @@ def csrf_token_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "the form carries a CSRF token"
     return found.group(1)
+
+
+def at_the_same_moment(
+    calls: list[Callable[[], str]], *, refused: type[BaseException]
+) -> list[str]:
+    """Run each call in its own thread (its own database connection), all released at once;
+    each answers an outcome, or raises ``refused`` whose code is its outcome."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[str] = []
+
+    def run(call: Callable[[], str]) -> None:
+        barrier.wait(timeout=10)
+        try:
+            outcomes.append(call())
+        except refused as error:
+            errors = getattr(error, "errors", None)
+            outcomes.append(errors[0].code if errors else error.code)  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(outcomes) == len(calls), "every call came back"
+    return outcomes
 
 
 # ---- the citizen's flow, driven over HTTP ------------------------------------------------------

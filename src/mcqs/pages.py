@@ -78,6 +78,14 @@ class ShownError(str):
         return shown
 
 
+def notice_errors(notice: str, allowed: tuple[str, ...]) -> dict[str, str]:
+    """A notice another page sent the citizen back with (``?notice=…``), shown at the top of
+    the form; only the ones this page expects, so a link cannot put words on our page."""
+    if notice not in allowed:
+        return {}
+    return {"": ShownError(messages.AZ[notice], notice)}
+
+
 def field_errors(error: DomainError | FormErrors) -> dict[str, str]:
     """Field name → message, for showing each error next to its field ("" = form-wide)."""
     errors = error.errors if isinstance(error, FormErrors) else [error]

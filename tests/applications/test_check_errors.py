@@ -10,7 +10,7 @@ from mcqs.applications.models import Application
 from mcqs.db import Database
 from mcqs_simulators.population.citizens import CITIZENS
 
-from conftest import error_code_of, error_of
+from conftest import at_the_same_moment, error_code_of, error_of
 
 
 def applications(db: Database) -> int:
@@ -142,8 +142,6 @@ def test_two_citizens_paying_for_one_imei_at_the_same_moment(
 ) -> None:
     """Only one application may hold an IMEI, also when two citizens press "Təsdiqlə və
     ödəniş et" at once (real threads, own connections; PostgreSQL runs them at once)."""
-    import threading
-
     from mcqs.applications.models import ImeiHold
     from mcqs.applications.service import CheckInput, confirm_person, create_application
     from mcqs.db import utcnow
@@ -162,26 +160,16 @@ def test_two_citizens_paying_for_one_imei_at_the_same_moment(
                     max_open_per_fin=3, now=utcnow(),
                 ).id
             )  # fmt: skip
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def pay(application_id: int) -> None:
-        barrier.wait(timeout=10)
-        try:
-            start_payment(
-                catalogue, goldenpay=services.goldenpay, settings=app_settings,
-                application_id=application_id, phone="0501234567", card_type="v",
-                lang="lv", now=utcnow,
-            )  # fmt: skip
-            outcomes.append("opened")
-        except FormErrors as refused:
-            outcomes.append(refused.errors[0].code)
+    def pay(application_id: int) -> str:
+        start_payment(
+            catalogue, goldenpay=services.goldenpay, settings=app_settings,
+            application_id=application_id, phone="0501234567", card_type="v",
+            lang="lv", now=utcnow,
+        )  # fmt: skip
+        return "opened"
 
-    threads = [threading.Thread(target=pay, args=(i,)) for i in application_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = at_the_same_moment([lambda i=i: pay(i) for i in application_ids], refused=FormErrors)
     assert sorted(outcomes) == ["imei_in_pending_application", "opened"]
     with catalogue.transaction() as session:
         holds = session.scalars(select(ImeiHold).where(ImeiHold.released_at.is_(None))).all()

@@ -11,7 +11,7 @@ from mcqs.applications.models import ImeiHold
 from mcqs.db import Database
 from mcqs_simulators.population.citizens import CITIZENS
 
-from conftest import error_code_of
+from conftest import at_the_same_moment, error_code_of
 
 
 def live_holds(db: Database) -> list[ImeiHold]:
@@ -121,8 +121,6 @@ def test_ten_checks_of_one_fin_at_once_open_no_more_than_the_limit(
 ) -> None:
     """Found when issue 5 was replayed on PostgreSQL: simultaneous checks each counted the
     others' applications as not there yet."""
-    import threading
-
     from mcqs.applications.service import CheckInput, confirm_person, create_application
     from mcqs.db import utcnow
     from mcqs.errors import FormErrors
@@ -135,26 +133,18 @@ def test_ten_checks_of_one_fin_at_once_open_no_more_than_the_limit(
         )
         for imei in demo_imeis[:8]
     ]
-    barrier = threading.Barrier(len(checked))
-    outcomes: list[str] = []
 
-    def check(one) -> None:  # type: ignore[no-untyped-def]
-        barrier.wait(timeout=10)
-        try:
-            with catalogue.transaction() as session:
-                create_application(
-                    session, checked=one, channel="online_anonymous",
-                    max_open_per_fin=app_settings.open_applications_per_fin, now=utcnow(),
-                )  # fmt: skip
-            outcomes.append("created")
-        except FormErrors as refused:
-            outcomes.append(refused.errors[0].code)
+    def check(one) -> str:  # type: ignore[no-untyped-def]
+        with catalogue.transaction() as session:
+            create_application(
+                session, checked=one, channel="online_anonymous",
+                max_open_per_fin=app_settings.open_applications_per_fin, now=utcnow(),
+            )  # fmt: skip
+        return "created"
 
-    threads = [threading.Thread(target=check, args=(one,)) for one in checked]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = at_the_same_moment(
+        [lambda one=one: check(one) for one in checked], refused=FormErrors
+    )
     limit = app_settings.open_applications_per_fin
     assert outcomes.count("created") == limit
     assert outcomes.count("too_many_open_applications") == len(checked) - limit

@@ -28,6 +28,7 @@ from mcqs.pages import (
     csrf_valid,
     current_application_code,
     field_errors,
+    notice_errors,
     owns_application,
     public_url_for,
     remember_application,
@@ -91,10 +92,7 @@ CHECK_FORM_NOTICES = ("application_expired",)
 
 @router.get("/register", name="applications:check_form")
 def check_form(request: Request, notice: str = "") -> Response:
-    errors: dict[str, str] = {}
-    if notice in CHECK_FORM_NOTICES:
-        errors[""] = ShownError(messages.AZ[notice], notice)
-    return _check_form(request, values={}, errors=errors)
+    return _check_form(request, values={}, errors=notice_errors(notice, CHECK_FORM_NOTICES))
 
 
 @router.post("/register", name="applications:check")
@@ -242,10 +240,7 @@ PAYMENT_NOTICES = (
 
 @router.get("/application", name="applications:form")
 def application_form(request: Request, notice: str = "") -> Response:
-    errors: dict[str, str] = {}
-    if notice in PAYMENT_NOTICES:
-        errors[""] = ShownError(messages.AZ[notice], notice)
-    return application_form_page(request, values={}, errors=errors)
+    return application_form_page(request, values={}, errors=notice_errors(notice, PAYMENT_NOTICES))
 
 
 @router.get("/status", name="applications:status")
