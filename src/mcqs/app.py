@@ -148,6 +148,14 @@ def security_headers(settings: Settings) -> Any:
         ]
     )
     https = settings.public_url.startswith("https://")
+    # The API docs page (demo and tests only) is FastAPI's Swagger UI: scripts and styles
+    # from its CDN and one inline script. Nothing personal is on it.
+    docs_policy = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+        "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: "
+        "https://fastapi.tiangolo.com; frame-ancestors 'none'"
+    )
+    docs_path = "/api/docs" if settings.env in ("demo", "test") else None
 
     def protect(response: Response | MutableHeaders, path: str) -> None:
         headers = response.headers if isinstance(response, Response) else response
@@ -156,7 +164,7 @@ def security_headers(settings: Settings) -> Any:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Content-Security-Policy", policy)
+        headers.setdefault("Content-Security-Policy", docs_policy if path == docs_path else policy)
         if https:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         # Any answer may show personal data (a form typed back, a receipt, its PDF, a status,

@@ -15,7 +15,10 @@ AZ: dict[str, str] = {
         "Şəxsiyyət vəsiqəsinin seriya və nömrəsi düzgün deyil: AA və 7 rəqəm "
         "(məs. AA1234567) və ya AZE və 8 rəqəm (məs. AZE12345678) olmalıdır."
     ),
-    "id_card_not_of_fin": "Bu şəxsiyyət vəsiqəsi göstərilən FİN-ə aid deyil.",
+    "id_card_not_of_fin": (
+        "FİN kod və şəxsiyyət vəsiqəsinin nömrəsi bir-birinə uyğun gəlmir. Hər ikisini "
+        "vəsiqədən yoxlayın."
+    ),
     "id_card_expired": (
         "Şəxsiyyət vəsiqəsinin etibarlılıq müddəti bitib. Vəsiqəni yenilədikdən sonra cihazı "
         "burada və ya poçt şöbələrindəki qeydiyyat məntəqələrində, yaxud mobil operatorların "
@@ -23,7 +26,6 @@ AZ: dict[str, str] = {
     ),
     "fin_required": "FİN kodunu daxil edin.",
     "fin_malformed": "FİN kod 7 simvoldan ibarətdir: latın böyük hərfləri və rəqəmlər.",
-    "fin_unknown": "Bu FİN kod üzrə şəxs tapılmadı. FİN kodu yoxlayın.",
     # IMEI
     "imei_required": "Mobil cihazın İMEİ kodunu daxil edin.",
     "imei_not_digits": "İMEİ kodu yalnız rəqəmlərdən ibarət olmalıdır.",
@@ -131,6 +133,20 @@ AZ: dict[str, str] = {
     "unexpected": (
         "Gözlənilməz xəta baş verdi. Məlumatlarınız itməyib; bir qədər sonra yenidən cəhd edin."
     ),
+}
+
+# What a form field is called on the page, for errors shown away from the field itself.
+FIELD_LABELS_AZ: dict[str, str] = {
+    "id_card": "Şəxsiyyət vəsiqəsinin seriya və nömrəsi",
+    "fin": "FİN kod",
+    "imei_1": "İMEİ kodu",
+    "imei_2": "İMEİ kodu 2",
+    "imei_3": "İMEİ kodu 3",
+    "imei_4": "İMEİ kodu 4",
+    "security_code": "Təhlükəsizlik kodu",
+    "phone": "Mobil telefon nömrəsi",
+    "card_type": "Kartın növü",
+    "code": "Bildirişin kodu",
 }
 
 STATUS_AZ: dict[str, str] = {

@@ -35,6 +35,7 @@ templates.env.filters["code"] = format_notification_code
 templates.env.filters["baku"] = format_baku
 templates.env.globals["status_text"] = messages.STATUS_AZ
 templates.env.globals["reject_text"] = messages.REJECT_REASONS_AZ
+templates.env.globals["field_label"] = messages.FIELD_LABELS_AZ
 
 
 @pass_context
@@ -140,8 +141,14 @@ def control_character_errors(fields: Mapping[str, str], **shown_at: str) -> dict
 
 
 def csrf_token(request: Request) -> str:
-    """This session's CSRF token, made on first use; every form posts it back."""
+    """This session's CSRF token, made on first use; every form posts it back.
+
+    Not made while answering a refused POST that came with no session at all (another
+    site's form: the browser kept our SameSite cookie back): a new session then would
+    replace the citizen's own, and their application with it."""
     token = request.session.get("csrf")
+    if getattr(request.state, "keep_session_as_is", False):
+        return token if isinstance(token, str) else ""
     if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(24)
         request.session["csrf"] = token
@@ -151,6 +158,7 @@ def csrf_token(request: Request) -> str:
 def csrf_valid(request: Request, posted: str) -> bool:
     token = request.session.get("csrf")
     if not isinstance(token, str) or not token:
+        request.state.keep_session_as_is = True
         return False
     return hmac.compare_digest(token.encode(), posted.encode())
 

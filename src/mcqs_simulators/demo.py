@@ -14,10 +14,14 @@ import subprocess
 import sys
 import threading
 import time
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcqs.cli import configure_logging, load_settings, serve_factory
 from mcqs.config import Settings, get_settings
@@ -48,10 +52,35 @@ def demo_app(
     return app
 
 
-def create_demo_app() -> FastAPI:
+class SendLoopbackNamesHome:
+    """Someone who opens the demo as ``localhost`` (or ``127.0.0.1`` when the public URL
+    says ``localhost``) is sent to the public URL: the app answers only that name, and
+    a session made under another name would not follow the links."""
+
+    LOOPBACK = {"localhost", "127.0.0.1", "[::1]"}
+
+    def __init__(self, app: ASGIApp, *, public_url: str) -> None:
+        self.app = app
+        self.public_url = public_url.rstrip("/")
+        self.public_host = urlsplit(public_url).hostname or ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Headers(scope=scope).get("host", "").rsplit(":", 1)[0]
+            if host != self.public_host and host in self.LOOPBACK:
+                query = scope.get("query_string", b"").decode("latin-1")
+                target = self.public_url + scope.get("path", "/") + (f"?{query}" if query else "")
+                await RedirectResponse(target, status_code=307)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_demo_app() -> ASGIApp:
     """The factory each web process calls (``mcqs_simulators.demo:create_demo_app``):
     settings from the environment, which ``main`` prepared."""
-    return demo_app(get_settings(), SimulatorSettings())
+    settings = get_settings()
+    app = demo_app(settings, SimulatorSettings())
+    return SendLoopbackNamesHome(app, public_url=settings.public_url)
 
 
 def restart_delay(

@@ -45,14 +45,18 @@ def test_several_errors_are_shown_at_once(flow, catalogue) -> None:
     assert 'value="A123"' in answer.text
 
 
-def test_unknown_fin(flow, demo_imeis) -> None:
-    answer = flow.check(id_card="AA1234567", fin="ZZZZZZ9", imeis=(demo_imeis[0],))
-    assert "tapılmadı" in error_of(answer.text, "fin")
+def test_unknown_fin_reads_like_a_card_of_someone_else(flow, demo_imeis) -> None:
+    """Two answers would tell anyone with a security code which FİNs exist."""
+    unknown = flow.check(id_card="AA1234567", fin="ZZZZZZ9", imeis=(demo_imeis[0],))
+    known = flow.check(id_card=CITIZENS[1].id_card, fin=CITIZENS[0].fin, imeis=(demo_imeis[0],))
+    assert error_code_of(unknown.text, "id_card") == "id_card_not_of_fin"
+    assert error_code_of(known.text, "id_card") == "id_card_not_of_fin"
+    assert unknown.status_code == known.status_code == 422
 
 
 def test_id_card_of_someone_else(flow, demo_imeis) -> None:
     answer = flow.check(id_card=CITIZENS[1].id_card, fin=CITIZENS[0].fin, imeis=(demo_imeis[0],))
-    assert "aid deyil" in error_of(answer.text, "id_card")
+    assert error_code_of(answer.text, "id_card") == "id_card_not_of_fin"
 
 
 def test_expired_id_card(flow, demo_imeis) -> None:

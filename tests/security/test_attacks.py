@@ -354,3 +354,34 @@ def test_access_logs_show_no_notification_code_nor_fin(path: str) -> None:
     line = record.getMessage()
     assert "K7F39QDM2XABC" not in line and "AA1234567" not in line
     assert line.startswith('10.0.0.1:5000 - "GET /') and line.endswith(" 200")
+
+
+def test_another_sites_form_does_not_replace_the_citizens_session(client) -> None:
+    """A cross-site POST arrives without our SameSite cookie: refused, and answered
+    without a new session cookie, which would replace the citizen's own (found when
+    issue 6 was replayed)."""
+    from starlette.testclient import TestClient
+
+    stranger = TestClient(client.app)  # no cookies at all, as the browser sends it
+    answer = stranger.post("/register", data={"fin": "5ABC1D2"}, follow_redirects=False)
+    assert answer.status_code == 403
+    assert 'data-error="csrf_refused"' in answer.text
+    assert "set-cookie" not in answer.headers
+
+
+def test_a_long_forwarded_address_is_counted_not_crashed_on(db) -> None:
+    """A 100-character X-Forwarded-For from a trusted proxy became the client address and
+    went into an 80-character column: a 500 on PostgreSQL. (The TestClient cannot send a
+    forwarded address, so the rate-limit count is asked directly.)"""
+    import datetime as dt
+
+    from mcqs.errors import TooManyRequests
+    from mcqs.security.service import count_rate_limit_hit
+
+    key = "check:client:" + "x" * 100
+    now = dt.datetime.now(dt.UTC)
+    for _ in range(2):
+        with db.transaction() as session:
+            count_rate_limit_hit(session, key=key, limit=2, window_seconds=60, now=now)
+    with pytest.raises(TooManyRequests), db.transaction() as session:
+        count_rate_limit_hit(session, key=key, limit=2, window_seconds=60, now=now)

@@ -120,3 +120,25 @@ def test_the_banner_suggests_an_imei_nobody_applied_for(flow, catalogue, demo_im
     # ... and it goes through the check too.
     checked = flow.check(id_card=citizen.id_card, fin=citizen.fin, imeis=(next_suggested,))
     assert checked.status_code == 303
+
+
+def test_the_demo_opened_as_localhost_sends_the_browser_to_its_public_url(tmp_path: Path) -> None:
+    """Found when issue 6 was replayed: `localhost:8000` answered an English 400."""
+    from mcqs_simulators.demo import SendLoopbackNamesHome
+
+    settings = Settings(
+        env="test",
+        database_url=f"sqlite:///{tmp_path / 'mcqs.sqlite3'}",
+        public_url="http://127.0.0.1:8000",
+    )
+    app = SendLoopbackNamesHome(
+        demo_app(settings, SimulatorSettings(state_dir=tmp_path / "sim")),
+        public_url=settings.public_url,
+    )
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        answer = client.get(
+            "/status?code=X", headers={"host": "localhost:8000"}, follow_redirects=False
+        )
+        assert answer.status_code == 307
+        assert answer.headers["location"] == "http://127.0.0.1:8000/status?code=X"
+        assert client.get("/", follow_redirects=False).status_code == 200

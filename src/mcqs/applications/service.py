@@ -87,11 +87,11 @@ def confirm_person(population: PopulationRegistryClient, data: CheckInput) -> Ch
     id_card, fin, imeis = parse_check_input(data)
     # Both questions are asked whatever the first answer: an unknown FİN must take as long
     # to refuse as a known one, or the answer's time tells who is in the registry.
+    # And one answer for "no such FİN" and "not this FİN's card": two would tell anyone
+    # with a security code which FİNs exist.
     person = population.get_person(fin)
     card = population.id_card_check(fin, id_card)
-    if person is None:
-        raise FormErrors([InvalidInput("fin_unknown", field="fin")])
-    if card is None or not card.match:
+    if person is None or card is None or not card.match:
         raise FormErrors([InvalidInput("id_card_not_of_fin", field="id_card")])
     if not card.valid:
         raise FormErrors([InvalidInput("id_card_expired", field="id_card")])

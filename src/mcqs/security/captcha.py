@@ -41,16 +41,42 @@ def _spoken_digit(digit: str) -> tuple[wave._wave_params, bytes]:
 
 
 def speak_security_code(code: str) -> bytes:
-    """A WAV of ``code`` read out digit by digit, with pauses: what the picture shows."""
+    """A WAV of ``code`` read out digit by digit, with pauses: what the picture shows.
+
+    Each rendering differs — every digit at its own loudness, pauses of random length,
+    every sample value shifted a little at random — so that a script cannot find the ten
+    public recordings in it byte for byte (a replay of issue 6 solved every plain one)."""
     if not code.isdigit() or not code.isascii():
         raise ValueError("only a code of digits can be spoken")
     params, _ = _spoken_digit("0")
-    silence_byte = b"\x80" if params.sampwidth == 1 else b"\x00"  # 8-bit PCM is unsigned
-    pause = silence_byte * (int(params.framerate * PAUSE_SECONDS) * params.sampwidth)
+    if params.sampwidth != 1:
+        raise ValueError("the digit recordings must be 8-bit PCM")
     out = io.BytesIO()
     with wave.open(out, "wb") as joined:
         joined.setparams(params)
-        joined.writeframes(pause)
+        joined.writeframes(_pause(params.framerate))
         for digit in code:
-            joined.writeframes(_spoken_digit(digit)[1] + pause)
+            loudness = _random.uniform(0.6, 1.0)
+            joined.writeframes(_disguised(_spoken_digit(digit)[1], loudness))
+            joined.writeframes(_pause(params.framerate))
     return out.getvalue()
+
+
+_random = secrets.SystemRandom()
+NOISE = 3  # of 128: a faint hiss, enough to change the bytes
+
+
+def _pause(framerate: int) -> bytes:
+    seconds = _random.uniform(PAUSE_SECONDS * 0.7, PAUSE_SECONDS * 1.4)
+    return _disguised(b"\x80" * int(framerate * seconds), 1.0)
+
+
+def _disguised(frames: bytes, loudness: float) -> bytes:
+    """8-bit unsigned PCM (silence is 128) through a table made for this rendering alone:
+    scaled by ``loudness``, each sample value moved by its own small random amount."""
+    jitter = _random.randbytes(256)
+    table = bytes(
+        min(255, max(0, 128 + int((value - 128) * loudness) + shift % (2 * NOISE + 1) - NOISE))
+        for value, shift in zip(range(256), jitter, strict=True)
+    )
+    return frames.translate(table)
