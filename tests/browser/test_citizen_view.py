@@ -213,6 +213,8 @@ def test_the_security_code_is_also_spoken(system: System, page_on: Any) -> None:
     page.goto(system.url + "/register")
     again = base64.b64decode((audio.get_attribute("src") or "")[len(prefix) :])
     assert again != spoken
+    with wave.open(io.BytesIO(again)) as recording:
+        seconds = recording.getnframes() / recording.getframerate()
     # The browser can play it: it reads the same length from the file.
     played = page.evaluate(
         """audio => new Promise(done => audio.readyState >= 1 ? done(audio.duration)
