@@ -234,6 +234,13 @@ def expect(answer: httpx.Response, status: int, what: str) -> httpx.Response:
     return answer
 
 
+def csrf_token_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    if not found:
+        raise RuntimeError("the form carries no CSRF token")
+    return found.group(1)
+
+
 async def open_payment(browser: httpx.AsyncClient, citizen: Citizen, imei: str) -> str:
     """Check, fill in the application and press "Təsdiqlə və ödəniş et"; returns the URL
     of GoldenPay's card page the browser is sent to."""
@@ -247,13 +254,19 @@ async def open_payment(browser: httpx.AsyncClient, citizen: Citizen, imei: str) 
         "imei_1": imei,
         "security_code": FIXED_CODE,
         "security_code_id": code_id.group(1),
+        "csrf_token": csrf_token_of(page.text),
     }
     expect(await browser.post("/register", data=form), 303, "check")
     application = expect(await browser.get("/application"), 200, "application form")
     code = re.search(r'name="code" value="([0-9A-Z]+)"', application.text)
     if not code:
         raise RuntimeError("the application form names no application")
-    pay = {"code": code.group(1), "phone": "0501234567", "card_type": "v"}
+    pay = {
+        "code": code.group(1),
+        "phone": "0501234567",
+        "card_type": "v",
+        "csrf_token": csrf_token_of(application.text),
+    }
     confirmed = expect(await browser.post("/application", data=pay), 303, "confirm and pay")
     return confirmed.headers["location"]
 

@@ -25,6 +25,7 @@ from mcqs.db import Database, utcnow
 from mcqs.errors import DomainError
 from mcqs.health import check_health
 from mcqs.pages import AppState, ShownError, field_errors, render
+from mcqs.payments.web import RecentlyPending
 from mcqs.payments.web import router as payments_router
 from mcqs.receipts.web import router as receipts_router
 from mcqs.security.access_log import mask_access_log
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             limit=settings.security_code_limit_per_client, window_seconds=60
         ),
     )
+    app.state.recently_pending = RecentlyPending()
     # The cookie is signed again on every answer, so max_age is an idle timeout: a session
     # left alone this long is gone, in the browser and (the signature's age) on the server.
     app.add_middleware(

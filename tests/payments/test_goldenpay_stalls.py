@@ -162,6 +162,9 @@ def test_returns_for_one_payment_ask_goldenpay_once_and_hold_no_lock(
         assert codes == [202] * 19, codes
         assert stand_in.result_calls == 1
         assert_nothing_locked(catalogue, application_id)
+        # Other pages answer meanwhile.
+        assert browser.get("/").status_code == 200
+        assert browser.get("/register").status_code == 200
         stand_in.release.set()
         assert first.result(timeout=20).status_code == 202  # GoldenPay: still waiting
     assert stand_in.result_calls == 1

@@ -4,6 +4,8 @@ The return is unsigned: it only names a payment key, and the result call decides
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -96,6 +98,11 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
     if control_character_errors({"payment_key": payment_key}):
         raise NotFound("payment_unknown")  # no key of ours has one; PostgreSQL refuses a NUL
     payment_key = payment_key.strip()[:64]
+    recently_pending = _recently_pending(request)
+    if recently_pending.seen(payment_key):
+        # Answered "pending" for this key a moment ago: a flood of one key costs no database
+        # work (nor a question to GoldenPay, which the claim would refuse anyway).
+        return render(request, "payment_pending.html", status_code=202, errors={})
     with app.db.transaction() as session:
         ours = record_return(session, payment_key=payment_key, outcome=outcome, now=utcnow())
     if not ours:
@@ -117,6 +124,7 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
         target = public_url_for(request, "receipts:show" if owner else "receipts:verify", code=code)
         return RedirectResponse(target, status_code=303)
     if settled.state == "pending":
+        recently_pending.remember(payment_key)
         return render(request, "payment_pending.html", status_code=202, errors={})
     if settled.state == "expired":
         raise Conflict("application_expired")
@@ -128,6 +136,32 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
     remember_application(request, code)
     url = public_url_for(request, "applications:form").include_query_params(notice=notice)
     return RedirectResponse(url, status_code=303)
+
+
+class RecentlyPending:
+    """Payment keys this process answered "pending" for within the last second."""
+
+    SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def seen(self, payment_key: str) -> bool:
+        with self._lock:
+            at = self._seen.get(payment_key)
+            return at is not None and time.monotonic() - at < self.SECONDS
+
+    def remember(self, payment_key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {k: t for k, t in self._seen.items() if now - t < self.SECONDS}
+            self._seen[payment_key] = now
+
+
+def _recently_pending(request: Request) -> RecentlyPending:
+    return request.app.state.recently_pending  # type: ignore[no-any-return]
 
 
 @router.get("/payments/goldenpay/success", name="payments:goldenpay_success")
