@@ -169,7 +169,9 @@ GoldenPay, population-registry and SMS calls go over loopback HTTP to the simula
 
 {table}
 
-No issue names a target for these yet; they are the baseline to compare with.
+No issue names a target for these yet; they are the baseline to compare with. Compare
+figures of one run only: this shared machine's speed differs from day to day (the receipt
+PDF, whose code did not change, took 124 ms on 2026-11-25 and 268 ms on 2026-11-29).
 """
     write_section(Path(args.output), "Citizen flow without login (`bench/flow.py`)", report)
     print(report)
