@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 
 from mcqs import messages
 from mcqs.applications.codes import format_notification_code
+from mcqs.applications.models import ApplicationStatus
 from mcqs.config import Settings
 from mcqs.db import Database
 from mcqs.errors import DomainError, FormErrors
@@ -36,6 +37,8 @@ templates.env.filters["baku"] = format_baku
 templates.env.globals["status_text"] = messages.STATUS_AZ
 templates.env.globals["reject_text"] = messages.REJECT_REASONS_AZ
 templates.env.globals["field_label"] = messages.FIELD_LABELS_AZ
+# Templates name statuses through the enum, the one list of them, not as repeated strings.
+templates.env.globals["Status"] = ApplicationStatus
 
 
 @pass_context
