@@ -148,3 +148,9 @@ def test_a_threshold_of_zero_is_refused_at_start() -> None:
         Settings(health_worker_silent_seconds=0)
     with pytest.raises(ValidationError):
         Settings(health_queue_stale_seconds=-1)
+
+
+def test_livez_answers_for_the_node_whatever_the_worker(health) -> None:
+    """For the load balancer: no worker heartbeat at all (/healthz 503), and still 200."""
+    assert health.get("/healthz").status_code == 503
+    assert health.get("/livez").status_code == 200

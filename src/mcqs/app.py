@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -75,6 +76,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(applications_router)
     app.include_router(payments_router)
     app.include_router(receipts_router)
+
+    @app.get("/livez", include_in_schema=False)
+    def livez() -> Response:
+        """For a load balancer: this node answers and reaches the database. (Whether the
+        worker runs is /healthz's question: a silent worker must not take every web node
+        out of the pool.)"""
+        with db.reading() as session:
+            session.execute(text("SELECT 1"))
+        return JSONResponse({"status": "ok"})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from mcqs.applications.service import expire_unstarted_applications, paid_applications_waiting
 from mcqs.db import Database, utcnow
+from mcqs.errors import ExternalServiceError
 from mcqs.jobs.heartbeat import record_heartbeat, this_worker_id
 from mcqs.jobs.queue import run_due_jobs
 from mcqs.payments.service import (
@@ -37,10 +38,24 @@ HEARTBEAT_SECONDS = 5.0
 JOBS_PER_TURN = 50
 
 
-def sweep(db: Database, services: Services, *, now: dt.datetime | None = None) -> None:
+# The sweep's questions to GoldenPay stop after this long; the next sweep goes on.
+SETTLE_BUDGET_SECONDS = 20.0
+
+
+def sweep(
+    db: Database,
+    services: Services,
+    *,
+    now: dt.datetime | None = None,
+    alive: Callable[[], object] = lambda: None,
+) -> None:
     """Work nobody queued, each piece on its own so one failure stops no other: settle
     payments whose citizen never came back, register paid applications whose job gave
-    up, expire what nobody will pay. ``now`` lets tests be fifteen minutes later."""
+    up, expire what nobody will pay. ``now`` lets tests be fifteen minutes later.
+
+    A slow or absent GoldenPay must not silence the worker: ``alive`` (the heartbeat) is
+    called between payments, the questions stop at the first GoldenPay failure and after
+    ``SETTLE_BUDGET_SECONDS``, and what is left waits for the next sweep."""
     settings = services.settings
 
     def moment() -> dt.datetime:
@@ -49,14 +64,22 @@ def sweep(db: Database, services: Services, *, now: dt.datetime | None = None) -
     with db.transaction() as session:
         keys = payments_to_settle(session, settings=settings, now=moment())
         stuck = paid_applications_waiting(session, now=moment())
+    deadline = time.monotonic() + SETTLE_BUDGET_SECONDS
     for key in keys:
+        if time.monotonic() > deadline:
+            log.warning("sweep: out of time for GoldenPay; the rest wait for the next sweep")
+            break
         try:
             # Its own transactions: GoldenPay is asked with none open.
             settle_payment(
                 db, goldenpay=services.goldenpay, settings=settings, payment_key=key, now=moment
             )
+        except ExternalServiceError:
+            log.warning("sweep: GoldenPay did not answer; asking again next sweep")
+            break
         except Exception:
             log.exception("sweep: could not settle a payment; will try again")
+        alive()
     for application_id in stuck:
         _attempt(
             db,
@@ -107,19 +130,25 @@ def run_worker(
     parent = os.getppid()
     poll = services.settings.worker_poll_seconds
     next_sweep = 0.0
-    worker_id, started_at, next_beat = this_worker_id(), utcnow(), 0.0
+    worker_id, started_at = this_worker_id(), utcnow()
+    next_beat = 0.0
+
+    def beat() -> None:
+        nonlocal next_beat
+        if time.monotonic() >= next_beat:
+            next_beat = time.monotonic() + HEARTBEAT_SECONDS
+            record_heartbeat(db, worker_id, started_at=started_at, now=utcnow())
+
     log.info("worker %s started", worker_id)
     while not stop.is_set():
         if exit_with_parent and os.getppid() != parent:
             log.info("worker: the demo that started it is gone; stopping")
             break
-        if time.monotonic() >= next_beat:
-            next_beat = time.monotonic() + HEARTBEAT_SECONDS
-            record_heartbeat(db, worker_id, started_at=started_at, now=utcnow())
+        beat()
         if time.monotonic() >= next_sweep:
             next_sweep = time.monotonic() + SWEEP_SECONDS
             try:
-                sweep(db, services)
+                sweep(db, services, alive=beat)
             except Exception:  # e.g. the database is away for a moment: try next time
                 log.exception("worker: the sweep failed; will try again")
         try:

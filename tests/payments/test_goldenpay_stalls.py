@@ -205,3 +205,38 @@ def test_the_lock_check_sees_a_held_lock(catalogue: Database, demo_imeis) -> Non
         )
         with pytest.raises(Exception):  # noqa: B017 - "database is locked" / LockNotAvailable
             assert_nothing_locked(catalogue, application_id)
+
+
+def test_the_sweep_stops_asking_at_goldenpays_first_failure(
+    db_url: str, catalogue: Database, demo_imeis
+) -> None:
+    """Found in review: the sweep asked every pending payment in turn, each up to the
+    timeout, with no heartbeat meanwhile — a GoldenPay outage silenced the worker and
+    turned every node's /healthz to 503. Now one failure ends this sweep's questions."""
+    from starlette.responses import PlainTextResponse
+
+    from mcqs.services import Services
+    from mcqs.worker import sweep
+
+    questions: list[str] = []
+
+    def broken(request: Request) -> PlainTextResponse:
+        questions.append(request.query_params.get("payment_key", ""))
+        return PlainTextResponse("Service Unavailable", status_code=503)
+
+    down = Starlette(routes=[Route("/web/service/merchant/getPaymentResult", broken)])
+    now = dt.datetime.now(dt.UTC)
+    with catalogue.transaction() as session:
+        for n in range(6):
+            create_awaiting_payment(
+                session,
+                imeis=(demo_imeis[n],),
+                payment_key=f"stalled-{n}",
+                now=now - dt.timedelta(minutes=2),
+            )
+    with LiveServer(down, free_port()) as goldenpay_down:
+        settings = make_settings(database_url=db_url, goldenpay_base_url=goldenpay_down.url)
+        beats: list[int] = []
+        sweep(catalogue, Services.from_settings(settings), alive=lambda: beats.append(1))
+    assert len(questions) == 1, questions
+    assert beats == []  # stopped before a second payment: nothing to beat between

@@ -385,3 +385,26 @@ def test_a_long_forwarded_address_is_counted_not_crashed_on(db) -> None:
             count_rate_limit_hit(session, key=key, limit=2, window_seconds=60, now=now)
     with pytest.raises(TooManyRequests), db.transaction() as session:
         count_rate_limit_hit(session, key=key, limit=2, window_seconds=60, now=now)
+
+
+@pytest.mark.postgres_only
+def test_simultaneous_checks_do_not_pass_the_rate_limit(db) -> None:
+    """Found in review: ten uses of one key at once each counted the others as not there."""
+    import datetime as dt
+
+    from mcqs.errors import TooManyRequests
+    from mcqs.security.service import count_rate_limit_hit
+
+    from conftest import at_the_same_moment
+
+    now = dt.datetime.now(dt.UTC)
+
+    def use() -> str:
+        with db.transaction() as session:
+            count_rate_limit_hit(
+                session, key="check:client:10.0.0.9", limit=3, window_seconds=60, now=now
+            )
+        return "counted"
+
+    outcomes = at_the_same_moment([use] * 10, refused=TooManyRequests)
+    assert outcomes.count("counted") == 3

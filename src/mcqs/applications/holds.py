@@ -85,7 +85,9 @@ def hold_imeis(
     keep an IMEI from others: a FİN holds one IMEI unpaid for at most ``daily_allowance``
     a day (refused with ``imei_hold_allowance_used``). Returns the live holds of *other*
     applications that stood in the way, by IMEI; empty when all are held."""
-    norms = [item.imei_norm for item in application.imeis]
+    # In one order for everybody: two applications for one dual-SIM phone, typed in
+    # another order, would otherwise each wait for the other's second IMEI.
+    norms = sorted(item.imei_norm for item in application.imeis)
     _release_lapsed(session, norms, now=now)
     if daily_allowance is not None and until is not None:
         for norm in norms:

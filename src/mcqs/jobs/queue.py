@@ -97,6 +97,18 @@ def _claim(db: Database, *, now: dt.datetime) -> _Claimed | None:
         return _Claimed(job.id, job.task, dict(job.payload), job.attempts)
 
 
+def _still_ours(session: Session, claimed: _Claimed) -> Job | None:
+    """The job, locked, unless its lease ran out and another worker claimed it meanwhile:
+    then that worker records the outcome, and this one writes nothing."""
+    job = session.get(Job, claimed.id, with_for_update=True)
+    if job is None or job.status != JobStatus.RUNNING or job.attempts != claimed.attempts:
+        log.warning(
+            "job %s (%s) outlived its lease; another worker has it", claimed.id, claimed.task
+        )
+        return None
+    return job
+
+
 def run_next_job(
     db: Database, services: Any, *, max_attempts: int, now: dt.datetime | None = None
 ) -> bool:
@@ -117,8 +129,9 @@ def run_next_job(
         error = traceback.format_exc(limit=5)
         log.warning("job %s (%s) failed", claimed.id, claimed.task, exc_info=True)
         with db.transaction() as session:
-            job = session.get(Job, claimed.id, with_for_update=True)
-            assert job is not None
+            job = _still_ours(session, claimed)
+            if job is None:
+                return True
             job.last_error = error[-4000:]
             if claimed.attempts >= max_attempts:
                 job.status = JobStatus.FAILED
@@ -130,8 +143,9 @@ def run_next_job(
                 job.run_after = moment() + backoff(claimed.attempts)
         return True
     with db.transaction() as session:
-        job = session.get(Job, claimed.id, with_for_update=True)
-        assert job is not None
+        job = _still_ours(session, claimed)
+        if job is None:
+            return True
         job.status = JobStatus.DONE
         job.finished_at = moment()
     return True

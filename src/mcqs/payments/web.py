@@ -127,7 +127,12 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
         recently_pending.remember(payment_key)
         return render(request, "payment_pending.html", status_code=202, errors={})
     if settled.state == "expired":
-        raise Conflict("application_expired")
+        if not owner:
+            raise Conflict("application_expired")
+        url = public_url_for(request, "applications:check_form").include_query_params(
+            notice="application_expired"
+        )
+        return RedirectResponse(url, status_code=303)
     # Not paid (declined, no funds, cancelled, the session ran out): the citizen reads why
     # on the application form and may pay again from there.
     notice = f"payment_{settled.failure_reason or 'failed'}"
