@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mcqs.applications.models import Application, ImeiHold
 from mcqs.errors import Conflict
+from mcqs.localtime import format_baku_by_minute_after
 
 
 def _alive(now: dt.datetime):  # type: ignore[no-untyped-def]
@@ -145,6 +146,15 @@ def _take(
                 return other
             _release_lapsed(session, [imei_norm], now=now)
     raise RuntimeError(f"could not hold IMEI for application {application.id}")
+
+
+def hold_conflict(hold: ImeiHold, *, field: str | None = None) -> Conflict:
+    """What a citizen is told about an IMEI another application holds: paid and waiting
+    for the registry, or being paid for until a time (rounded up: "after 21:04" is true)."""
+    if hold.held_until is None:
+        return Conflict("imei_in_paid_application", field=field)
+    until = format_baku_by_minute_after(hold.held_until)
+    return Conflict("imei_in_pending_application", field=field, until=until)
 
 
 def release_holds(session: Session, *, application_id: int, now: dt.datetime) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
 from mcqs.applications.codes import new_notification_code, parse_notification_code
-from mcqs.applications.holds import holds_on
+from mcqs.applications.holds import hold_conflict, holds_on
 from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus
 from mcqs.devices.imei import Imei, parse_imei
 from mcqs.devices.service import is_blacklisted, lookup_device
@@ -19,7 +19,6 @@ from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFoun
 from mcqs.fees.service import fee_band, tariff_day
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
-from mcqs.localtime import format_baku_by_minute_after
 
 MAX_IMEIS = 4
 # How long a checked application waits for the citizen to press "Təsdiqlə və ödəniş et"
@@ -109,11 +108,7 @@ def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) ->
         elif is_blacklisted(session, imei_norm=imei.imei_norm):
             errors.append(Conflict("imei_blacklisted", field=field))
         elif (hold := held.get(imei.imei_norm)) is not None:
-            if hold.held_until is None:
-                errors.append(Conflict("imei_in_paid_application", field=field))
-            else:
-                until = format_baku_by_minute_after(hold.held_until)
-                errors.append(Conflict("imei_in_pending_application", field=field, until=until))
+            errors.append(hold_conflict(hold, field=field))
     return errors
 
 

@@ -27,8 +27,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mcqs.applications import lifecycle
-from mcqs.applications.holds import release_holds
-from mcqs.applications.models import Application, ApplicationStatus, ImeiHold
+from mcqs.applications.holds import hold_conflict, release_holds
+from mcqs.applications.models import Application, ApplicationStatus
 from mcqs.applications.service import get_application
 from mcqs.config import Settings
 from mcqs.db import Database
@@ -41,7 +41,6 @@ from mcqs.errors import (
     NotFound,
 )
 from mcqs.identity.rules import normalize_phone
-from mcqs.localtime import format_baku_by_minute_after
 from mcqs.payments.goldenpay import GoldenPayClient, PaymentResult
 from mcqs.payments.models import (
     CARD_TYPES,
@@ -121,7 +120,7 @@ def _reserve(
         now=now,
     )
     if blocked:
-        raise FormErrors([_held_elsewhere(hold) for hold in blocked.values()][:1])
+        raise FormErrors([hold_conflict(next(iter(blocked.values())))])
     payment = Payment(
         application_id=application.id,
         provider="goldenpay",
@@ -135,14 +134,6 @@ def _reserve(
     session.add(payment)
     session.flush()
     return payment
-
-
-def _held_elsewhere(hold: ImeiHold) -> DomainError:
-    if hold.held_until is None:
-        return Conflict("imei_in_paid_application")
-    return Conflict(
-        "imei_in_pending_application", until=format_baku_by_minute_after(hold.held_until)
-    )
 
 
 def start_payment(
