@@ -231,13 +231,9 @@ def _outcome(session: Session, payment: Payment) -> PaymentOutcome:
     return PaymentOutcome(state, application.id, application.notification_code, reason)
 
 
-def record_return(session: Session, *, payment_key: str, outcome: str, now: dt.datetime) -> bool:
-    """Store a browser return from GoldenPay before anything acts on it; only for keys
-    that are ours, so forged returns write nothing, and one row per key every few seconds,
-    so a flood of the same return writes no more. Returns whether the key is ours."""
-    known = session.scalar(select(Payment.id).where(Payment.payment_key == payment_key))
-    if known is None:
-        return False
+def _record_return(session: Session, *, payment_key: str, outcome: str, now: dt.datetime) -> None:
+    """Store a browser return from GoldenPay before anything acts on it: one row per key
+    every few seconds, so a flood of the same return writes no more."""
     kind = f"return_{outcome}"
     recorded = session.scalar(
         select(PaymentEvent.id)
@@ -251,13 +247,12 @@ def record_return(session: Session, *, payment_key: str, outcome: str, now: dt.d
     if recorded is None:
         session.add(PaymentEvent(payment_key=payment_key, kind=kind, received_at=now))
         session.flush()
-    return True
 
 
 def _claim_question(
     session: Session, *, payment_key: str, settings: Settings, now: dt.datetime
-) -> Payment | None:
-    """Take the right to ask GoldenPay about this payment now, or None when it is final,
+) -> bool:
+    """Take the right to ask GoldenPay about this payment now; False when it is final,
     someone else is asking, or it was asked about a moment ago."""
     lease = dt.timedelta(seconds=settings.goldenpay_timeout_seconds + 5)
     recently = now - dt.timedelta(seconds=settings.payment_ask_interval_seconds)
@@ -277,9 +272,7 @@ def _claim_question(
         .values(asking_until=now + lease)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return session.scalar(select(Payment).where(Payment.payment_key == payment_key))
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
 
 
 def settle_payment(
@@ -289,9 +282,11 @@ def settle_payment(
     settings: Settings,
     payment_key: str,
     now: Callable[[], dt.datetime],
+    came_back: str | None = None,
 ) -> PaymentOutcome:
     """Ask GoldenPay for the result of one payment and act on it; the citizen's return and
-    the worker's sweep both come here.
+    the worker's sweep both come here. ``came_back`` ("success" / "failure"): the browser's
+    return that brought us here, recorded first; a key that is not ours writes nothing.
 
     Returns for one key are coalesced: while one caller asks, the others read the state as
     it is (pending, most likely) without asking. A GoldenPay outage leaves it pending for
@@ -300,8 +295,9 @@ def settle_payment(
         payment = session.scalar(select(Payment).where(Payment.payment_key == payment_key))
         if payment is None:
             raise NotFound("payment_unknown")
-        claimed = _claim_question(session, payment_key=payment_key, settings=settings, now=now())
-        if claimed is None:
+        if came_back is not None:
+            _record_return(session, payment_key=payment_key, outcome=came_back, now=now())
+        if not _claim_question(session, payment_key=payment_key, settings=settings, now=now()):
             return _outcome(session, payment)
     try:
         result = goldenpay.get_payment_result(payment_key)

@@ -34,7 +34,7 @@ from mcqs.pages import (
     render,
     state,
 )
-from mcqs.payments.service import record_return, settle_payment, start_payment
+from mcqs.payments.service import settle_payment, start_payment
 
 router = APIRouter()
 
@@ -103,10 +103,6 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
         # Answered "pending" for this key a moment ago: a flood of one key costs no database
         # work (nor a question to GoldenPay, which the claim would refuse anyway).
         return render(request, "payment_pending.html", status_code=202, errors={})
-    with app.db.transaction() as session:
-        ours = record_return(session, payment_key=payment_key, outcome=outcome, now=utcnow())
-    if not ours:
-        raise NotFound("payment_unknown")
     try:
         settled = settle_payment(
             app.db,
@@ -114,6 +110,7 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
             settings=app.settings,
             payment_key=payment_key,
             now=utcnow,
+            came_back=outcome,
         )
     except ExternalServiceError as error:
         # GoldenPay did not answer in time: the worker settles the payment; nothing is lost.
