@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
 from mcqs.applications.holds import hold_conflict, release_holds
@@ -185,18 +185,20 @@ def _opening_failed(session: Session, *, payment_id: int, now: dt.datetime) -> N
     payment = session.get(Payment, payment_id, with_for_update=True)
     if payment is not None and payment.status == PaymentStatus.PENDING:
         payment.status = PaymentStatus.FAILED
-        _stop_holding_if_unpaid(session, payment.application_id, now=now)
+        application = get_application(session, payment.application_id)
+        _stop_holding_if_unpaid(session, application, now=now)
 
 
-def _stop_holding_if_unpaid(session: Session, application_id: int, *, now: dt.datetime) -> None:
+def _stop_holding_if_unpaid(
+    session: Session, application: Application, *, now: dt.datetime
+) -> None:
     """A hold lasts only while a payment can still be made: with no session open, the
     IMEIs are free until the citizen presses "Təsdiqlə və ödəniş et" again."""
-    application = get_application(session, application_id)
     if application.status in lifecycle.PAID_OR_DECIDED:
         return
     if any(p.status == PaymentStatus.PENDING for p in application.payments):
         return
-    release_holds(session, application_id=application_id, now=now)
+    release_holds(session, application_id=application.id, now=now)
 
 
 # ---- settling a payment ------------------------------------------------------------------
@@ -354,8 +356,7 @@ def apply_result(
         payment.status = PaymentStatus.EXPIRED
         payment.failure_reason = FailureReason.EXPIRED
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
-        session.flush()
-        _stop_holding_if_unpaid(session, application.id, now=now)
+        _stop_holding_if_unpaid(session, application, now=now)
     _expire_if_unpayable(session, application, now=now)
     session.flush()
     return _outcome(session, payment)
@@ -431,8 +432,8 @@ def give_up_unopened(session: Session, *, now: dt.datetime) -> int:
     ).all()
     for payment in stale:
         payment.status = PaymentStatus.FAILED
-        session.flush()
-        _stop_holding_if_unpaid(session, payment.application_id, now=now)
+        application = get_application(session, payment.application_id)
+        _stop_holding_if_unpaid(session, application, now=now)
     return len(stale)
 
 
@@ -445,11 +446,11 @@ def expire_unpaid_applications(session: Session, *, now: dt.datetime) -> int:
             Application.status == ApplicationStatus.AWAITING_PAYMENT,
             Application.expires_at <= now,
         )
+        .options(selectinload(Application.payments))
         .with_for_update(skip_locked=True)
     ).all()
     expired = 0
     for application in candidates:
-        application = get_application(session, application.id)
         before = application.status
         _expire_if_unpayable(session, application, now=now)
         expired += application.status != before
