@@ -17,28 +17,27 @@ from mcqs.money import format_azn
 from mcqs.notifications.service import queue_sms
 
 
-def _code(application: Application) -> str:
-    return f"Bildirişin kodu: {format_notification_code(application.notification_code)}"
-
-
-def _phone(application: Application) -> str:
+def _tell(session: Session, application: Application, text: str) -> None:
+    """Queue ``text`` for the application's phone, ending with its notification code."""
     if application.phone is None:
         raise RuntimeError(f"application {application.id} has no phone number")
-    return application.phone
+    code = format_notification_code(application.notification_code)
+    queue_sms(
+        session,
+        phone=application.phone,
+        application_id=application.id,
+        text=f"{text} Bildirişin kodu: {code}",
+    )
 
 
 @on(ApplicationRegistered)
 def tell_registered(session: Session, event: ApplicationRegistered) -> None:
     application = event.application
     device = application.device_name or "Mobil"
-    queue_sms(
+    _tell(
         session,
-        phone=_phone(application),
-        application_id=application.id,
-        text=(
-            f"{device} cihazınız (İMEİ {application.imeis[0].imei}) qeydiyyata alındı. "
-            f"{_code(application)}"
-        ),
+        application,
+        f"{device} cihazınız (İMEİ {application.imeis[0].imei}) qeydiyyata alındı.",
     )
 
 
@@ -47,26 +46,19 @@ def tell_rejected(session: Session, event: ApplicationRejected) -> None:
     application = event.application
     payment = application.paid_payment
     amount = format_azn(payment.amount_qepik if payment else application.fee_qepik)
-    queue_sms(
+    _tell(
         session,
-        phone=_phone(application),
-        application_id=application.id,
-        text=(
-            f"Cihazınız qeydiyyata alınmadı: {REJECT_REASONS_AZ[event.reason]}. "
-            f"Ödədiyiniz {amount} geri qaytarılacaq. {_code(application)}"
-        ),
+        application,
+        f"Cihazınız qeydiyyata alınmadı: {REJECT_REASONS_AZ[event.reason]}. "
+        f"Ödədiyiniz {amount} geri qaytarılacaq.",
     )
 
 
 @on(PaymentReceivedTwice)
 def tell_paid_twice(session: Session, event: PaymentReceivedTwice) -> None:
-    application = event.application
-    queue_sms(
+    _tell(
         session,
-        phone=_phone(application),
-        application_id=application.id,
-        text=(
-            "Bu ərizə üçün ödəniş artıq edilib, təkrar ödəniş qəbul edilmədi. "
-            f"Ödədiyiniz {format_azn(event.amount_qepik)} geri qaytarılacaq. {_code(application)}"
-        ),
+        event.application,
+        "Bu ərizə üçün ödəniş artıq edilib, təkrar ödəniş qəbul edilmədi. "
+        f"Ödədiyiniz {format_azn(event.amount_qepik)} geri qaytarılacaq.",
     )
