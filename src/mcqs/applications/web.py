@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from mcqs import messages
@@ -18,7 +20,7 @@ from mcqs.applications.service import (
     find_by_notification_code,
     parse_check_input,
 )
-from mcqs.db import utcnow
+from mcqs.db import Database, utcnow
 from mcqs.errors import DomainError, FormErrors, InvalidInput
 from mcqs.pages import (
     ShownError,
@@ -132,20 +134,17 @@ def check(
     if dirty:
         return _check_form(request, values=values, errors=dirty, status_code=422)
 
-    # The guard's counters are committed even when it refuses: a wrong try must count.
-    refused: DomainError | None = None
-    with app.db.transaction() as session:
-        try:
-            guard_check(
-                session,
-                settings=app.settings,
-                client=client_address(request),
-                code_id=security_code_id,
-                typed_code=security_code,
-                now=utcnow(),
-            )
-        except DomainError as error:
-            refused = error
+    refused = _counted(
+        app.db,
+        lambda session: guard_check(
+            session,
+            settings=app.settings,
+            client=client_address(request),
+            code_id=security_code_id,
+            typed_code=security_code,
+            now=utcnow(),
+        ),
+    )
     data = CheckInput(id_card=id_card, fin=fin, imeis=(imei_1, imei_2, imei_3, imei_4))
     if refused is not None:
         # Say at once what else is wrong with what was typed (checking the form reveals
@@ -161,13 +160,13 @@ def check(
         # The registry is asked with no transaction open; then one short transaction.
         checked = confirm_person(app.services.population, data)
         # Counted only now that the ID card matched the FİN: someone who merely knows a
-        # FİN cannot use up its owner's tries. Committed on its own, like the guard.
-        fin_refused: DomainError | None = None
-        with app.db.transaction() as session:
-            try:
-                count_fin_check(session, settings=app.settings, fin=checked.fin, now=utcnow())
-            except DomainError as error:
-                fin_refused = error
+        # FİN cannot use up its owner's tries.
+        fin_refused = _counted(
+            app.db,
+            lambda session: count_fin_check(
+                session, settings=app.settings, fin=checked.fin, now=utcnow()
+            ),
+        )
         if fin_refused is not None:
             raise fin_refused
         with app.db.transaction() as session:
@@ -184,6 +183,17 @@ def check(
         )
     remember_application(request, application.notification_code)
     return RedirectResponse(public_url_for(request, "applications:form"), status_code=303)
+
+
+def _counted(db: Database, count: Callable[[Session], None]) -> DomainError | None:
+    """Run a counting step (rate limits, the security code's tries) in a transaction that
+    is committed even when it refuses, since a refused try must count; returns the refusal."""
+    with db.transaction() as session:
+        try:
+            count(session)
+        except DomainError as error:
+            return error
+    return None
 
 
 def form_status(error: DomainError | FormErrors) -> int:
