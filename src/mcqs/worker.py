@@ -62,7 +62,7 @@ def sweep(
         return now or utcnow()
 
     with db.transaction() as session:
-        keys = payments_to_settle(session, settings=settings, now=moment())
+        keys = payments_to_settle(session, now=moment())
         stuck = paid_applications_waiting(session, now=moment())
     deadline = time.monotonic() + SETTLE_BUDGET_SECONDS
     for key in keys:

@@ -52,7 +52,8 @@ TRANSITIONS: dict[Action, tuple[frozenset[ApplicationStatus], ApplicationStatus]
 
 # Paid and what can follow: the fee is in; never payable again.
 PAID_OR_DECIDED = frozenset({S.PAID, S.SUBMITTED, S.REGISTERED, S.REJECTED})
-PAYABLE = frozenset({S.CREATED, S.AWAITING_PAYMENT})
+# What a payment may be started from: the table's own answer, not a second list.
+PAYABLE = TRANSITIONS[Action.AWAIT_PAYMENT][0]
 
 
 class TransitionRefused(Conflict):

@@ -402,7 +402,7 @@ def _expire_if_unpayable(session: Session, application: Application, *, now: dt.
 # ---- the worker's side -------------------------------------------------------------------
 
 
-def payments_to_settle(session: Session, *, settings: Settings, now: dt.datetime) -> list[str]:
+def payments_to_settle(session: Session, *, now: dt.datetime) -> list[str]:
     """Keys of open payments worth asking about: a citizen who paid and never came back is
     settled within about a minute, and every session is settled once it is over."""
     quiet = now - dt.timedelta(minutes=1)
