@@ -163,7 +163,8 @@ def start_payment(
         )
         if payment.payment_key is not None:
             return OpenedPayment(payment.id, payment.payment_key)
-        application = get_application(session, application_id)
+        application = session.get(Application, application_id)  # loaded by _reserve: no query
+        assert application is not None
         payment_id, amount, code = payment.id, payment.amount_qepik, application.notification_code
     try:
         payment_key = goldenpay.get_payment_key(
