@@ -162,6 +162,9 @@ def make_settings(**overrides: object) -> Settings:
         "population_base_url": f"http://127.0.0.1:{SIM_PORT}/population",
         "goldenpay_base_url": f"http://127.0.0.1:{SIM_PORT}/goldenpay",
         "sms_base_url": f"http://127.0.0.1:{SIM_PORT}/sms",
+        "egov_discovery_url": (
+            f"http://127.0.0.1:{SIM_PORT}/egov/.well-known/openid-configuration"
+        ),
         "security_code_fixed": FIXED_CODE,
         "secret_key": "test-secret-key-0123456789",
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -23,11 +23,16 @@ from mcqs import messages
 from mcqs.applications.web import router as applications_router
 from mcqs.config import Settings, get_settings
 from mcqs.db import Database, utcnow
+from mcqs.egov.client import egov_client
+from mcqs.egov.web import router as egov_router
+from mcqs.egov.web import sign_in_refused
 from mcqs.errors import DomainError
 from mcqs.health import check_health
+from mcqs.my_devices.web import router as my_devices_router
 from mcqs.pages import AppState, ShownError, field_errors, render
 from mcqs.payments.web import RecentlyPending
 from mcqs.payments.web import router as payments_router
+from mcqs.principals import SignInRequired, any_browser
 from mcqs.receipts.web import router as receipts_router
 from mcqs.security.access_log import mask_access_log
 from mcqs.security.limits import ClientLimiter
@@ -60,6 +65,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         ),
     )
     app.state.recently_pending = RecentlyPending()
+    app.state.egov = egov_client(settings)
     # The cookie is signed again on every answer, so max_age is an idle timeout: a session
     # left alone this long is gone, in the browser and (the signature's age) on the server.
     app.add_middleware(
@@ -76,8 +82,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(applications_router)
     app.include_router(payments_router)
     app.include_router(receipts_router)
+    app.include_router(egov_router)
+    app.include_router(my_devices_router)
 
-    @app.get("/livez", include_in_schema=False)
+    # Health checks answer anyone (a load balancer, a monitor): the anonymous principal.
+    @app.get("/livez", include_in_schema=False, dependencies=[Depends(any_browser)])
     def livez() -> Response:
         """For a load balancer: this node answers and reaches the database. (Whether the
         worker runs is /healthz's question: a silent worker must not take every web node
@@ -86,7 +95,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             session.execute(text("SELECT 1"))
         return JSONResponse({"status": "ok"})
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz", include_in_schema=False, dependencies=[Depends(any_browser)])
     def healthz() -> Response:
         with db.reading() as session:
             report = check_health(session, settings=settings, now=utcnow())
@@ -131,6 +140,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         protect(page, request.url.path)  # answered outside the middleware
         return page
 
+    @app.exception_handler(SignInRequired)
+    def sign_in_required_page(request: Request, error: SignInRequired) -> Response:
+        return sign_in_refused(request, error.code)
+
     @app.exception_handler(DomainError)
     def domain_error_page(request: Request, error: DomainError) -> Response:
         message = " ".join(field_errors(error).values())
@@ -144,6 +157,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 def security_headers(settings: Settings) -> Any:
     """What every answer carries; returns a function that adds it to a response."""
     goldenpay = urlsplit(settings.goldenpay_base_url)
+    # Signing out posts to us, and we send the browser on to the portal's end-session page.
+    egov = urlsplit(settings.egov_discovery_url)
     # No inline script or style anywhere: the security-code picture (and its sound) are
     # data: URLs; a form may be sent only to us, whose "pay" answer redirects to GoldenPay.
     policy = "; ".join(
@@ -155,7 +170,8 @@ def security_headers(settings: Settings) -> Any:
             "style-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",
-            f"form-action 'self' {goldenpay.scheme}://{goldenpay.netloc}",
+            f"form-action 'self' {goldenpay.scheme}://{goldenpay.netloc} "
+            f"{egov.scheme}://{egov.netloc}",
             "frame-ancestors 'none'",
         ]
     )

@@ -67,6 +67,20 @@ class Settings(BaseSettings):
     sms_api_key: str = "demo-sms-key"
     sms_sender: str = "MCQS"
 
+    # --- e-government portal login (OpenID Connect relying party) ---------------------
+    # The provider's discovery document (a Keycloak realm: https://HOST/realms/REALM/
+    # .well-known/openid-configuration); a confidential client's id and secret.
+    egov_discovery_url: str = ""
+    egov_client_id: str = "mcqs"
+    egov_client_secret: str = "demo-egov-client-secret"
+    egov_token_auth_method: Literal["client_secret_basic", "client_secret_post"] = (
+        "client_secret_basic"
+    )
+    # The ID token's claim that carries the citizen's FİN.
+    egov_fin_claim: str = Field(default="fin", min_length=1)
+    # The longest any call waits on the portal (discovery, keys, the token endpoint).
+    egov_timeout_seconds: float = Field(default=5.0, gt=0)
+
     # --- security code and rate limits on "Məlumatları yoxla" ---------------------------
     security_code_ttl_seconds: int = 300
     security_code_max_attempts: int = 5
@@ -129,6 +143,8 @@ class Settings(BaseSettings):
             self.goldenpay_base_url = f"{sim}/goldenpay"
         if not self.sms_base_url:
             self.sms_base_url = f"{sim}/sms"
+        if not self.egov_discovery_url:
+            self.egov_discovery_url = f"{sim}/egov/.well-known/openid-configuration"
         if self.env not in ("demo", "test"):
             self._refuse_demo_conveniences()
         return self
@@ -147,7 +163,12 @@ class Settings(BaseSettings):
             )
         simulated = [
             name
-            for name in ("population_base_url", "goldenpay_base_url", "sms_base_url")
+            for name in (
+                "population_base_url",
+                "goldenpay_base_url",
+                "sms_base_url",
+                "egov_discovery_url",
+            )
             if getattr(self, name).startswith(f"{self.public_url}/_sim/")
         ]
         if simulated:
@@ -161,6 +182,12 @@ class Settings(BaseSettings):
         # Only the public URL's host by default: a page opened under another name would
         # link (and send its session cookie) to the public one, and lose the session.
         return [urlsplit(self.public_url).hostname or "localhost"]
+
+    @property
+    def egov_issuer_hint(self) -> str:
+        """The discovery URL without its well-known suffix: what the provider calls itself
+        when it is a standard one (its document's ``issuer`` is what is checked)."""
+        return self.egov_discovery_url.removesuffix("/.well-known/openid-configuration")
 
     @property
     def is_postgres(self) -> bool:

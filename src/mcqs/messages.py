@@ -118,6 +118,47 @@ AZ: dict[str, str] = {
         "Ödəniş sistemi hazırda cavab vermir. Bir neçə dəqiqədən sonra yenidən cəhd edin."
     ),
     "sms_unavailable": "SMS xidməti hazırda cavab vermir.",
+    # sign-in through the e-government portal ("Portala giriş")
+    "egov_unavailable": (
+        "Elektron hökumət portalı hazırda cavab vermir. Bir neçə dəqiqədən sonra yenidən "
+        "cəhd edin və ya cihazı portala giriş etmədən qeydiyyatdan keçirin."
+    ),
+    "egov_state_invalid": (
+        "Portala giriş sorğusu bu brauzerdən başlanmayıb, artıq istifadə olunub və ya "
+        "müddəti bitib. Yenidən daxil olun."
+    ),
+    "egov_code_refused": (
+        "Portal girişi təsdiq etmədi (kod artıq istifadə olunub və ya müddəti bitib). "
+        "Yenidən daxil olun."
+    ),
+    "egov_refused": "Portal girişi təsdiq etmədi. Yenidən daxil olun.",
+    "egov_cancelled": "Portala giriş ləğv edildi.",
+    "egov_token_signature": (
+        "Portaldan gələn giriş məlumatlarının imzası etibarsızdır. Giriş qəbul edilmədi."
+    ),
+    "egov_token_issuer": (
+        "Giriş məlumatları gözlənilən portal tərəfindən verilməyib. Giriş qəbul edilmədi."
+    ),
+    "egov_token_audience": "Giriş məlumatları bu xidmət üçün verilməyib. Giriş qəbul edilmədi.",
+    "egov_token_nonce": (
+        "Giriş məlumatları bu giriş sorğusuna aid deyil. Giriş qəbul edilmədi; yenidən daxil olun."
+    ),
+    "egov_token_expired": (
+        "Giriş məlumatlarının müddəti bitib. Giriş qəbul edilmədi; yenidən daxil olun."
+    ),
+    "egov_token_invalid": "Portaldan gələn giriş məlumatları etibarsızdır. Giriş qəbul edilmədi.",
+    "egov_fin_missing": (
+        "Portal FİN kodunuzu ötürmədi. Cihazı portala giriş etmədən qeydiyyatdan keçirə bilərsiniz."
+    ),
+    "egov_person_unknown": (
+        "Portalda daxil olduğunuz FİN kod əhali reyestrində tapılmadı. Cihazı poçt "
+        "şöbələrindəki qeydiyyat məntəqələrində və ya mobil operatorların satış "
+        "məntəqələrində qeydiyyatdan keçirə bilərsiniz."
+    ),
+    "sign_in_required": (
+        "Bu səhifə yalnız portala giriş etmiş vətəndaşlar üçündür. Portala daxil olun."
+    ),
+    "staff_not_available": "Bu səhifə əməkdaşlar üçündür və hələ istifadəyə verilməyib.",
     # pages
     "page_not_found": "Belə səhifə yoxdur. Ünvanı yoxlayın və ya ana səhifədən başlayın.",
     "control_characters": (

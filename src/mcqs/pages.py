@@ -19,18 +19,21 @@ from starlette.responses import HTMLResponse
 
 from mcqs import messages
 from mcqs.applications.codes import format_notification_code
-from mcqs.applications.models import ApplicationStatus
+from mcqs.applications.models import Application, ApplicationStatus
 from mcqs.config import Settings
 from mcqs.db import Database
 from mcqs.errors import DomainError, FormErrors
 from mcqs.localtime import format_baku
 from mcqs.money import format_azn
+from mcqs.principals import Browser, SignedInCitizen, citizen_in_session
 from mcqs.security.limits import ClientLimiter
 
 if TYPE_CHECKING:  # the adapters are built by the app; pages only carry them
     from mcqs.services import Services
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 templates.env.filters["azn"] = format_azn
 templates.env.filters["code"] = format_notification_code
 templates.env.filters["baku"] = format_baku
@@ -67,6 +70,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     context.setdefault("errors", {})
     context.setdefault("demo", state(request).settings.env == "demo")
     context.setdefault("csrf_token", csrf_token(request))
+    context.setdefault("citizen", citizen_in_session(request))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
@@ -180,6 +184,16 @@ def remember_application(request: Request, notification_code: str) -> None:
 
 def owns_application(request: Request, notification_code: str) -> bool:
     return notification_code in request.session.get("applications", [])
+
+
+def may_see(request: Request, principal: Browser, application: Application) -> bool:
+    """Whether this principal may see the application in full (receipt, PDF, the form).
+
+    A signed-in citizen: only applications of their own FİN, from any browser. An
+    anonymous browser: the ones it made (kept in its session)."""
+    if isinstance(principal, SignedInCitizen):
+        return application.fin == principal.fin
+    return owns_application(request, application.notification_code)
 
 
 def current_application_code(request: Request) -> str | None:

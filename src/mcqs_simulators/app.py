@@ -18,6 +18,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
 from mcqs.config import Settings
+from mcqs_simulators.egov.app import RegisteredClient
+from mcqs_simulators.egov.app import create_app as create_egov
 from mcqs_simulators.goldenpay.app import DELAYABLE_CALLS
 from mcqs_simulators.goldenpay.app import create_app as create_goldenpay
 from mcqs_simulators.population.app import create_app as create_population
@@ -42,6 +44,23 @@ def simulator_mounts(
             ),
         ),
         Mount("/sms", app=create_sms(api_key=settings.sms_api_key, state_dir=state_dir)),
+        Mount(
+            "/egov",
+            app=create_egov(
+                # The issuer is where MCQS was told the portal is: the demo's /_sim/egov, or
+                # the tests' simulator port.
+                issuer=settings.egov_issuer_hint,
+                clients=[
+                    RegisteredClient(
+                        client_id=settings.egov_client_id,
+                        client_secret=settings.egov_client_secret,
+                        redirect_uris=(f"{settings.public_url}/egov/callback",),
+                        post_logout_redirect_uris=(f"{settings.public_url}/egov/signed-out",),
+                    )
+                ],
+                state_dir=state_dir,
+            ),
+        ),
     ]
 
 
@@ -50,7 +69,9 @@ async def _index(_request: object) -> HTMLResponse:
         "<h1>MCQS simulators</h1><ul>"
         '<li><a href="population/">Population registry</a></li>'
         '<li><a href="goldenpay/">GoldenPay</a></li>'
-        '<li><a href="sms/">SMS centre</a></li></ul>'
+        '<li><a href="sms/">SMS centre</a></li>'
+        '<li><a href="egov/.well-known/openid-configuration">E-government portal (OpenID '
+        "Connect)</a></li></ul>"
     )
 
 

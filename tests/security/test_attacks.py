@@ -36,7 +36,10 @@ OWNER = CITIZENS[0]  # FİN 5ABC1D2, ID card AA1234567
 OTHER_CARD = "AA7654321"  # a well-formed card number that is not the owner's
 NUL = "\x00"
 PARTIES = ("population", "goldenpay", "sms")
-REAL_PARTIES = {f"{party}_base_url": f"https://{party}.example.az" for party in PARTIES}
+REAL_PARTIES = {
+    **{f"{party}_base_url": f"https://{party}.example.az" for party in PARTIES},
+    "egov_discovery_url": "https://login.example.az/realms/egov/.well-known/openid-configuration",
+}
 SECRET = "a-real-production-secret"
 
 
@@ -300,6 +303,10 @@ def test_production_is_the_default_and_refuses_the_demo_conveniences() -> None:
         Settings(env="production", secret_key=SECRET, security_code_fixed="1", **REAL_PARTIES)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="simulators"):
         Settings(env="production", secret_key="a-real-production-secret")
+    # The e-gov simulator alone is refused too, by name.
+    simulated_egov = {**REAL_PARTIES, "egov_discovery_url": ""}
+    with pytest.raises(ValidationError, match="MCQS_EGOV_DISCOVERY_URL point at the simulators"):
+        Settings(env="production", secret_key=SECRET, **simulated_egov)  # type: ignore[arg-type]
     for env in ("demo", "test"):
         assert Settings(env=env, secret_key=DEVELOPMENT_SECRET, security_code_fixed="1")
 

@@ -87,6 +87,7 @@ def test_demo_refuses_production(tmp_path: Path) -> None:
         env="production",
         secret_key="a-real-production-secret",
         **{f"{party}_base_url": f"https://{party}.example.az" for party in PARTIES},
+        egov_discovery_url="https://login.example.az/.well-known/openid-configuration",
     )
     with pytest.raises(RuntimeError, match="production"):
         demo_app(settings, SimulatorSettings(state_dir=tmp_path))

@@ -47,8 +47,16 @@ def parse_check_input(data: CheckInput) -> tuple[str, str, list[Imei]]:
         fin = normalize_fin(data.fin)
     except InvalidInput as error:
         errors.append(error)
+    imeis = _parse_imeis(data.imeis, errors)
+    if errors:
+        raise FormErrors(errors)
+    return id_card, fin, imeis
+
+
+def _parse_imeis(raw_imeis: tuple[str, ...], errors: list[DomainError]) -> list[Imei]:
+    """The typed IMEIs (1–4 fields, empty ones ignored); what is wrong goes to ``errors``."""
     imeis: list[Imei] = []
-    for position, raw in enumerate(data.imeis[:MAX_IMEIS], start=1):
+    for position, raw in enumerate(raw_imeis[:MAX_IMEIS], start=1):
         field = f"imei_{position}"
         if not raw.strip():
             continue
@@ -63,9 +71,17 @@ def parse_check_input(data: CheckInput) -> tuple[str, str, list[Imei]]:
         imeis.append(imei)
     if not imeis and not any(e.field and e.field.startswith("imei") for e in errors):
         errors.append(InvalidInput("imei_required", field="imei_1"))
+    return imeis
+
+
+def parse_imeis(raw_imeis: tuple[str, ...]) -> list[Imei]:
+    """The IMEI fields alone (a signed-in citizen types nothing else); :class:`FormErrors`
+    with every problem found."""
+    errors: list[DomainError] = []
+    imeis = _parse_imeis(raw_imeis, errors)
     if errors:
         raise FormErrors(errors)
-    return id_card, fin, imeis
+    return imeis
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,22 @@ def confirm_person(population: PopulationRegistryClient, data: CheckInput) -> Ch
     if not card.valid:
         raise FormErrors([InvalidInput("id_card_expired", field="id_card")])
     return CheckedPerson(fin=fin, id_card=id_card, imeis=imeis, person=person)
+
+
+def confirm_signed_in_person(
+    population: PopulationRegistryClient, *, fin: str, imeis: tuple[str, ...]
+) -> CheckedPerson:
+    """The check of a citizen signed in through e-gov: the FİN is the login's, the ID card
+    the registry's current one for it (the citizen types neither). An expired card is
+    refused as on the form without login. Called with no transaction open."""
+    parsed = parse_imeis(imeis)
+    person = population.get_person(fin)
+    card = population.current_id_card(fin)
+    if person is None or card is None:
+        raise FormErrors([InvalidInput("egov_person_unknown")])
+    if not card.valid:
+        raise FormErrors([InvalidInput("id_card_expired")])
+    return CheckedPerson(fin=fin, id_card=card.document, imeis=parsed, person=person)
 
 
 def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> list[DomainError]:

@@ -1,4 +1,5 @@
-"""Citizen pages of the registration without login ("Qeydiyyatsız xidmətlər")."""
+"""Citizen pages of the registration: without login ("Qeydiyyatsız xidmətlər"), and for a
+citizen signed in through e-gov, who types only the IMEI(s) and the security code."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from mcqs.applications.models import ApplicationStatus
 from mcqs.applications.service import (
     CheckInput,
     confirm_person,
+    confirm_signed_in_person,
     create_application,
     find_by_notification_code,
     parse_check_input,
+    parse_imeis,
 )
 from mcqs.db import Database, utcnow
-from mcqs.errors import DomainError, FormErrors, InvalidInput
+from mcqs.errors import DomainError, FormErrors, InvalidInput, NotFound
 from mcqs.pages import (
     ShownError,
     client_address,
@@ -30,6 +33,7 @@ from mcqs.pages import (
     csrf_valid,
     current_application_code,
     field_errors,
+    may_see,
     notice_errors,
     owns_application,
     public_url_for,
@@ -38,16 +42,18 @@ from mcqs.pages import (
     state,
     without_control_characters,
 )
+from mcqs.principals import AnyBrowser, Browser, SignedInCitizen
 from mcqs.security.captcha import render_security_code, speak_security_code
 from mcqs.security.service import count_fin_check, guard_check, issue_security_code
 
 router = APIRouter()
 
 CHANNEL_ONLINE_ANONYMOUS = "online_anonymous"
+CHANNEL_EGOV = "egov"  # a citizen signed in through the e-government portal
 
 
 @router.get("/", name="home")
-def home(request: Request) -> Response:
+def home(request: Request, principal: AnyBrowser) -> Response:
     return render(request, "home.html")
 
 
@@ -93,13 +99,14 @@ CHECK_FORM_NOTICES = ("application_expired",)
 
 
 @router.get("/register", name="applications:check_form")
-def check_form(request: Request, notice: str = "") -> Response:
+def check_form(request: Request, principal: AnyBrowser, notice: str = "") -> Response:
     return _check_form(request, values={}, errors=notice_errors(notice, CHECK_FORM_NOTICES))
 
 
 @router.post("/register", name="applications:check")
 def check(
     request: Request,
+    principal: AnyBrowser,
     id_card: Annotated[str, Form()] = "",
     fin: Annotated[str, Form()] = "",
     security_code: Annotated[str, Form()] = "",
@@ -111,8 +118,14 @@ def check(
     action: Annotated[str, Form()] = "check",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """ "Məlumatları yoxla": guard, validate, fill the application form from the registry."""
+    """ "Məlumatları yoxla": guard, validate, fill the application form from the registry.
+
+    A signed-in citizen types no FİN nor ID card: the FİN is the login's, the card the
+    registry's (whatever the form posted for them is ignored)."""
     app = state(request)
+    signed_in = principal if isinstance(principal, SignedInCitizen) else None
+    if signed_in is not None:
+        id_card, fin = "", signed_in.fin
     values = {
         "id_card": id_card,
         "fin": fin,
@@ -151,14 +164,20 @@ def check(
         # nothing about anyone), so that the next try can be the last.
         errors = field_errors(refused)
         try:
-            parse_check_input(data)
+            if signed_in is None:
+                parse_check_input(data)
+            else:
+                parse_imeis(data.imeis)
         except FormErrors as typed_wrong:
             errors = {**field_errors(typed_wrong), **errors}
         return _check_form(request, values=values, errors=errors, status_code=form_status(refused))
 
     try:
         # The registry is asked with no transaction open; then one short transaction.
-        checked = confirm_person(app.services.population, data)
+        if signed_in is None:
+            checked = confirm_person(app.services.population, data)
+        else:
+            checked = confirm_signed_in_person(app.services.population, fin=fin, imeis=data.imeis)
         # Counted only now that the ID card matched the FİN: someone who merely knows a
         # FİN cannot use up its owner's tries.
         fin_refused = _counted(
@@ -173,7 +192,7 @@ def check(
             application = create_application(
                 session,
                 checked=checked,
-                channel=CHANNEL_ONLINE_ANONYMOUS,
+                channel=CHANNEL_ONLINE_ANONYMOUS if signed_in is None else CHANNEL_EGOV,
                 max_open_per_fin=app.settings.open_applications_per_fin,
                 now=utcnow(),
             )
@@ -207,7 +226,12 @@ def form_status(error: DomainError | FormErrors) -> int:
 
 
 def application_form_page(
-    request: Request, *, values: dict[str, str], errors: dict[str, str], status_code: int = 200
+    request: Request,
+    principal: Browser,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
 ) -> Response:
     """The application form of this browser's current application, or where it went."""
     code = current_application_code(request)
@@ -215,6 +239,8 @@ def application_form_page(
         return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
     with state(request).db.transaction() as session:
         application = find_by_notification_code(session, code)
+    if not may_see(request, principal, application):
+        raise NotFound("notification_code_unknown", field="code")
     if application.status == ApplicationStatus.EXPIRED:
         url = public_url_for(request, "applications:check_form").include_query_params(
             notice="application_expired"
@@ -249,13 +275,18 @@ PAYMENT_NOTICES = (
 
 
 @router.get("/application", name="applications:form")
-def application_form(request: Request, notice: str = "") -> Response:
-    return application_form_page(request, values={}, errors=notice_errors(notice, PAYMENT_NOTICES))
+def application_form(request: Request, principal: AnyBrowser, notice: str = "") -> Response:
+    return application_form_page(
+        request, principal, values={}, errors=notice_errors(notice, PAYMENT_NOTICES)
+    )
 
 
 @router.get("/status", name="applications:status")
-def application_status(request: Request, code: str = "") -> Response:
-    """Follow an application by its notification code; personal data stays masked."""
+def application_status(request: Request, principal: AnyBrowser, code: str = "") -> Response:
+    """Follow an application by its notification code; personal data stays masked.
+
+    Anyone with the code may (it is on the paper receipt), except that a signed-in citizen
+    reaches only their own FİN's applications: another's answers as an unknown code."""
     if not code.strip():
         return render(request, "status.html", code="", application=None)
     dirty = control_character_errors({"code": code})
@@ -267,6 +298,8 @@ def application_status(request: Request, code: str = "") -> Response:
     try:
         with state(request).db.transaction() as session:
             application = find_by_notification_code(session, code)
+        if isinstance(principal, SignedInCitizen) and application.fin != principal.fin:
+            raise NotFound("notification_code_unknown", field="code")
     except DomainError as error:
         return render(
             request,

@@ -1,7 +1,8 @@
 """Adapter for the population registry's HTTP/JSON API.
 
-Two questions are asked: who is the person with this FİN (name and ID-card address for
-the application form), and does this ID card belong to this FİN. The registry answers
+Three questions are asked: who is the person with this FİN (name and ID-card address for
+the application form), does this ID card belong to this FİN, and (for a citizen signed in
+through e-gov, who types no card) which is this FİN's current ID card. The registry answers
 about real people, so nothing it returns — nor the FİN asked about — is ever logged.
 The API is described in ``docs/simulators/population.md``.
 """
@@ -43,6 +44,19 @@ class Person:
 class IdCardCheck:
     match: bool  # the ID card is this person's
     valid: bool  # ... and has not expired
+
+
+@dataclass(frozen=True)
+class CurrentIdCard:
+    document: str  # "AA1234567" / "AZE12345678"
+    valid: bool  # has not expired
+
+
+class _CurrentIdCardPayload(BaseModel):
+    fin: str
+    document: str
+    valid_until: date
+    valid: bool
 
 
 class _IdCardPayload(BaseModel):
@@ -120,6 +134,19 @@ class PopulationRegistryClient(HttpAdapter):
             logger.warning("population registry answered about another FİN or card than asked")
             raise ExternalServiceError(UNAVAILABLE)
         return IdCardCheck(match=payload.match, valid=payload.match and payload.valid)
+
+    def current_id_card(self, fin: str) -> CurrentIdCard | None:
+        """This FİN's current ID card and whether it is in date; ``None`` when the registry
+        does not know the FİN. ``fin`` must already be normalised."""
+        _require(FIN_PATTERN, fin, "fin")
+        body = self._get(f"/api/v1/persons/{fin}/id-card")
+        if body is None:
+            return None
+        payload = _parse(_CurrentIdCardPayload, body)
+        if payload.fin != fin or not ID_CARD_PATTERN.fullmatch(payload.document):
+            logger.warning("population registry answered about another FİN or a bad card")
+            raise ExternalServiceError(UNAVAILABLE)
+        return CurrentIdCard(document=payload.document, valid=payload.valid)
 
     def _get(self, path: str) -> Any:
         """The JSON body of a 200 answer; ``None`` for the registry's "no such person"."""

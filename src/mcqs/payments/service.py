@@ -217,6 +217,7 @@ class PaymentOutcome:
     notification_code: str
     # Why it was not paid (a FailureReason), when GoldenPay said or the session ran out.
     failure_reason: str | None = None
+    fin: str = ""  # whose application: a signed-in citizen sees only their own
 
 
 def _outcome(session: Session, payment: Payment) -> PaymentOutcome:
@@ -231,7 +232,9 @@ def _outcome(session: Session, payment: Payment) -> PaymentOutcome:
     else:
         state = "failed"
     reason = payment.failure_reason if state in ("failed", "expired") else None
-    return PaymentOutcome(state, application.id, application.notification_code, reason)
+    return PaymentOutcome(
+        state, application.id, application.notification_code, reason, fin=application.fin
+    )
 
 
 def _record_return(session: Session, *, payment_key: str, outcome: str, now: dt.datetime) -> None:

@@ -28,6 +28,7 @@ from mcqs.pages import (
     csrf_refused,
     csrf_valid,
     field_errors,
+    may_see,
     owns_application,
     public_url_for,
     remember_application,
@@ -35,6 +36,7 @@ from mcqs.pages import (
     state,
 )
 from mcqs.payments.service import settle_payment, start_payment
+from mcqs.principals import AnyBrowser, Browser, SignedInCitizen
 
 router = APIRouter()
 
@@ -42,6 +44,7 @@ router = APIRouter()
 @router.post("/application", name="applications:pay")
 def confirm_and_pay(
     request: Request,
+    principal: AnyBrowser,
     code: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
     card_type: Annotated[str, Form()] = "",
@@ -60,18 +63,25 @@ def confirm_and_pay(
             return render(
                 request, "error.html", status_code=403, message=refused, code="csrf_refused"
             )
-        return application_form_page(request, values=values, errors=csrf_refused(), status_code=403)
+        return application_form_page(
+            request, principal, values=values, errors=csrf_refused(), status_code=403
+        )
     if not owner:
         return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
     remember_application(request, code)
     dirty = control_character_errors(values)
     if dirty:
-        return application_form_page(request, values=values, errors=dirty, status_code=422)
+        return application_form_page(
+            request, principal, values=values, errors=dirty, status_code=422
+        )
     try:
         with app.db.transaction() as session:
-            application_id = find_by_notification_code(session, code).id
+            application = find_by_notification_code(session, code)
     except DomainError:
         return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
+    if not may_see(request, principal, application):
+        raise NotFound("notification_code_unknown", field="code")
+    application_id = application.id
     try:
         opened = start_payment(
             app.db,
@@ -85,13 +95,17 @@ def confirm_and_pay(
         )
     except (FormErrors, DomainError) as error:
         return application_form_page(
-            request, values=values, errors=field_errors(error), status_code=form_status(error)
+            request,
+            principal,
+            values=values,
+            errors=field_errors(error),
+            status_code=form_status(error),
         )
     pay_page = app.services.goldenpay.pay_page_url(opened.payment_key)
     return RedirectResponse(pay_page, status_code=303)
 
 
-def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
+def _came_back(request: Request, principal: Browser, payment_key: str, outcome: str) -> Response:
     app = state(request)
     if not app.return_limiter.allow(client_address(request)):
         raise TooManyRequests("too_many_returns")
@@ -116,7 +130,10 @@ def _came_back(request: Request, payment_key: str, outcome: str) -> Response:
         # GoldenPay did not answer in time: the worker settles the payment; nothing is lost.
         return render(request, "payment_pending.html", status_code=503, errors=field_errors(error))
     code = settled.notification_code
-    owner = owns_application(request, code)
+    # A signed-in citizen's own FİN, or (anonymous) this browser's application.
+    owner = owns_application(request, code) or (
+        isinstance(principal, SignedInCitizen) and settled.fin == principal.fin
+    )
     if settled.state == "paid":
         target = public_url_for(request, "receipts:show" if owner else "receipts:verify", code=code)
         return RedirectResponse(target, status_code=303)
@@ -167,10 +184,10 @@ def _recently_pending(request: Request) -> RecentlyPending:
 
 
 @router.get("/payments/goldenpay/success", name="payments:goldenpay_success")
-def goldenpay_success(request: Request, payment_key: str = "") -> Response:
-    return _came_back(request, payment_key, "success")
+def goldenpay_success(request: Request, principal: AnyBrowser, payment_key: str = "") -> Response:
+    return _came_back(request, principal, payment_key, "success")
 
 
 @router.get("/payments/goldenpay/failure", name="payments:goldenpay_failure")
-def goldenpay_failure(request: Request, payment_key: str = "") -> Response:
-    return _came_back(request, payment_key, "failure")
+def goldenpay_failure(request: Request, principal: AnyBrowser, payment_key: str = "") -> Response:
+    return _came_back(request, principal, payment_key, "failure")

@@ -7,8 +7,9 @@ from starlette.responses import RedirectResponse, Response
 
 from mcqs.applications.models import Application
 from mcqs.applications.service import find_by_notification_code
-from mcqs.errors import DomainError
-from mcqs.pages import field_errors, owns_application, public_url_for, render, state
+from mcqs.errors import DomainError, NotFound
+from mcqs.pages import field_errors, may_see, public_url_for, render, state
+from mcqs.principals import AnyBrowser, Browser, SignedInCitizen
 from mcqs.receipts.pdf import render_receipt_pdf
 from mcqs.receipts.qr import qr_svg
 from mcqs.receipts.schemas import ReceiptView, mask_fin, mask_name
@@ -24,10 +25,19 @@ def _load(request: Request, code: str) -> tuple[Application, ReceiptView]:
     return application, receipt_view(application, public_url=app.settings.public_url)
 
 
-@router.get("/receipts/{code}", name="receipts:show")
-def show_receipt(request: Request, code: str) -> Response:
+def _load_for(request: Request, principal: Browser, code: str) -> tuple[Application, ReceiptView]:
+    """The receipt, as this principal may reach it: a signed-in citizen reaches only their
+    own FİN's (another's answers exactly as an unknown code does: 404)."""
     application, receipt = _load(request, code)
-    if not owns_application(request, application.notification_code):
+    if isinstance(principal, SignedInCitizen) and application.fin != principal.fin:
+        raise NotFound("notification_code_unknown", field="code")
+    return application, receipt
+
+
+@router.get("/receipts/{code}", name="receipts:show")
+def show_receipt(request: Request, code: str, principal: AnyBrowser) -> Response:
+    application, receipt = _load_for(request, principal, code)
+    if not may_see(request, principal, application):
         # Another browser sees only what the verification page shows.
         return RedirectResponse(
             public_url_for(request, "receipts:verify", code=application.notification_code),
@@ -43,9 +53,9 @@ def show_receipt(request: Request, code: str) -> Response:
 
 
 @router.get("/receipts/{code}/pdf", name="receipts:pdf")
-def receipt_pdf(request: Request, code: str) -> Response:
-    application, receipt = _load(request, code)
-    if not owns_application(request, application.notification_code):
+def receipt_pdf(request: Request, code: str, principal: AnyBrowser) -> Response:
+    application, receipt = _load_for(request, principal, code)
+    if not may_see(request, principal, application):
         return RedirectResponse(
             public_url_for(request, "receipts:verify", code=application.notification_code),
             status_code=303,
@@ -59,8 +69,11 @@ def receipt_pdf(request: Request, code: str) -> Response:
 
 
 @router.get("/verify/{code}", name="receipts:verify")
-def verify_receipt(request: Request, code: str) -> Response:
-    """Where the receipt's QR code leads: confirms the receipt, personal data masked."""
+def verify_receipt(request: Request, code: str, principal: AnyBrowser) -> Response:
+    """Where the receipt's QR code leads: confirms the receipt, personal data masked.
+
+    The same for everyone, signed in or not: it is the paper receipt's public check of
+    authenticity (a buyer of a used phone scans it), and shows nobody's data in full."""
     try:
         application, receipt = _load(request, code)
     except DomainError as error:

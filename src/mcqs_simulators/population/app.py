@@ -52,6 +52,13 @@ class IdCardCheckRead(BaseModel):
     valid: bool
 
 
+class CurrentIdCardRead(BaseModel):
+    fin: str
+    document: str
+    valid_until: date
+    valid: bool
+
+
 class RegistryProblem(HTTPException):
     def __init__(self, status_code: int, detail: str, *, code: str | None = None) -> None:
         super().__init__(status_code, detail)
@@ -79,7 +86,8 @@ _INDEX = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from
 <p>Population registry simulator. Every person below is <strong>synthetic</strong>.
 Use a FİN and its ID card number on the MCQS forms.</p>
 <p>API: <code>GET api/v1/persons/{fin}</code> and
-<code>GET api/v1/persons/{fin}/id-cards/{document}</code>, header <code>X-Api-Key</code>.</p>
+<code>GET api/v1/persons/{fin}/id-cards/{document}</code>,
+<code>GET api/v1/persons/{fin}/id-card</code>, header <code>X-Api-Key</code>.</p>
 <table>
 <thead><tr><th>FİN</th><th>Şəxsiyyət vəsiqəsi / ID card</th><th>Soyad, ad, ata adı</th>
 <th>Ünvan</th><th>Etibarlıdır / valid until</th></tr></thead>
@@ -163,6 +171,18 @@ def create_app(*, api_key: str) -> FastAPI:
             document=document,
             match=match,
             valid=match and citizen.id_card_valid_until >= _today(),
+        )
+
+    @api.get("/persons/{fin}/id-card", response_model=CurrentIdCardRead)
+    def current_id_card(fin: str) -> CurrentIdCardRead:
+        """The person's current ID card, and whether it is in date: for a service that
+        knows the FİN from a login and must not ask the citizen to type the card."""
+        citizen = find_citizen(fin)
+        return CurrentIdCardRead(
+            fin=citizen.fin,
+            document=citizen.id_card,
+            valid_until=citizen.id_card_valid_until,
+            valid=citizen.id_card_valid_until >= _today(),
         )
 
     app = FastAPI(title="Population registry (simulator)", version="1")

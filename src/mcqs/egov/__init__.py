@@ -1,0 +1,1 @@
+"""Sign-in through the e-government portal: an OpenID Connect relying party (Authlib)."""

@@ -1,0 +1,1 @@
+""" "Mənim cihazlarım" (My devices): a signed-in citizen's applications, devices and refunds."""
