@@ -52,6 +52,8 @@ def egov_client(settings: Settings) -> StarletteOAuth2App:
 _CLAIM_CODES = {
     "iss": "egov_token_issuer",
     "aud": "egov_token_audience",
+    # A token whose audience is not (only) us must name us as its authorized party.
+    "azp": "egov_token_audience",
     "nonce": "egov_token_nonce",
     "exp": "egov_token_expired",
 }

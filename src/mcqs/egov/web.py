@@ -28,6 +28,7 @@ _STATUS = {
     "population_registry_unavailable": 503,
     "egov_person_unknown": 403,
     "egov_cancelled": 400,
+    "sign_in_required": 401,
 }
 
 

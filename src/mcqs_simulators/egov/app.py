@@ -18,8 +18,8 @@ What it implements, relative to its issuer URL:
   checked against the client's registered one, ``state`` returned).
 
 ``POST sim/misbehave`` (not part of OpenID Connect) makes it misbehave on purpose, for
-tests: ID tokens signed with another key, with a wrong issuer, audience or nonce, or
-already expired; or the whole provider "down" (it holds every request for
+tests: ID tokens signed with another key, with a wrong issuer, audience or nonce, already
+expired, or for a FİN the registry does not know; or the whole provider "down" (it holds every request for
 ``hang_seconds`` and then answers 503).
 
 The signing key, the codes and the misbehaviour live in ``<state_dir>/egov.sqlite3``:
@@ -61,7 +61,16 @@ SIGN_IN_MEANS = {
     "e_imza": "e-imza kartı",
 }
 #: What POST sim/misbehave may make the ID tokens: each breaks one check a relying party makes.
-ID_TOKEN_FAULTS = ("ok", "wrong_key", "wrong_issuer", "wrong_audience", "wrong_nonce", "expired")
+ID_TOKEN_FAULTS = (
+    "ok",
+    "wrong_key",
+    "wrong_issuer",
+    "wrong_audience",
+    "wrong_nonce",
+    "expired",
+    "unknown_fin",  # a FİN the population registry does not know
+)
+UNKNOWN_FIN = "9ZZZ9Z9"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS signing_keys (
@@ -501,6 +510,8 @@ class EgovSimulator:
             claims["aud"] = "another-client"
         elif fault == "wrong_nonce":
             claims["nonce"] = secrets.token_urlsafe(16)
+        elif fault == "unknown_fin":
+            claims["fin"] = UNKNOWN_FIN
         elif fault == "expired":
             claims["iat"] = claims["auth_time"] = now - 3600
             claims["exp"] = now - 1800

@@ -1,0 +1,305 @@
+"""Signing in through the e-government portal (the simulator, over real HTTP), the check
+of a signed-in citizen, signing out, and every way signing in is refused.
+
+Assertions read codes (``data-error``), statuses and data, never Azerbaijani sentences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from egov.signing_in import (
+    choose_on_portal,
+    come_back,
+    portal_misbehaving,
+    sign_in,
+    to_portal,
+)
+from sqlalchemy import select
+
+from mcqs import messages
+from mcqs.applications.models import Application
+from mcqs.config import Settings
+from mcqs.db import Database
+from mcqs.egov.client import _CLAIM_CODES
+from mcqs_simulators.population.citizens import CITIZENS
+
+from conftest import FIXED_CODE, csrf_token_of, make_settings
+
+ELVIN, AYNUR, RASHAD = CITIZENS[0], CITIZENS[1], CITIZENS[2]  # Rəşad's card has expired
+
+
+def alert_code(page: str) -> str:
+    found = re.search(r'<div class="alert" role="alert" data-error="([a-z_]+)"', page)
+    assert found, "the page says why, with a code"
+    return found.group(1)
+
+
+@pytest.fixture
+def web(app_settings: Settings, catalogue: Database) -> Iterator[Any]:
+    """``web(**settings)``: a fresh app (its own OpenID client, nothing cached) and browser."""
+    from starlette.testclient import TestClient
+
+    from mcqs.app import create_app
+
+    opened: list[Any] = []
+
+    def open_client(**overrides: object) -> Any:
+        settings = make_settings(database_url=app_settings.database_url, **overrides)
+        client = TestClient(create_app(settings, db=catalogue))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+def check_signed_in(client: Any, *imeis: str) -> httpx.Response:
+    """ "Məlumatları yoxla" as a signed-in citizen: IMEIs and the security code only."""
+    page = client.get("/register")
+    code_id = re.search(r'name="security_code_id" value="([0-9a-f]+)"', page.text)
+    assert code_id
+    fields = {f"imei_{n}": imei for n, imei in enumerate(imeis, start=1)}
+    return client.post(
+        "/register",
+        data={
+            "security_code": FIXED_CODE,
+            "security_code_id": code_id.group(1),
+            "csrf_token": csrf_token_of(page.text),
+            **fields,
+        },
+        follow_redirects=False,
+    )
+
+
+# ---- signing in and the check ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
+def test_a_signed_in_citizen_types_only_the_imei(
+    web: Any, http: httpx.Client, db: Database, demo_imeis: list[str], auth_method: str
+) -> None:
+    client = web(egov_token_auth_method=auth_method)
+    started = to_portal(client)
+    assert started.status_code == 302
+    login = httpx.URL(started.headers["location"])
+    # Authorization code flow with PKCE (S256), state and nonce.
+    assert login.path.endswith("/egov/authorize")
+    for name in ("state", "nonce", "code_challenge"):
+        assert login.params.get(name), name
+    assert login.params["code_challenge_method"] == "S256"
+    assert login.params["response_type"] == "code"
+
+    signed_in = come_back(client, choose_on_portal(http, str(login), fin=ELVIN.fin, means="sima"))
+    assert signed_in.status_code == 303, signed_in.text[:2000]
+    assert signed_in.headers["location"].endswith("/register")
+
+    form = client.get("/register")
+    assert f'data-fin="{ELVIN.fin}"' in form.text  # the header and the form name the citizen
+    assert 'id="id_card"' not in form.text and 'id="fin"' not in form.text
+    # A FİN or card posted anyway is ignored: the login's FİN, the registry's card.
+    checked = check_signed_in(client, demo_imeis[0])
+    assert checked.status_code == 303, checked.text[:3000]
+    with db.reading() as session:
+        application = session.scalars(select(Application)).one()
+    assert (application.fin, application.id_card, application.channel) == (
+        ELVIN.fin,
+        ELVIN.id_card,
+        "egov",
+    )
+    assert application.surname == ELVIN.surname
+
+
+def test_the_form_fields_of_another_fin_are_ignored_when_signed_in(
+    client: Any, http: httpx.Client, db: Database, demo_imeis: list[str]
+) -> None:
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    page = client.get("/register")
+    code_id = re.search(r'name="security_code_id" value="([0-9a-f]+)"', page.text)
+    assert code_id
+    answer = client.post(
+        "/register",
+        data={
+            "fin": AYNUR.fin,
+            "id_card": AYNUR.id_card,
+            "imei_1": demo_imeis[0],
+            "security_code": FIXED_CODE,
+            "security_code_id": code_id.group(1),
+            "csrf_token": csrf_token_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    with db.reading() as session:
+        assert session.scalars(select(Application.fin)).all() == [ELVIN.fin]
+
+
+def test_an_expired_id_card_is_refused_with_its_reason(
+    client: Any, http: httpx.Client, demo_imeis: list[str]
+) -> None:
+    assert sign_in(client, http, fin=RASHAD.fin).status_code == 303
+    refused = check_signed_in(client, demo_imeis[0])
+    assert refused.status_code == 422
+    assert 'data-error="id_card_expired"' in refused.text
+
+
+def test_a_wrong_imei_is_shown_next_to_its_field_when_signed_in(
+    client: Any, http: httpx.Client
+) -> None:
+    from conftest import error_code_of
+
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    refused = check_signed_in(client, "35393201000003")
+    assert refused.status_code == 422
+    assert error_code_of(refused.text, "imei_1") == "imei_wrong_length"
+
+
+# ---- signing out ------------------------------------------------------------------------------
+
+
+def test_signing_out_ends_our_session_then_the_portals(client: Any, http: httpx.Client) -> None:
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    home = client.get("/")
+    assert f'data-fin="{ELVIN.fin}"' in home.text
+    refused = client.post("/egov/sign-out", data={}, follow_redirects=False)
+    assert refused.status_code == 403 and 'data-error="csrf_refused"' in refused.text
+
+    out = client.post(
+        "/egov/sign-out", data={"csrf_token": csrf_token_of(home.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303
+    end_session = httpx.URL(out.headers["location"])
+    assert end_session.path.endswith("/egov/logout")
+    assert end_session.params["id_token_hint"].count(".") == 2
+    assert end_session.params["post_logout_redirect_uri"] == "http://testserver/egov/signed-out"
+    assert end_session.params["state"]
+    # Signed out here before the portal is even asked.
+    assert "data-fin=" not in client.get("/").text
+
+    portal = http.get(str(end_session))
+    assert portal.status_code == 303
+    back = httpx.URL(portal.headers["location"])
+    assert back.params["state"] == end_session.params["state"]
+    landed = come_back(client, str(back))
+    assert landed.status_code == 303 and landed.headers["location"] == "http://testserver/"
+    assert client.get("/my-devices").status_code == 401
+
+
+# ---- refusals -----------------------------------------------------------------------------------
+
+
+def test_a_tampered_state_is_refused(client: Any, http: httpx.Client) -> None:
+    started = to_portal(client)
+    callback = httpx.URL(choose_on_portal(http, started.headers["location"], fin=ELVIN.fin))
+    tampered = callback.copy_set_param("state", callback.params["state"][:-2] + "xx")
+    refused = come_back(client, str(tampered))
+    assert refused.status_code == 400
+    assert alert_code(refused.text) == "egov_state_invalid"
+    assert 'id="egov-retry"' in refused.text and 'id="without-login"' in refused.text
+    assert "data-fin=" not in client.get("/").text
+
+
+def test_a_replayed_state_is_refused(client: Any, http: httpx.Client) -> None:
+    started = to_portal(client)
+    callback = choose_on_portal(http, started.headers["location"], fin=ELVIN.fin)
+    assert come_back(client, callback).status_code == 303
+    replayed = come_back(client, callback)
+    assert alert_code(replayed.text) == "egov_state_invalid"
+
+
+def test_a_state_from_another_browser_is_refused(web: Any, http: httpx.Client) -> None:
+    victim, attacker = web(), web()
+    started = to_portal(attacker)
+    callback = choose_on_portal(http, started.headers["location"], fin=AYNUR.fin)
+    # Login CSRF: the attacker's callback opened in the victim's browser signs nobody in.
+    refused = come_back(victim, callback)
+    assert alert_code(refused.text) == "egov_state_invalid"
+    assert "data-fin=" not in victim.get("/").text
+
+
+def test_a_replayed_authorization_code_is_refused_by_the_portal(
+    client: Any, http: httpx.Client
+) -> None:
+    started = to_portal(client)
+    first = httpx.URL(choose_on_portal(http, started.headers["location"], fin=ELVIN.fin))
+    assert come_back(client, str(first)).status_code == 303
+    # A new sign-in (a state of this browser), answered with the old, used code.
+    again = httpx.URL(choose_on_portal(http, to_portal(client).headers["location"], fin=ELVIN.fin))
+    replay = again.copy_set_param("code", first.params["code"])
+    refused = come_back(client, str(replay))
+    assert alert_code(refused.text) == "egov_code_refused"
+
+
+def test_cancelling_on_the_portal_signs_nobody_in(client: Any, http: httpx.Client) -> None:
+    started = to_portal(client)
+    back = choose_on_portal(http, started.headers["location"], fin=ELVIN.fin, action="cancel")
+    refused = come_back(client, back)
+    assert alert_code(refused.text) == "egov_cancelled"
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        ("wrong_key", "egov_token_signature"),
+        ("wrong_issuer", "egov_token_issuer"),
+        ("wrong_audience", "egov_token_audience"),
+        ("wrong_nonce", "egov_token_nonce"),
+        ("expired", "egov_token_expired"),
+        ("unknown_fin", "egov_person_unknown"),
+    ],
+)
+def test_an_id_token_that_fails_a_check_signs_nobody_in(
+    client: Any, http: httpx.Client, simulators: str, fault: str, code: str
+) -> None:
+    with portal_misbehaving(http, simulators, id_token=fault):
+        refused = sign_in(client, http, fin=ELVIN.fin)
+    assert alert_code(refused.text) == code
+    assert refused.status_code in (400, 403)
+    assert "data-fin=" not in client.get("/").text
+    # The same browser signs in once the portal behaves.
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+
+
+def test_a_token_without_the_fin_claim_signs_nobody_in(web: Any, http: httpx.Client) -> None:
+    client = web(egov_fin_claim="national_id")
+    assert alert_code(sign_in(client, http, fin=ELVIN.fin).text) == "egov_fin_missing"
+
+
+def test_the_portal_not_answering_at_the_start(
+    web: Any, http: httpx.Client, simulators: str
+) -> None:
+    client = web(egov_timeout_seconds=0.5)
+    with portal_misbehaving(http, simulators, down=True, hang_seconds=2):
+        refused = to_portal(client)
+    assert refused.status_code == 503
+    assert alert_code(refused.text) == "egov_unavailable"
+    # A retry, and the path without login.
+    assert 'href="http://testserver/egov/sign-in"' in refused.text
+    assert 'href="http://testserver/register"' in refused.text
+    assert to_portal(client).status_code == 302  # and the retry works once it answers
+
+
+def test_the_portal_not_answering_at_the_callback(
+    web: Any, http: httpx.Client, simulators: str
+) -> None:
+    client = web(egov_timeout_seconds=0.5)
+    callback = choose_on_portal(http, to_portal(client).headers["location"], fin=ELVIN.fin)
+    with portal_misbehaving(http, simulators, down=True, hang_seconds=2):
+        refused = come_back(client, callback)
+    assert refused.status_code == 503
+    assert alert_code(refused.text) == "egov_unavailable"
+
+
+def test_every_refusal_has_words() -> None:
+    import inspect
+
+    from mcqs.egov import client as egov_client
+
+    codes = set(re.findall(r'"(egov_[a-z_]+)"', inspect.getsource(egov_client)))
+    codes |= set(_CLAIM_CODES.values())
+    assert codes and all(code in messages.AZ for code in codes), codes - set(messages.AZ)
