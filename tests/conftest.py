@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -261,6 +262,23 @@ def http() -> Iterator[httpx.Client]:
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-output"
+
+
+# ---- the app's routes -----------------------------------------------------------------------
+
+
+def api_routes(routes: list[Any]) -> list[Any]:
+    """Every FastAPI route of an app's (or router's) ``routes``, those of included routers
+    too (FastAPI keeps an included router as one entry holding the original router)."""
+    from fastapi.routing import APIRoute
+
+    found: list[Any] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found.extend(api_routes(route.original_router.routes))
+    return found
 
 
 # ---- what a page shows next to a field ------------------------------------------------------

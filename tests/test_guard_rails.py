@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 
 from mcqs import messages
 from mcqs.db import Base, Database
+from mcqs.principals import AnyBrowser  # module level: the test's routes resolve it
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "mcqs"
 RAISED = re.compile(
@@ -110,3 +111,70 @@ def test_status_columns_have_their_check_constraints_by_name(db: Database) -> No
         "ck_sms_messages_sms_status",
         "ck_jobs_job_status",
     } <= names
+
+
+# ---- who is asking: every route declares its principal ----------------------------------------
+
+# Not routes of ours: FastAPI's API docs (demo and test only) and the static files.
+NO_PRINCIPAL = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"}
+
+
+def _principals_of(route: Any) -> set[Any]:
+    """The principal dependencies a route declares, directly or through its dependencies."""
+    from mcqs.principals import PRINCIPAL_DEPENDENCIES
+
+    found, pending = set(), [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if dependant.call in PRINCIPAL_DEPENDENCIES:
+            found.add(dependant.call)
+        pending.extend(dependant.dependencies)
+    return found
+
+
+def _routes_without_a_principal(app: Any) -> list[str]:
+    from conftest import api_routes
+
+    declared = api_routes(app.routes)
+    others = [
+        getattr(route, "path", repr(route))
+        for route in app.routes
+        if not hasattr(route, "original_router") and route not in declared
+    ]
+    missing = [f"{sorted(r.methods)} {r.path}" for r in declared if not _principals_of(r)]
+    return missing + [path for path in others if path not in NO_PRINCIPAL]
+
+
+def test_every_route_declares_the_principal_it_accepts(client: Any) -> None:
+    from conftest import api_routes
+
+    assert len(api_routes(client.app.routes)) >= 15, "the walk finds the included routers' routes"
+    assert _routes_without_a_principal(client.app) == []
+
+
+def test_the_principal_guard_rail_catches_a_route_that_declares_none(client: Any) -> None:
+    from fastapi import APIRouter, FastAPI
+
+    router = APIRouter()
+
+    @router.get("/forgot")
+    def forgot() -> None: ...
+
+    @router.get("/declared")
+    def declared(principal: AnyBrowser) -> None: ...
+
+    app = FastAPI(docs_url=None, openapi_url=None)
+    app.include_router(router)
+    app.mount("/files", client.app)  # a mount that is not a route of ours
+    assert _routes_without_a_principal(app) == ["['GET'] /forgot", "/files"]
+
+
+def test_the_staff_principal_refuses_everyone_for_now() -> None:
+    import pytest
+    from starlette.requests import Request
+
+    from mcqs.principals import StaffOnly, staff_member
+
+    with pytest.raises(StaffOnly) as refused:
+        staff_member(Request({"type": "http", "session": {"citizen": {"fin": "5ABC1D2"}}}))
+    assert refused.value.status_code == 403 and refused.value.code in messages.AZ
