@@ -14,7 +14,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from mcqs.errors import ExternalServiceError
-from mcqs.identity.population import IdCardCheck, Person, PopulationRegistryClient
+from mcqs.identity.population import (
+    CurrentIdCard,
+    IdCardCheck,
+    Person,
+    PopulationRegistryClient,
+)
 from mcqs_simulators.population.app import create_app
 from mcqs_simulators.population.citizens import CITIZENS
 
@@ -109,6 +114,22 @@ def test_every_seeded_citizen_comes_back_as_seeded(registry: PopulationRegistryC
 def test_unknown_fin_is_none(registry: PopulationRegistryClient) -> None:
     assert registry.get_person("0ZZZZZ0") is None
     assert registry.id_card_check("0ZZZZZ0", "AA1234567") is None
+    assert registry.current_id_card("0ZZZZZ0") is None
+
+
+@pytest.mark.parametrize(
+    ("fin", "expected"),
+    [
+        ("5ABC1D2", CurrentIdCard(document="AA1234567", valid=True)),
+        ("6DEF2G3", CurrentIdCard(document="AZE12345678", valid=True)),
+        ("7HJK3L4", CurrentIdCard(document="AA7654321", valid=False)),  # expired in 2020
+    ],
+)
+def test_current_id_card_by_fin(
+    registry: PopulationRegistryClient, fin: str, expected: CurrentIdCard
+) -> None:
+    """For a citizen signed in through e-gov, who types no card."""
+    assert registry.current_id_card(fin) == expected
 
 
 @pytest.mark.parametrize(
@@ -135,6 +156,8 @@ def test_unnormalised_fin_is_a_programming_error(
         registry.get_person(fin)
     with pytest.raises(ValueError):
         registry.id_card_check(fin, "AA1234567")
+    with pytest.raises(ValueError):
+        registry.current_id_card(fin)
 
 
 def test_unnormalised_id_card_is_a_programming_error(registry: PopulationRegistryClient) -> None:
