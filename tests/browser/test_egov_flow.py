@@ -1,0 +1,210 @@
+"""The signed-in flow in a real browser (Debian's Chromium) at phone width: "Portala giriş"
+on the e-gov simulator, the check with only the IMEI, GoldenPay, the receipt, "Mənim
+cihazlarım", sign-out at the portal too; and the same by keyboard alone.
+
+Screenshots go to ``test-output/screenshots/`` like the other browser tests'; with
+``MCQS_SCREENSHOTS=1`` also to ``docs/screenshots/`` (the README shows those)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser.test_citizen_flow import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    TIMEOUT_MS,
+    _future_expiry,
+)
+
+from conftest import FIXED_CODE, System, skip_or_fail, whole_system
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CARD = "4228 6500 0001 8101"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    database = tmp_path_factory.mktemp("egov-flow") / "mcqs.sqlite3"
+    with whole_system(f"sqlite:///{database}") as running:
+        yield running
+
+
+@pytest.fixture
+def page(system: System) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        skip_or_fail("Browser test", "Debian's chromium is not installed (apt-get chromium)")
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        skip_or_fail("Browser test", "playwright is not installed (pip install -e '.[dev]')")
+        raise
+    expect.set_options(timeout=TIMEOUT_MS)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(locale="az-AZ", viewport=PHONE)
+            context.set_default_timeout(TIMEOUT_MS)
+            opened = context.new_page()
+            opened.on("pageerror", lambda error: errors.append(str(error)))
+            yield opened
+            context.close()
+        finally:
+            browser.close()
+    assert not errors, errors
+
+
+def _imeis(system: System, count: int) -> list[str]:
+    from mcqs.devices.demo import example_imeis
+
+    with system.db.transaction() as session:
+        return [imei for imei, brand, _ in example_imeis(session, count=10) if brand][:count]
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("MCQS_SCREENSHOTS") == "1":
+        shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
+
+
+def test_signed_in_citizen_registers_a_phone_and_finds_it_in_my_devices(
+    system: System, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from mcqs.applications.codes import format_notification_code
+    from mcqs_simulators.population.citizens import CITIZENS
+
+    citizen = CITIZENS[3]
+    imei = _imeis(system, 3)[2]
+    page.goto(system.url + "/")
+    page.locator("#who .sign-in").click()
+
+    # The portal's page: a test citizen and a sign-in means.
+    page.wait_for_url(re.compile(r"/_sim/egov/authorize\?"))
+    page.get_by_label(re.compile(citizen.fin)).check()
+    page.get_by_label("ASAN İmza").check()
+    _shot(page, "20-egov-sign-in")
+    page.get_by_role("button", name="Daxil ol").click()
+
+    # Back, signed in: the name and FİN in the header; only the IMEI and the code to type.
+    page.wait_for_url("**/register")
+    expect(page.locator("#who .who-name")).to_contain_text(citizen.fin)
+    expect(page.locator("#who .who-name")).to_contain_text(citizen.name)
+    expect(page.locator("#id_card")).to_have_count(0)
+    expect(page.locator("#fin")).to_have_count(0)
+    page.locator("#imei_1").fill(imei)
+    page.locator("#security_code").fill(FIXED_CODE)
+    _shot(page, "21-signed-in-check")
+    page.get_by_role("button", name="Məlumatları yoxla").click()
+
+    # Everything later is as without login.
+    page.wait_for_url("**/application")
+    expect(page.locator("main")).to_contain_text(citizen.surname)
+    page.locator("#phone").fill("050 123 45 67")
+    page.get_by_label("Visa").check()
+    page.get_by_role("button", name="Təsdiqlə və ödəniş et").click()
+    page.wait_for_url(re.compile(r"/_sim/goldenpay/web/paypage\?payment_key="))
+    page.locator("#card_number").fill(CARD)
+    page.locator("#expiry").fill(_future_expiry())
+    page.locator("#cvv").fill("123")
+    page.locator("button[name=action][value=pay]").click()
+    page.wait_for_url(re.compile(r"/receipts/[0-9A-Z]+$"))
+    code = page.url.rsplit("/", 1)[-1]
+    expect(page.locator("section.receipt")).to_contain_text(citizen.fin)
+
+    # "Mənim cihazlarım": the application, paid, with its receipt again (HTML and PDF).
+    page.locator("#who").get_by_role("link", name="Mənim cihazlarım").click()
+    page.wait_for_url("**/my-devices")
+    row = page.locator(f'#applications tr[data-code="{code}"]')
+    expect(row).to_contain_text(format_notification_code(code))
+    expect(row).to_contain_text(imei)
+    expect(row.locator(f'a[href$="/receipts/{code}"]')).to_have_count(1)
+    expect(row.locator(f'a[href$="/receipts/{code}/pdf"]')).to_have_count(1)
+    _shot(page, "22-my-devices")
+
+    # Sign out: here, then at the portal, and back here signed out.
+    page.locator("#who").get_by_role("button", name="Çıxış").click()
+    page.wait_for_url(system.url + "/")
+    expect(page.locator("#who .sign-in")).to_be_visible()
+    expect(page.locator("#who .who-name")).to_have_count(0)
+    page.goto(system.url + "/my-devices")
+    expect(page.locator("[data-error=sign_in_required]")).to_be_visible()
+
+
+def _tab_to(page: Any, target: Any, *, most: int = 80) -> None:
+    """Press Tab until ``target`` has the focus (as a keyboard user would)."""
+    for _ in range(most):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {target}")
+
+
+def test_the_whole_signed_in_flow_by_keyboard_alone(system: System, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from mcqs_simulators.population.citizens import CITIZENS
+
+    citizen = CITIZENS[0]  # the portal's first citizen and first means: chosen already
+    imei = _imeis(system, 3)[1]
+    keyboard = page.keyboard
+    page.goto(system.url + "/")
+
+    _tab_to(page, page.locator("#who .sign-in"))
+    keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/_sim/egov/authorize\?"))
+    _tab_to(page, page.get_by_role("button", name="Daxil ol"))
+    keyboard.press("Enter")
+
+    page.wait_for_url("**/register")
+    expect(page.locator("#who .who-name")).to_contain_text(citizen.fin)
+    _tab_to(page, page.locator("#imei_1"))
+    keyboard.type(imei)
+    _tab_to(page, page.locator("#security_code"))
+    keyboard.type(FIXED_CODE)
+    keyboard.press("Enter")
+
+    page.wait_for_url("**/application")
+    _tab_to(page, page.locator("#phone"))
+    keyboard.type("050 123 45 67")
+    _tab_to(page, page.locator("#card_type"))
+    keyboard.press("Space")
+    expect(page.locator("#card_type")).to_be_checked()
+    _tab_to(page, page.get_by_role("button", name="Təsdiqlə və ödəniş et"))
+    keyboard.press("Enter")
+
+    page.wait_for_url(re.compile(r"/_sim/goldenpay/web/paypage\?payment_key="))
+    for field, value in (("#card_number", CARD), ("#expiry", _future_expiry()), ("#cvv", "123")):
+        _tab_to(page, page.locator(field))
+        keyboard.type(value)
+    keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/receipts/[0-9A-Z]+$"))
+    code = page.url.rsplit("/", 1)[-1]
+
+    _tab_to(page, page.locator("#who").get_by_role("link", name="Mənim cihazlarım"))
+    keyboard.press("Enter")
+    page.wait_for_url("**/my-devices")
+    receipt_link = page.locator(f'#applications tr[data-code="{code}"] a[href$="/receipts/{code}"]')
+    _tab_to(page, receipt_link)
+    keyboard.press("Enter")
+    page.wait_for_url(f"**/receipts/{code}")
+
+    _tab_to(page, page.locator("#who").get_by_role("button", name="Çıxış"))
+    keyboard.press("Space")
+    page.wait_for_url(system.url + "/")
+    expect(page.locator("#who .sign-in")).to_be_visible()
