@@ -303,3 +303,48 @@ def test_every_refusal_has_words() -> None:
     codes = set(re.findall(r'"(egov_[a-z_]+)"', inspect.getsource(egov_client)))
     codes |= set(_CLAIM_CODES.values())
     assert codes and all(code in messages.AZ for code in codes), codes - set(messages.AZ)
+
+
+def _no_transaction_open(db: Database) -> bool:
+    """No connection of the app holds a transaction: the SQLite write lock is free, and
+    PostgreSQL shows no other session in a transaction on this database."""
+    import sqlite3
+
+    from sqlalchemy import text
+
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        connection = sqlite3.connect(url.database or "", timeout=0)
+        try:
+            connection.execute("BEGIN IMMEDIATE")  # "database is locked" if a writer holds it
+            connection.rollback()
+        finally:
+            connection.close()
+        return True
+    with db.engine.connect() as connection:
+        others = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+            )
+        ).scalar_one()
+    return others == 0
+
+
+def test_no_transaction_is_open_while_the_portal_is_asked(
+    web: Any, http: httpx.Client, simulators: str, db: Database
+) -> None:
+    import threading
+    import time
+
+    client = web(egov_timeout_seconds=3)
+    callback = choose_on_portal(http, to_portal(client).headers["location"], fin=ELVIN.fin)
+    answers: list[httpx.Response] = []
+    with portal_misbehaving(http, simulators, down=True, hang_seconds=1.5):
+        waiting = threading.Thread(target=lambda: answers.append(come_back(client, callback)))
+        waiting.start()
+        time.sleep(0.6)  # the callback is waiting on the token endpoint now
+        assert waiting.is_alive()
+        assert _no_transaction_open(db)
+        waiting.join(timeout=10)
+    assert alert_code(answers[0].text) == "egov_unavailable"
