@@ -246,6 +246,7 @@ def _print_welcome(settings: Settings) -> None:
     typer.secho(f"\n  MCQS is running: {url}\n", fg="green", bold=True)
     typer.echo(f"  Try: ID card {citizen.id_card}, FİN {citizen.fin}, IMEI {imei}")
     typer.echo(f"  Test citizens:   {url}/_sim/population/")
+    typer.echo("  With login:      'Portala giriş', then any test citizen and ASAN İmza")
     typer.echo("  Test card:       4228 6500 0001 8101, any future expiry, any 3-digit CVV")
     typer.echo(f"  GoldenPay cards: {url}/_sim/goldenpay/")
     typer.echo(f"  SMS outbox:      {url}/_sim/sms/")
