@@ -348,3 +348,17 @@ def test_no_transaction_is_open_while_the_portal_is_asked(
         assert _no_transaction_open(db)
         waiting.join(timeout=10)
     assert alert_code(answers[0].text) == "egov_unavailable"
+
+
+def test_pressing_portala_giris_again_keeps_one_sign_in_in_flight(
+    client: Any, http: httpx.Client
+) -> None:
+    first = to_portal(client)
+    for _ in range(8):  # unfinished sign-ins would otherwise pile up in the cookie
+        to_portal(client)
+    last = to_portal(client)
+    assert len(client.cookies.get("mcqs_session", "")) < 2500
+    stale = come_back(client, choose_on_portal(http, first.headers["location"], fin=ELVIN.fin))
+    assert alert_code(stale.text) == "egov_state_invalid"
+    fresh = come_back(client, choose_on_portal(http, last.headers["location"], fin=ELVIN.fin))
+    assert fresh.status_code == 303

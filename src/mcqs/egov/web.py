@@ -51,6 +51,10 @@ def sign_in_refused(request: Request, code: str) -> Response:
 async def sign_in(request: Request, principal: AnyBrowser) -> Response:
     """ "Portala giriş": to the portal's login page (state, nonce and the PKCE verifier are
     kept in this browser's signed session)."""
+    # One sign-in in flight per browser: the state of an earlier, unfinished one is dropped,
+    # or each press would add one to the cookie until it outgrew what browsers keep.
+    for key in [key for key in request.session if key.startswith("_state_egov_")]:
+        del request.session[key]
     try:
         return await _egov(request).authorize_redirect(
             request, str(public_url_for(request, "egov:callback"))

@@ -19,8 +19,8 @@ What it implements, relative to its issuer URL:
 
 ``POST sim/misbehave`` (not part of OpenID Connect) makes it misbehave on purpose, for
 tests: ID tokens signed with another key, with a wrong issuer, audience or nonce, already
-expired, or for a FİN the registry does not know; or the whole provider "down" (it holds every request for
-``hang_seconds`` and then answers 503).
+expired, or for a FİN the registry does not know; or the whole provider "down" (it holds
+every request for ``hang_seconds`` and then answers 503).
 
 The signing key, the codes and the misbehaviour live in ``<state_dir>/egov.sqlite3``:
 every web process of the demo signs with the same key, and a restart keeps it.
