@@ -129,3 +129,24 @@ def test_messages_fill_in_their_parameters_in_every_language() -> None:
         with i18n.language(lang):
             assert "3" in messages.message("too_many_open_applications", limit=3)
             assert "{limit}" not in messages.message("too_many_open_applications", limit=3)
+
+
+AZERBAIJANI_LETTERS = re.compile(r"[əƏğĞıİşŞçÇöÖüÜ]")
+TRANSLATED_IN_TEMPLATE = re.compile(
+    r"\{#.*?#\}"  # comments
+    r"|\{%-?\s*trans\b.*?\{%-?\s*endtrans\s*-?%\}"  # {% trans %}...{% endtrans %}
+    r"|_\(\s*(?:\"[^\"]*\"|'[^']*')",  # _("...") and _('...')
+    re.DOTALL,
+)
+
+
+def test_templates_show_no_azerbaijani_outside_gettext() -> None:
+    """A guard rail for new pages: Azerbaijani words in a template outside ``_()`` or
+    ``{% trans %}`` would show untranslated on English and Russian pages."""
+    found = {}
+    for template in sorted((SRC / "templates").rglob("*.html")):
+        rest = TRANSLATED_IN_TEMPLATE.sub("", template.read_text(encoding="utf-8"))
+        lines = [line.strip() for line in rest.splitlines() if AZERBAIJANI_LETTERS.search(line)]
+        if lines:
+            found[template.name] = lines
+    assert found == {}

@@ -221,3 +221,27 @@ def test_every_page_has_no_wcag_violations(
     assert found == {}, "\n".join(
         f"{where}:\n  " + "\n  ".join(items) for where, items in found.items()
     )
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "desktop"])
+def test_the_skip_link_is_the_first_stop_and_leads_to_the_main_content(
+    system: System, browser: Any, viewport: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=viewport)
+    try:
+        page = context.new_page()
+        page.goto(system.url + "/register")
+        page.keyboard.press("Tab")
+        skip = page.locator("a.skip-link")
+        expect(skip).to_be_focused()
+        expect(skip).to_have_attribute("href", "#main")
+        expect(skip).to_be_in_viewport()
+        page.keyboard.press("Enter")
+        expect(page.locator("main#main")).to_be_focused()
+        # The next Tab goes into the page's content, past the header.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('main') !== null")
+    finally:
+        context.close()
