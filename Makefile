@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench i18n clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "MCQS needs Python 3.11 or newer")'
@@ -31,6 +31,16 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/flow.py
 	$(BIN)/python bench/serving.py
+
+# Re-extract the texts to translate into the template and merge it into the en and ru
+# catalogs (new texts arrive untranslated, changed ones fuzzy: translate them, then
+# `make test`; docs/translating.md).
+LOCALE := src/mcqs/locale
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=MCQS \
+		--copyright-holder=MCQS --width=100 -o $(LOCALE)/messages.pot src/mcqs
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages \
+		--previous --ignore-obsolete --width=100
 
 clean:
 	rm -rf $(VENV) var test-output

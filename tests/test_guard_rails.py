@@ -105,6 +105,7 @@ def test_status_columns_have_their_check_constraints_by_name(db: Database) -> No
     }
     assert {
         "ck_applications_application_status",
+        "ck_applications_application_language",
         "ck_payments_payment_status",
         "ck_payments_payment_failure_reason",
         "ck_refunds_refund_status",

@@ -28,6 +28,7 @@ from mcqs.egov.web import router as egov_router
 from mcqs.egov.web import sign_in_refused
 from mcqs.errors import DomainError
 from mcqs.health import check_health
+from mcqs.i18n import LanguageMiddleware
 from mcqs.my_devices.web import router as my_devices_router
 from mcqs.pages import AppState, ShownError, field_errors, render
 from mcqs.payments.web import RecentlyPending
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
+    app.add_middleware(LanguageMiddleware, secure=settings.public_url.startswith("https://"))
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static"
     )
@@ -111,7 +113,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @app.exception_handler(StarletteHTTPException)
     def http_error_page(request: Request, error: StarletteHTTPException) -> Response:
-        message = messages.AZ["page_not_found" if error.status_code == 404 else "request_failed"]
+        message = messages.message(
+            "page_not_found" if error.status_code == 404 else "request_failed"
+        )
         return render(request, "error.html", status_code=error.status_code, message=message)
 
     @app.exception_handler(RequestValidationError)
@@ -121,12 +125,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         errors: dict[str, str] = {}
         for item in error.errors():
             field = str(item["loc"][-1]) if item.get("loc") else ""
-            errors.setdefault(field, ShownError(messages.AZ["field_not_text"], "field_not_text"))
+            shown = ShownError(messages.message("field_not_text"), "field_not_text")
+            errors.setdefault(field, shown)
         return render(
             request,
             "error.html",
             status_code=422,
-            message=messages.AZ["request_malformed"],
+            message=messages.message("request_malformed"),
             errors=errors,
         )
 
@@ -136,7 +141,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         if not hasattr(request.app.state, "mcqs"):
             # An app mounted beside ours (the demo's simulators): not our page to render.
             return PlainTextResponse("Internal Server Error", status_code=500)
-        page = render(request, "error.html", status_code=500, message=messages.AZ["unexpected"])
+        message = messages.message("unexpected")
+        page = render(request, "error.html", status_code=500, message=message)
         protect(page, request.url.path)  # answered outside the middleware
         return page
 

@@ -44,7 +44,6 @@ class Settings(BaseSettings):
     goldenpay_base_url: str = ""
     goldenpay_merchant_name: str = "mcqs"
     goldenpay_auth_key: str = "demo-goldenpay-auth-key"
-    goldenpay_lang: Literal["lv", "en", "ru"] = "lv"
     # A payment session at GoldenPay lives this long.
     payment_session_minutes: int = 15
     # After a session's 15 minutes we go on asking GoldenPay this long before calling it

@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
+
+from mcqs.i18n import babel_locale
+
 BAKU = ZoneInfo("Asia/Baku")
 
 
@@ -14,8 +18,14 @@ def baku_day(moment: dt.datetime) -> dt.date:
 
 
 def format_baku(moment: dt.datetime | None) -> str:
-    """``25.11.2026 14:03``, as the pages and receipts print a moment."""
-    return moment.astimezone(BAKU).strftime("%d.%m.%Y %H:%M") if moment else ""
+    """A moment in Baku time as the page's language writes it: ``25.11.2026 14:03`` (az,
+    ru), ``25/11/2026 14:03`` (en); the way pages, receipts and SMS print a moment."""
+    if moment is None:
+        return ""
+    locale = babel_locale()
+    date = format_skeleton("yMd", moment, tzinfo=BAKU, locale=locale)
+    time = format_skeleton("Hm", moment, tzinfo=BAKU, locale=locale)
+    return f"{date} {time}"
 
 
 def format_baku_by_minute_after(moment: dt.datetime) -> str:

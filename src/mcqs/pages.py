@@ -17,7 +17,7 @@ from jinja2 import pass_context
 from starlette.datastructures import URL
 from starlette.responses import HTMLResponse
 
-from mcqs import messages
+from mcqs import i18n, messages
 from mcqs.applications.codes import format_notification_code
 from mcqs.applications.models import Application, ApplicationStatus
 from mcqs.config import Settings
@@ -37,9 +37,10 @@ templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defi
 templates.env.filters["azn"] = format_azn
 templates.env.filters["code"] = format_notification_code
 templates.env.filters["baku"] = format_baku
-templates.env.globals["status_text"] = messages.STATUS_AZ
-templates.env.globals["reject_text"] = messages.REJECT_REASONS_AZ
-templates.env.globals["field_label"] = messages.FIELD_LABELS_AZ
+templates.env.globals["status_text"] = messages.statuses
+templates.env.globals["reject_text"] = messages.reject_reasons
+templates.env.globals["field_label"] = messages.field_labels
+i18n.install(templates.env)
 # Templates name statuses through the enum, the one list of them, not as repeated strings.
 templates.env.globals["Status"] = ApplicationStatus
 
@@ -91,7 +92,7 @@ def notice_errors(notice: str, allowed: tuple[str, ...]) -> dict[str, str]:
     the form; only the ones this page expects, so a link cannot put words on our page."""
     if notice not in allowed:
         return {}
-    return {"": ShownError(messages.AZ[notice], notice)}
+    return {"": ShownError(messages.message(notice), notice)}
 
 
 def field_errors(error: DomainError | FormErrors) -> dict[str, str]:
@@ -134,7 +135,7 @@ def control_character_errors(fields: Mapping[str, str], **shown_at: str) -> dict
     error of a hidden field to the visible field it belongs to."""
     return {
         shown_at.get(name, name): ShownError(
-            messages.AZ["control_characters"], "control_characters"
+            messages.message("control_characters"), "control_characters"
         )
         for name, value in fields.items()
         if has_control_characters(value)
@@ -173,7 +174,7 @@ def csrf_valid(request: Request, posted: str) -> bool:
 def csrf_refused() -> dict[str, str]:
     """The form-wide error of a POST without this session's token (another site's form,
     or a session that expired meanwhile)."""
-    return {"": ShownError(messages.AZ["csrf_refused"], "csrf_refused")}
+    return {"": ShownError(messages.message("csrf_refused"), "csrf_refused")}
 
 
 def remember_application(request: Request, notification_code: str) -> None:

@@ -74,13 +74,38 @@ def test_receipt_text_keeps_azerbaijani_letters(tmp_path: Path, require) -> None
         "490154203237518",
         "356938035643809",
         "Samsung Galaxy S24",
-        "20.00 AZN",
         "Visa, 422865******8101",
         "K7F3-9QDM-2XAB-C",
         "25.11.2026 14:03",  # 10:03 UTC is 14:03 in Baku
         "https://mcqs.example.az/qebz/yoxla/K7F39QDM2XABC",
     ):
         assert expected in text, expected
+    assert re.search(r"20,00\s+AZN", text)  # Azerbaijani writes a decimal comma
+
+
+@pytest.mark.parametrize(
+    ("lang", "moment", "amount"),
+    [
+        ("en", "25/11/2026 14:03", r"20\.00\s+AZN"),
+        ("ru", "25.11.2026 14:03", r"20,00\s+AZN"),
+    ],
+)
+def test_receipt_in_the_language_that_asked_for_it(
+    tmp_path: Path, require, lang: str, moment: str, amount: str
+) -> None:
+    from mcqs import i18n
+    from mcqs.receipts.pdf import CODE_LABEL, TITLE
+
+    with i18n.language(lang):
+        pdf = render_receipt_pdf(make_receipt())
+    text = pdf_text(pdf, tmp_path, require)
+    catalog = i18n.translations(i18n.Language(lang))
+    for label in (TITLE, CODE_LABEL, "Məbləğ", "Tarix və vaxt"):
+        assert catalog.gettext(label) in text, label
+    assert "Ödəniş qəbzi" not in text
+    assert moment in text
+    assert re.search(amount, text)
+    assert f"/Lang ({lang})".encode() in pdf
 
 
 def test_one_imei_is_labelled_without_a_number(tmp_path: Path, require) -> None:

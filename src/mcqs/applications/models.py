@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mcqs.db import Base, UTCDateTime, enum_column, utcnow
 from mcqs.devices.naming import device_name
+from mcqs.i18n import Language
 
 if TYPE_CHECKING:
     from mcqs.payments.models import Payment
@@ -57,6 +58,12 @@ class Application(Base):
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     reject_reason: Mapped[str | None] = mapped_column(String(40))
+    # The language of the page the application was made on: its SMS are written in it.
+    language: Mapped[Language] = mapped_column(
+        enum_column(Language, "application_language", length=2),
+        default=Language.AZ,
+        server_default=Language.AZ.value,
+    )
 
     imeis: Mapped[list[ApplicationImei]] = relationship(
         back_populates="application", lazy="raise", order_by="ApplicationImei.position"

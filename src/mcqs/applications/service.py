@@ -17,6 +17,7 @@ from mcqs.devices.imei import Imei, parse_imei
 from mcqs.devices.service import is_blacklisted, lookup_device
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
 from mcqs.fees.service import fee_band, tariff_day
+from mcqs.i18n import Language
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
 
@@ -190,9 +191,11 @@ def create_application(
     channel: str,
     max_open_per_fin: int,
     now: dt.datetime,
+    language: Language = Language.AZ,
 ) -> Application:
     """The "Məlumatları yoxla" step after the registry answered: refuse IMEIs that are
-    registered, blacklisted or being paid for, fix the fee, write the application.
+    registered, blacklisted or being paid for, fix the fee, write the application
+    (remembering the page's ``language``, which its SMS are later written in).
 
     It holds nothing: IMEIs are held only once the citizen goes to pay."""
     conflicts = _imei_conflicts(session, imeis=checked.imeis, now=now)
@@ -223,6 +226,7 @@ def create_application(
         fee_qepik=band.amount_qepik,
         created_at=now,
         expires_at=now + dt.timedelta(minutes=FORM_MINUTES),
+        language=language,
     )
     session.add(application)
     session.flush()

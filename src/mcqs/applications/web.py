@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from mcqs import messages
+from mcqs import i18n, messages
 from mcqs.applications.lifecycle import PAYABLE
 from mcqs.applications.models import ApplicationStatus
 from mcqs.applications.service import (
@@ -66,7 +66,7 @@ def _check_form(
     if not app.security_code_limiter.allow(client_address(request)):
         # Each code is a row and a picture: one client may not have them by the hundred.
         # The form stays, with what was typed, and no code until the minute is over.
-        refused = ShownError(messages.AZ["too_many_security_codes"], "too_many_security_codes")
+        refused = ShownError(messages.message("too_many_security_codes"), "too_many_security_codes")
         return render(
             request,
             "register.html",
@@ -195,6 +195,7 @@ def check(
                 channel=CHANNEL_ONLINE_ANONYMOUS if signed_in is None else CHANNEL_EGOV,
                 max_open_per_fin=app.settings.open_applications_per_fin,
                 now=utcnow(),
+                language=i18n.current(),
             )
     except (FormErrors, DomainError) as error:
         return _check_form(

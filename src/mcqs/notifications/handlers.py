@@ -1,4 +1,5 @@
-"""The SMS a citizen gets when their application is decided, or paid twice."""
+"""The SMS a citizen gets when their application is decided, or paid twice: written in the
+language the application was made in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from mcqs.applications.lifecycle import (
     on,
 )
 from mcqs.applications.models import Application
-from mcqs.messages import REJECT_REASONS_AZ
+from mcqs.i18n import gettext as _
+from mcqs.i18n import language
+from mcqs.messages import reject_reasons
 from mcqs.money import format_azn
 from mcqs.notifications.service import queue_sms
 
@@ -26,39 +29,39 @@ def _tell(session: Session, application: Application, text: str) -> None:
         session,
         phone=application.phone,
         application_id=application.id,
-        text=f"{text} Bildirişin kodu: {code}",
+        text=_("{text} Bildirişin kodu: {code}").format(text=text, code=code),
     )
 
 
 @on(ApplicationRegistered)
 def tell_registered(session: Session, event: ApplicationRegistered) -> None:
     application = event.application
-    device = application.device_name or "Mobil"
-    _tell(
-        session,
-        application,
-        f"{device} cihazınız (İMEİ {application.imeis[0].imei}) qeydiyyata alındı.",
-    )
+    with language(application.language):
+        if application.device_name:
+            text = _("{device} cihazınız (İMEİ {imei}) qeydiyyata alındı.")
+        else:
+            text = _("Mobil cihazınız (İMEİ {imei}) qeydiyyata alındı.")
+        imei = application.imeis[0].imei
+        _tell(session, application, text.format(device=application.device_name, imei=imei))
 
 
 @on(ApplicationRejected)
 def tell_rejected(session: Session, event: ApplicationRejected) -> None:
     application = event.application
     payment = application.paid_payment
-    amount = format_azn(payment.amount_qepik if payment else application.fee_qepik)
-    _tell(
-        session,
-        application,
-        f"Cihazınız qeydiyyata alınmadı: {REJECT_REASONS_AZ[event.reason]}. "
-        f"Ödədiyiniz {amount} geri qaytarılacaq.",
-    )
+    with language(application.language):
+        amount = format_azn(payment.amount_qepik if payment else application.fee_qepik)
+        text = _("Cihazınız qeydiyyata alınmadı: {reason}. Ödədiyiniz {amount} geri qaytarılacaq.")
+        reason = reject_reasons[event.reason]
+        _tell(session, application, text.format(reason=reason, amount=amount))
 
 
 @on(PaymentReceivedTwice)
 def tell_paid_twice(session: Session, event: PaymentReceivedTwice) -> None:
-    _tell(
-        session,
-        event.application,
-        "Bu ərizə üçün ödəniş artıq edilib, təkrar ödəniş qəbul edilmədi. "
-        f"Ödədiyiniz {format_azn(event.amount_qepik)} geri qaytarılacaq.",
-    )
+    application = event.application
+    with language(application.language):
+        text = _(
+            "Bu ərizə üçün ödəniş artıq edilib, təkrar ödəniş qəbul edilmədi. "
+            "Ödədiyiniz {amount} geri qaytarılacaq."
+        )
+        _tell(session, application, text.format(amount=format_azn(event.amount_qepik)))

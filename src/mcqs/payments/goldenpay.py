@@ -33,6 +33,9 @@ CODE_UNKNOWN_KEY = 804
 _RESULT_CODES = {CODE_SUCCESS, CODE_WAITING, CODE_FAILED, CODE_UNKNOWN_KEY}
 
 PAYMENT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+# The card page's language (getPaymentKey's ``lang``) for each of ours: GoldenPay's protocol
+# calls Azerbaijani "lv".
+PAGE_LANGUAGES: dict[str, str] = {"az": "lv", "en": "en", "ru": "ru"}
 
 # Why a payment was not made: GoldenPay says it only in ``status.message`` (816 "Payment
 # failed: card declined", "…: insufficient funds", "…: cancelled by the cardholder"; 813

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from mcqs import i18n
 from mcqs.applications.service import find_by_notification_code
 from mcqs.applications.web import application_form_page, form_status
 from mcqs.db import utcnow
@@ -35,6 +36,7 @@ from mcqs.pages import (
     render,
     state,
 )
+from mcqs.payments.goldenpay import PAGE_LANGUAGES
 from mcqs.payments.service import settle_payment, start_payment
 from mcqs.principals import AnyBrowser, Browser, SignedInCitizen
 
@@ -90,7 +92,7 @@ def confirm_and_pay(
             application_id=application_id,
             phone=phone,
             card_type=card_type,
-            lang=app.settings.goldenpay_lang,
+            lang=PAGE_LANGUAGES[i18n.current()],
             now=utcnow,
         )
     except (FormErrors, DomainError) as error:

@@ -1,7 +1,8 @@
 """The receipt (qəbz) as a one-page A4 PDF.
 
-DejaVu Sans is embedded so that ə ş ç ğ ı ö ü İ Ə print on any viewer. The PDF's
-creation date is the payment time, so the same receipt renders to the same bytes.
+DejaVu Sans is embedded so that ə ş ç ğ ı ö ü İ Ə (and Cyrillic) print on any viewer. The
+PDF's creation date is the payment time, so the same receipt in the same language renders
+to the same bytes. Labels are in the current language (the page that asked for it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from mcqs.i18n import N_, current, gettext
+from mcqs.localtime import format_baku
 from mcqs.money import format_azn
 from mcqs.receipts.qr import qr_png
 from mcqs.receipts.schemas import ReceiptView
@@ -19,11 +22,11 @@ from mcqs.receipts.schemas import ReceiptView
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT = "DejaVu"
 
-SERVICE_NAME = "Mobil cihazların qeydiyyatdan keçirilməsi"
-SYSTEM_NAME = "Mobil Cihazların Qeydiyyat Sistemi (MCQS)"
-TITLE = "Ödəniş qəbzi"
-CODE_LABEL = "Bildirişin kodu"
-QR_CAPTION = "Qəbzin həqiqiliyini yoxlamaq üçün QR kodu skan edin"
+SERVICE_NAME = N_("Mobil cihazların qeydiyyatdan keçirilməsi")
+SYSTEM_NAME = N_("Mobil Cihazların Qeydiyyat Sistemi (MCQS)")
+TITLE = N_("Ödəniş qəbzi")
+CODE_LABEL = N_("Bildirişin kodu")
+QR_CAPTION = N_("Qəbzin həqiqiliyini yoxlamaq üçün QR kodu skan edin")
 
 MARGIN = 20  # mm
 LABEL_WIDTH = 60  # mm
@@ -35,24 +38,26 @@ LABEL_FILL = (241, 243, 245)
 
 
 def receipt_rows(receipt: ReceiptView) -> list[tuple[str, str]]:
-    """The receipt's (label, value) lines, in print order."""
+    """The receipt's (label, value) lines, in print order, in the current language."""
+    _ = gettext
     payment = receipt.card_type_label
     if receipt.masked_card:
         payment = f"{payment}, {receipt.masked_card}"
     rows = [
-        (CODE_LABEL, receipt.notification_code),
-        ("FİN", receipt.fin),
-        ("Soyadı Adı Atasının adı", receipt.full_name),
-        ("Ödəniş növü", payment),
+        (_(CODE_LABEL), receipt.notification_code),
+        (_("FİN"), receipt.fin),
+        (_("Soyadı Adı Atasının adı"), receipt.full_name),
+        (_("Ödəniş növü"), payment),
     ]
+    imei = _("İMEİ")
     if len(receipt.imeis) == 1:
-        rows.append(("İMEİ", receipt.imeis[0]))
+        rows.append((imei, receipt.imeis[0]))
     else:
-        rows.extend((f"İMEİ {n}", imei) for n, imei in enumerate(receipt.imeis, start=1))
+        rows.extend((f"{imei} {n}", value) for n, value in enumerate(receipt.imeis, start=1))
     if receipt.device_name:
-        rows.append(("Cihaz", receipt.device_name))
-    rows.append(("Məbləğ", format_azn(receipt.amount_qepik)))
-    rows.append(("Tarix və vaxt", receipt.paid_at_local.strftime("%d.%m.%Y %H:%M")))
+        rows.append((_("Cihaz"), receipt.device_name))
+    rows.append((_("Məbləğ"), format_azn(receipt.amount_qepik)))
+    rows.append((_("Tarix və vaxt"), format_baku(receipt.paid_at)))
     return rows
 
 
@@ -62,11 +67,11 @@ def render_receipt_pdf(receipt: ReceiptView) -> bytes:
     pdf.set_auto_page_break(auto=False)
     pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-    pdf.set_title(f"{TITLE} {receipt.notification_code}")
-    pdf.set_subject(SERVICE_NAME)
-    pdf.set_author(SYSTEM_NAME)
+    pdf.set_title(f"{gettext(TITLE)} {receipt.notification_code}")
+    pdf.set_subject(gettext(SERVICE_NAME))
+    pdf.set_author(gettext(SYSTEM_NAME))
     pdf.set_creator("MCQS")
-    pdf.set_lang("az")
+    pdf.set_lang(current().value)
     pdf.set_creation_date(receipt.paid_at)
     pdf.add_page()
 
@@ -79,14 +84,14 @@ def render_receipt_pdf(receipt: ReceiptView) -> bytes:
 def _header(pdf: FPDF) -> None:
     pdf.set_text_color(*GREY)
     pdf.set_font(FONT, size=10)
-    pdf.cell(text=SYSTEM_NAME, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(text=gettext(SYSTEM_NAME), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_text_color(*DARK)
     pdf.set_font(FONT, "B", size=22)
-    pdf.cell(text=TITLE, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(text=gettext(TITLE), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font(FONT, size=12)
-    pdf.cell(text=SERVICE_NAME, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(text=gettext(SERVICE_NAME), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_draw_color(*DARK)
     pdf.set_line_width(0.6)
@@ -113,7 +118,7 @@ def _table(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
             row = table.row()
             row.cell(label, style=label_style)
             # The notification code is what the citizen quotes: make it stand out.
-            row.cell(value, style=code_style if label == CODE_LABEL else None)
+            row.cell(value, style=code_style if label == gettext(CODE_LABEL) else None)
     pdf.ln(12)
 
 
@@ -123,7 +128,7 @@ def _qr_block(pdf: FPDF, verify_url: str) -> None:
     pdf.set_y(pdf.get_y() + QR_SIZE + 3)
     pdf.set_text_color(*DARK)
     pdf.set_font(FONT, size=10)
-    pdf.cell(w=pdf.epw, text=QR_CAPTION, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(w=pdf.epw, text=gettext(QR_CAPTION), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
     pdf.set_text_color(*GREY)
     pdf.set_font(FONT, size=9)

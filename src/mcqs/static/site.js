@@ -22,4 +22,20 @@
       field.focus({ preventScroll: true });
     });
   });
+
+  // A page that checks again by itself (payment pending): reloads every few seconds until
+  // the citizen presses "stop" (WCAG 2.2.1: a time limit the user can turn off).
+  document.addEventListener("DOMContentLoaded", function () {
+    var refresh = document.querySelector('[data-module="auto-refresh"]');
+    if (!refresh) return;
+    var seconds = parseInt(refresh.getAttribute("data-seconds"), 10) || 5;
+    var timer = window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
+    var stop = refresh.querySelector("[data-stop]");
+    if (!stop) return;
+    stop.hidden = false;
+    stop.addEventListener("click", function () {
+      window.clearTimeout(timer);
+      stop.hidden = true;
+    });
+  });
 })();

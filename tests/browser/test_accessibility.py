@@ -1,0 +1,247 @@
+"""Every citizen page at zero axe-core violations of the WCAG 2.0, 2.1 and 2.2 A and AA
+rules, in Azerbaijani, English and Russian, on a 390 px phone and on a desktop.
+
+axe-core is the copy bundled in the pinned PyPI package axe-playwright-python (installed
+with the venv from requirements.lock). GoldenPay's page is another party's and is skipped.
+
+To check a new page, add a ``Visit`` to ``PAGES``: a name and a function that brings the
+browser to the page from where the previous visit left it (``Journey`` carries what the
+visits share). Each page is checked as it is reached, at both widths.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
+
+import pytest
+from browser.test_citizen_flow import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _future_expiry
+
+from conftest import FIXED_CODE, System, skip_or_fail, whole_system
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+APPROVED_VISA = "4228 6500 0001 8101"
+
+
+@dataclass
+class Journey:
+    """What the visits of one language share: the server, the citizen, the IMEI, the way
+    back to GoldenPay's page, the notification code once paid."""
+
+    system: System
+    lang: str
+    citizen: Any
+    imei: str
+    pay_page_url: str = ""
+    notification_code: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.system.url + path
+
+
+@dataclass(frozen=True)
+class Visit:
+    name: str
+    open: Callable[[Any, Journey], None]
+
+
+def _home(page: Any, journey: Journey) -> None:
+    page.goto(journey.url(f"/?lang={journey.lang}"))  # chooses the language for the journey
+
+
+def _check_form(page: Any, journey: Journey) -> None:
+    page.goto(journey.url("/register"))
+
+
+def _fill_check_form(page: Any, journey: Journey, imei: str) -> None:
+    page.locator("#id_card").fill(journey.citizen.id_card)
+    page.locator("#fin").fill(journey.citizen.fin)
+    page.locator("#imei_1").fill(imei)
+    page.locator("#security_code").fill(FIXED_CODE)
+    page.locator("button[name=action][value=check]").click()
+
+
+def _check_form_with_errors(page: Any, journey: Journey) -> None:
+    wrong = journey.imei[:-1] + str((int(journey.imei[-1]) + 1) % 10)
+    _fill_check_form(page, journey, wrong)
+    page.locator("#imei_1-error[data-error=imei_bad_check_digit]").wait_for()
+
+
+def _application_form(page: Any, journey: Journey) -> None:
+    _fill_check_form(page, journey, journey.imei)
+    page.wait_for_url("**/application")
+
+
+def _payment_pending(page: Any, journey: Journey) -> None:
+    """Back from GoldenPay before paying: GoldenPay says 'waiting', the page says pending."""
+    page.locator("#phone").fill("050 123 45 67")
+    page.locator("#card_type").check()
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/_sim/goldenpay/web/paypage\?payment_key="))
+    journey.pay_page_url = page.url
+    key = page.url.split("payment_key=", 1)[1]
+    page.goto(journey.url(f"/payments/goldenpay/success?payment_key={key}"))
+    page.locator("[data-module=auto-refresh]").wait_for()
+
+
+def _receipt(page: Any, journey: Journey) -> None:
+    page.goto(journey.pay_page_url)
+    page.locator("#card_number").fill(APPROVED_VISA)
+    page.locator("#expiry").fill(_future_expiry())
+    page.locator("#cvv").fill("123")
+    page.locator("button[name=action][value=pay]").click()
+    page.wait_for_url(re.compile(r"/receipts/[0-9A-Z]+$"))
+    journey.notification_code = page.url.rsplit("/", 1)[-1]
+
+
+def _verify(page: Any, journey: Journey) -> None:
+    page.goto(journey.url(f"/verify/{journey.notification_code}"))
+
+
+def _status(page: Any, journey: Journey) -> None:
+    page.goto(journey.url(f"/status?code={journey.notification_code}"))
+
+
+def _error_page(page: Any, journey: Journey) -> None:
+    page.goto(journey.url("/no-such-page"))
+
+
+PAGES: list[Visit] = [
+    Visit("home", _home),
+    Visit("check form", _check_form),
+    Visit("check form with errors", _check_form_with_errors),
+    Visit("application form", _application_form),
+    Visit("payment pending", _payment_pending),
+    Visit("receipt", _receipt),
+    Visit("verify", _verify),
+    Visit("status", _status),
+    Visit("error page", _error_page),
+]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    database = tmp_path_factory.mktemp("accessibility") / "mcqs.sqlite3"
+    with whole_system(f"sqlite:///{database}") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        skip_or_fail("Browser test", "Debian's chromium is not installed (apt-get chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("Browser test", "playwright is not installed (pip install -e '.[dev]')")
+        raise
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    try:
+        return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        skip_or_fail("Accessibility test", "axe-playwright-python is not installed")
+        raise
+
+
+def axe_violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
+    """axe-core's WCAG A/AA violations on the page as it is now."""
+    for attempt in range(3):
+        try:
+            page.evaluate(axe_source)
+            results = page.evaluate(
+                "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
+                " resultTypes: ['violations']})",
+                WCAG_TAGS,
+            )
+            return list(results["violations"])
+        except Exception as error:  # a page that refreshes itself (payment pending)
+            if "context was destroyed" not in str(error) or attempt == 2:
+                raise
+            page.wait_for_load_state()
+    return []
+
+
+def describe(violations: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+        for v in violations
+    ]
+
+
+@pytest.mark.parametrize("lang", ["az", "en", "ru"])
+def test_every_page_has_no_wcag_violations(
+    system: System, browser: Any, axe_source: str, lang: str
+) -> None:
+    from mcqs.devices.demo import example_imeis
+    from mcqs_simulators.population.citizens import CITIZENS
+
+    citizen = CITIZENS[["az", "en", "ru"].index(lang) + 3]
+    with system.db.transaction() as session:
+        # A fresh IMEI per language: each journey pays for its own.
+        imei = [row[0] for row in example_imeis(session, count=10) if row[1]][
+            ["az", "en", "ru"].index(lang)
+        ]
+    journey = Journey(system=system, lang=lang, citizen=citizen, imei=imei)
+    context = browser.new_context(locale="az-AZ", viewport=PHONE)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    try:
+        for visit in PAGES:
+            page.set_viewport_size(PHONE)
+            visit.open(page, journey)
+            assert page.locator("html").get_attribute("lang") == lang, visit.name
+            for width, viewport in (("390px", PHONE), ("desktop", DESKTOP)):
+                page.set_viewport_size(viewport)
+                violations = describe(axe_violations(page, axe_source))
+                if violations:
+                    found[f"{visit.name} at {width}"] = violations
+    finally:
+        context.close()
+    assert found == {}, "\n".join(
+        f"{where}:\n  " + "\n  ".join(items) for where, items in found.items()
+    )
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "desktop"])
+def test_the_skip_link_is_the_first_stop_and_leads_to_the_main_content(
+    system: System, browser: Any, viewport: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=viewport)
+    try:
+        page = context.new_page()
+        page.goto(system.url + "/register")
+        page.keyboard.press("Tab")
+        skip = page.locator("a.skip-link")
+        expect(skip).to_be_focused()
+        expect(skip).to_have_attribute("href", "#main")
+        expect(skip).to_be_in_viewport()
+        page.keyboard.press("Enter")
+        expect(page.locator("main#main")).to_be_focused()
+        # The next Tab goes into the page's content, past the header.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('main') !== null")
+    finally:
+        context.close()
