@@ -25,7 +25,6 @@ from mcqs.config import Settings, get_settings
 from mcqs.db import Database, utcnow
 from mcqs.egov.client import egov_client
 from mcqs.egov.web import router as egov_router
-from mcqs.egov.web import sign_in_refused
 from mcqs.errors import DomainError
 from mcqs.health import check_health
 from mcqs.i18n import LanguageMiddleware
@@ -63,6 +62,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return_limiter=ClientLimiter(limit=settings.return_limit_per_client, window_seconds=60),
         security_code_limiter=ClientLimiter(
             limit=settings.security_code_limit_per_client, window_seconds=60
+        ),
+        sign_in_limiter=ClientLimiter(
+            limit=settings.egov_sign_in_limit_per_client, window_seconds=60
         ),
     )
     app.state.recently_pending = RecentlyPending()
@@ -148,7 +150,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @app.exception_handler(SignInRequired)
     def sign_in_required_page(request: Request, error: SignInRequired) -> Response:
-        return sign_in_refused(request, error.code)
+        # Not a failed sign-in: a page for the signed-in only, and the way to sign in.
+        return render(
+            request,
+            "sign_in_required.html",
+            status_code=401,
+            message=messages.message(error.code),
+            code=error.code,
+        )
 
     @app.exception_handler(DomainError)
     def domain_error_page(request: Request, error: DomainError) -> Response:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(default=DEVELOPMENT_SECRET, min_length=16)
     # A browser session (the applications it may see in full) ends after this long idle.
     session_idle_minutes: int = Field(default=30, gt=0)
+    # A citizen signed in through e-gov is signed out this long after signing in, however
+    # busy (the idle limit above applies too).
+    citizen_session_hours: int = Field(default=8, gt=0)
     # Proxies whose X-Forwarded-For is believed (the client address drives rate limits).
     forwarded_allow_ips: str = "127.0.0.1"
     # Web processes `mcqs serve` runs on this node (uvicorn's multi-process mode).
@@ -79,6 +82,9 @@ class Settings(BaseSettings):
     egov_fin_claim: str = Field(default="fin", min_length=1)
     # The longest any call waits on the portal (discovery, keys, the token endpoint).
     egov_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Sign-ins one client may start, and portal callbacks it may bring back, per minute:
+    # each callback costs a call to the portal's token endpoint.
+    egov_sign_in_limit_per_client: int = Field(default=20, gt=0)
 
     # --- security code and rate limits on "Məlumatları yoxla" ---------------------------
     security_code_ttl_seconds: int = 300

@@ -167,6 +167,9 @@ AZ: dict[str, str] = {
     "sign_in_required": N_(
         "Bu səhifə yalnız portala giriş etmiş vətəndaşlar üçündür. Portala daxil olun."
     ),
+    "too_many_sign_ins": N_(
+        "Bu brauzerdən çox sayda portala giriş cəhdi edildi. Bir dəqiqədən sonra yenidən cəhd edin."
+    ),
     "staff_not_available": N_("Bu səhifə əməkdaşlar üçündür və hələ istifadəyə verilməyib."),
     # pages
     "page_not_found": N_("Belə səhifə yoxdur. Ünvanı yoxlayın və ya ana səhifədən başlayın."),

@@ -2,6 +2,7 @@
 
 from mcqs.applications.models import Application, ApplicationImei, ImeiHold
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
+from mcqs.egov.models import CitizenSession
 from mcqs.fees.models import TariffBand
 from mcqs.jobs.models import Job, OperatorRun, WorkerHeartbeat
 from mcqs.notifications.models import SmsMessage
@@ -13,6 +14,7 @@ __all__ = [
     "Application",
     "ApplicationImei",
     "BlacklistedImei",
+    "CitizenSession",
     "ImeiHold",
     "Job",
     "ModelPrice",

@@ -25,7 +25,7 @@ from mcqs.db import Database
 from mcqs.errors import DomainError, FormErrors
 from mcqs.localtime import format_baku
 from mcqs.money import format_azn
-from mcqs.principals import Browser, SignedInCitizen, citizen_in_session
+from mcqs.principals import Browser, SignedInCitizen, citizen_in_session, is_own
 from mcqs.security.limits import ClientLimiter
 
 if TYPE_CHECKING:  # the adapters are built by the app; pages only carry them
@@ -61,6 +61,7 @@ class AppState:
     services: Services
     return_limiter: ClientLimiter
     security_code_limiter: ClientLimiter
+    sign_in_limiter: ClientLimiter
 
 
 def state(request: Request) -> AppState:
@@ -193,7 +194,7 @@ def may_see(request: Request, principal: Browser, application: Application) -> b
     A signed-in citizen: only applications of their own FİN, from any browser. An
     anonymous browser: the ones it made (kept in its session)."""
     if isinstance(principal, SignedInCitizen):
-        return application.fin == principal.fin
+        return is_own(principal, application.fin)
     return owns_application(request, application.notification_code)
 
 

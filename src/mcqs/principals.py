@@ -21,10 +21,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from mcqs.db import Database
-from mcqs.errors import DomainError
+from mcqs.db import Database, utcnow
+from mcqs.egov.sessions import active_session
+from mcqs.errors import DomainError, NotFound
 
-# Where a signed-in citizen is kept in the (signed) session cookie.
+# Where the signed-in citizen's session id is kept in the (signed) session cookie: only
+# the id; the FİN, the name and the ID token stay in the citizen_sessions row.
 SESSION_KEY = "citizen"
 
 
@@ -70,15 +72,49 @@ class StaffOnly(DomainError):
 
 
 def citizen_in_session(request: Request) -> SignedInCitizen | None:
-    value = request.session.get(SESSION_KEY)
-    if not isinstance(value, dict):
-        return None
-    fin, name = value.get("fin"), value.get("name")
-    if not isinstance(fin, str) or not isinstance(name, str):
-        return None
-    return SignedInCitizen(fin=fin, name=name)
+    """The citizen whose server-side session this browser's cookie names, if that session
+    is active (not signed out, not idle too long, not older than the maximum). Looked up
+    once per request."""
+    if hasattr(request.state, "citizen"):
+        return request.state.citizen  # type: ignore[no-any-return]
+    citizen: SignedInCitizen | None = None
+    session_id = request.session.get(SESSION_KEY)
+    if isinstance(session_id, str) and session_id:
+        app = request.app.state.mcqs
+        with app.db.transaction() as session:
+            active = active_session(
+                session, settings=app.settings, session_id=session_id, now=utcnow()
+            )
+        if active is None:
+            # Signed out elsewhere, or run out: this browser is anonymous from now on.
+            del request.session[SESSION_KEY]
+        else:
+            citizen = SignedInCitizen(fin=active.fin, name=active.name)
+    request.state.citizen = citizen
+    return citizen
 
 
+def forget_citizen(request: Request) -> None:
+    """After signing in or out: the next look-up reads the session again."""
+    if hasattr(request.state, "citizen"):
+        del request.state.citizen
+
+
+def is_own(principal: Browser, fin: str) -> bool:
+    """Whether ``principal`` is the signed-in citizen of this FİN."""
+    return isinstance(principal, SignedInCitizen) and principal.fin == fin
+
+
+def refuse_another_citizens(principal: Browser, fin: str) -> None:
+    """The rule of every route that names an application (its form, receipt, PDF, status,
+    payment): a signed-in citizen reaches only their own FİN's, and another's answers
+    exactly as a notification code that does not exist (404)."""
+    if isinstance(principal, SignedInCitizen) and not is_own(principal, fin):
+        raise NotFound("notification_code_unknown", field="code")
+
+
+# Sync dependencies: FastAPI runs them in its thread pool, so the session's look-up never
+# blocks the event loop of an async route.
 def any_browser(request: Request) -> Browser:
     """Anyone with a browser: the signed-in citizen, or an anonymous browser."""
     return citizen_in_session(request) or AnonymousBrowser()

@@ -5,6 +5,7 @@ Assertions read codes (``data-error``), statuses and data, never Azerbaijani sen
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -190,6 +191,103 @@ def test_signing_out_ends_our_session_then_the_portals(client: Any, http: httpx.
     assert client.get("/my-devices").status_code == 401
 
 
+def _cookie_payload(client: Any) -> str:
+    """What the signed session cookie carries (base64 JSON, then the signature)."""
+    import base64
+
+    value = client.cookies.get("mcqs_session", "").split(".")[0]
+    return base64.b64decode(value + "=" * (-len(value) % 4)).decode()
+
+
+def test_the_cookie_carries_only_a_session_id(client: Any, http: httpx.Client) -> None:
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    carried = _cookie_payload(client)
+    assert ELVIN.fin not in carried and ELVIN.surname not in carried
+    assert "id_token" not in carried and "eyJ" not in carried  # no JWT either
+    assert f'data-fin="{ELVIN.fin}"' in client.get("/").text
+
+
+def test_a_cookie_copied_before_signing_out_signs_nobody_in(
+    client: Any, http: httpx.Client
+) -> None:
+    """Signing out ends the session on the server, for every copy of the cookie."""
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    home = client.get("/")
+    copied = client.cookies.get("mcqs_session")
+    out = client.post(
+        "/egov/sign-out", data={"csrf_token": csrf_token_of(home.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303
+    client.cookies.set("mcqs_session", copied)  # replayed by whoever copied it
+    replayed = client.get("/my-devices")
+    assert replayed.status_code == 401
+    assert 'data-error="sign_in_required"' in replayed.text
+    assert "data-fin=" not in client.get("/").text
+
+
+def _age_sessions(db: Database, **ago: dt.timedelta) -> None:
+    from sqlalchemy import update
+
+    from mcqs.egov.models import CitizenSession
+
+    now = dt.datetime.now(dt.UTC)
+    with db.transaction() as session:
+        session.execute(
+            update(CitizenSession).values({column: now - age for column, age in ago.items()})
+        )
+
+
+def test_a_session_older_than_the_maximum_is_signed_out(
+    client: Any, http: httpx.Client, db: Database
+) -> None:
+    """However busy (seen a moment ago), a session ends MCQS_CITIZEN_SESSION_HOURS after
+    signing in."""
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    assert client.get("/my-devices").status_code == 200
+    _age_sessions(db, signed_in_at=dt.timedelta(hours=8, minutes=1))
+    assert client.get("/my-devices").status_code == 401
+    assert "data-fin=" not in client.get("/").text
+
+
+def test_a_session_left_alone_too_long_is_signed_out(
+    client: Any, http: httpx.Client, db: Database
+) -> None:
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    _age_sessions(db, last_seen_at=dt.timedelta(minutes=31))
+    assert client.get("/my-devices").status_code == 401
+
+
+def test_signing_in_purges_sessions_that_ended(web: Any, http: httpx.Client, db: Database) -> None:
+    from sqlalchemy import func
+
+    from mcqs.egov.models import CitizenSession
+
+    first = web()
+    assert sign_in(first, http, fin=ELVIN.fin).status_code == 303
+    home = first.get("/")
+    first.post("/egov/sign-out", data={"csrf_token": csrf_token_of(home.text)})
+    assert sign_in(web(), http, fin=AYNUR.fin).status_code == 303
+    with db.reading() as session:
+        rows = session.execute(select(CitizenSession.fin, CitizenSession.ended_at)).all()
+        assert session.scalar(select(func.count()).select_from(CitizenSession)) == 1
+    assert rows == [(AYNUR.fin, None)]
+
+
+def test_sign_ins_per_client_are_limited(web: Any, http: httpx.Client) -> None:
+    """Each callback costs a call to the portal's token endpoint: one client may not make
+    them by the hundred (the start counts too)."""
+    client = web(egov_sign_in_limit_per_client=3)
+    started = to_portal(client)  # 1
+    assert started.status_code == 302
+    for _ in range(2):  # 2, 3: a made-up code each time
+        come_back(client, "http://testserver/egov/callback?code=made-up&state=made-up")
+    refused = come_back(client, "http://testserver/egov/callback?code=made-up&state=made-up")
+    assert refused.status_code == 429
+    assert alert_code(refused.text) == "too_many_sign_ins"
+    again = to_portal(client)
+    assert again.status_code == 429 and alert_code(again.text) == "too_many_sign_ins"
+
+
 # ---- refusals -----------------------------------------------------------------------------------
 
 
@@ -251,6 +349,8 @@ def test_cancelling_on_the_portal_signs_nobody_in(client: Any, http: httpx.Clien
         ("wrong_nonce", "egov_token_nonce"),
         ("expired", "egov_token_expired"),
         ("unknown_fin", "egov_person_unknown"),
+        ("no_exp", "egov_token_invalid"),  # malformed, not "expired"
+        ("not_json", "egov_refused"),  # the portal answered, but not as the protocol says
     ],
 )
 def test_an_id_token_that_fails_a_check_signs_nobody_in(

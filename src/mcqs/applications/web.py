@@ -42,7 +42,13 @@ from mcqs.pages import (
     state,
     without_control_characters,
 )
-from mcqs.principals import AnyBrowser, Browser, SignedInCitizen
+from mcqs.principals import (
+    AnyBrowser,
+    Browser,
+    CitizenOnly,
+    SignedInCitizen,
+    refuse_another_citizens,
+)
 from mcqs.security.captcha import render_security_code, speak_security_code
 from mcqs.security.service import count_fin_check, guard_check, issue_security_code
 
@@ -240,6 +246,7 @@ def application_form_page(
         return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
     with state(request).db.transaction() as session:
         application = find_by_notification_code(session, code)
+    refuse_another_citizens(principal, application.fin)
     if not may_see(request, principal, application):
         raise NotFound("notification_code_unknown", field="code")
     if application.status == ApplicationStatus.EXPIRED:
@@ -299,8 +306,7 @@ def application_status(request: Request, principal: AnyBrowser, code: str = "") 
     try:
         with state(request).db.transaction() as session:
             application = find_by_notification_code(session, code)
-        if isinstance(principal, SignedInCitizen) and application.fin != principal.fin:
-            raise NotFound("notification_code_unknown", field="code")
+        refuse_another_citizens(principal, application.fin)
     except DomainError as error:
         return render(
             request,
@@ -311,3 +317,15 @@ def application_status(request: Request, principal: AnyBrowser, code: str = "") 
             errors=field_errors(error),
         )
     return render(request, "status.html", code=code, application=application)
+
+
+@router.get("/application/{code}", name="applications:continue")
+def continue_application(request: Request, citizen: CitizenOnly, code: str) -> Response:
+    """ "Davam et və ödə" in "Mənim cihazlarım": a signed-in citizen's unpaid application,
+    made in this browser or another, opens its application form here. Only the owner's
+    (another FİN's answers as an unknown code); signed out, a code alone opens nothing."""
+    with state(request).db.transaction() as session:
+        application = find_by_notification_code(session, code)
+    refuse_another_citizens(citizen, application.fin)
+    remember_application(request, application.notification_code)
+    return RedirectResponse(public_url_for(request, "applications:form"), status_code=303)

@@ -55,7 +55,6 @@ _CLAIM_CODES = {
     # A token whose audience is not (only) us must name us as its authorized party.
     "azp": "egov_token_audience",
     "nonce": "egov_token_nonce",
-    "exp": "egov_token_expired",
 }
 
 
@@ -70,15 +69,23 @@ def refusal_code(error: Exception) -> str | None:
         if error.error == "invalid_grant":
             return "egov_code_refused"  # replayed, expired, or PKCE failed
         return "egov_refused"
-    if isinstance(error, httpx.HTTPError | ValueError):
-        # Down, slow (our timeout), 5xx, or an answer that is not JSON.
+    if isinstance(error, httpx.TransportError) or (
+        isinstance(error, httpx.HTTPStatusError) and error.response.status_code >= 500
+    ):
+        # Down, slow (our timeout), or failing (5xx): the portal is unavailable, try later.
         log.warning("e-gov portal unreachable: %s", type(error).__name__)
         return "egov_unavailable"
+    if isinstance(error, httpx.HTTPStatusError | ValueError):
+        # It answered, but not as the protocol says (a 4xx page, a body that is not a JSON
+        # object): trying again will not help, so it is not "unavailable".
+        log.warning("e-gov portal answered malformed: %s", type(error).__name__)
+        return "egov_refused"
     if isinstance(error, JoseError):
         log.warning("e-gov ID token refused: %s", type(error).__name__)
         if isinstance(error, ExpiredTokenError):
             return "egov_token_expired"
         if isinstance(error, ClaimError):
+            # A missing or wrong exp is a malformed token, not an expired one.
             return _CLAIM_CODES.get(error.claim, "egov_token_invalid")
         if isinstance(error, BadSignatureError | InvalidKeyIdError | DecodeError):
             return "egov_token_signature"

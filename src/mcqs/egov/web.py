@@ -14,11 +14,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from mcqs import messages
+from mcqs.db import utcnow
 from mcqs.egov.client import LEEWAY_SECONDS, refusal_code
+from mcqs.egov.sessions import begin_session, end_session
 from mcqs.errors import ExternalServiceError, InvalidInput
 from mcqs.identity.rules import normalize_fin
-from mcqs.pages import csrf_refused, csrf_valid, public_url_for, render, state
-from mcqs.principals import SESSION_KEY, AnyBrowser
+from mcqs.pages import (
+    AppState,
+    client_address,
+    csrf_refused,
+    csrf_valid,
+    public_url_for,
+    render,
+    state,
+)
+from mcqs.principals import SESSION_KEY, AnyBrowser, forget_citizen
 
 router = APIRouter()
 
@@ -29,6 +39,7 @@ _STATUS = {
     "egov_person_unknown": 403,
     "egov_cancelled": 400,
     "sign_in_required": 401,
+    "too_many_sign_ins": 429,
 }
 
 
@@ -55,6 +66,8 @@ async def sign_in(request: Request, principal: AnyBrowser) -> Response:
     # or each press would add one to the cookie until it outgrew what browsers keep.
     for key in [key for key in request.session if key.startswith("_state_egov_")]:
         del request.session[key]
+    if not state(request).sign_in_limiter.allow(client_address(request)):
+        return sign_in_refused(request, "too_many_sign_ins")
     try:
         return await _egov(request).authorize_redirect(
             request, str(public_url_for(request, "egov:callback"))
@@ -71,6 +84,9 @@ async def callback(request: Request, principal: AnyBrowser) -> Response:
     """The portal sends the browser back with a code: exchange it, check the ID token, and
     confirm the FİN with the population registry."""
     app = state(request)
+    # Each callback, whatever its code, costs a call to the portal's token endpoint.
+    if not app.sign_in_limiter.allow(client_address(request)):
+        return sign_in_refused(request, "too_many_sign_ins")
     try:
         token: dict[str, Any] = await _egov(request).authorize_access_token(
             request, leeway=LEEWAY_SECONDS
@@ -96,9 +112,26 @@ async def callback(request: Request, principal: AnyBrowser) -> Response:
     name = str(claims.get("name") or f"{person.name} {person.surname}")
     # A new session for the signed-in citizen (a new CSRF token too): nothing made before
     # signing in carries over, so nobody can plant a session for someone to sign into.
+    # The citizen's session lives on the server; the cookie carries only its random id.
+    session_id = await run_in_threadpool(
+        _begin, app, fin=fin, name=name, id_token=str(token["id_token"])
+    )
     request.session.clear()
-    request.session[SESSION_KEY] = {"fin": fin, "name": name, "id_token": token["id_token"]}
+    request.session[SESSION_KEY] = session_id
+    forget_citizen(request)
     return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
+
+
+def _begin(app: AppState, *, fin: str, name: str, id_token: str) -> str:
+    with app.db.transaction() as session:
+        return begin_session(
+            session, settings=app.settings, fin=fin, name=name, id_token=id_token, now=utcnow()
+        )
+
+
+def _end(app: AppState, session_id: str) -> str | None:
+    with app.db.transaction() as session:
+        return end_session(session, session_id=session_id, now=utcnow())
 
 
 @router.post("/egov/sign-out", name="egov:sign_out")
@@ -110,9 +143,15 @@ async def sign_out(
     if not csrf_valid(request, csrf_token):
         refused = csrf_refused()[""]
         return render(request, "error.html", status_code=403, message=refused, code="csrf_refused")
-    signed_in = request.session.get(SESSION_KEY)
-    id_token = signed_in.get("id_token") if isinstance(signed_in, dict) else None
+    session_id = request.session.get(SESSION_KEY)
+    # Ended on the server: a copy of this browser's cookie signs nobody in any more.
+    id_token = (
+        await run_in_threadpool(_end, state(request), session_id)
+        if isinstance(session_id, str)
+        else None
+    )
     request.session.clear()
+    forget_citizen(request)
     home = RedirectResponse(public_url_for(request, "home"), status_code=303)
     if not isinstance(id_token, str):
         return home

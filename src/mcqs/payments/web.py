@@ -38,7 +38,7 @@ from mcqs.pages import (
 )
 from mcqs.payments.goldenpay import PAGE_LANGUAGES
 from mcqs.payments.service import settle_payment, start_payment
-from mcqs.principals import AnyBrowser, Browser, SignedInCitizen
+from mcqs.principals import AnyBrowser, Browser, is_own, refuse_another_citizens
 
 router = APIRouter()
 
@@ -81,6 +81,7 @@ def confirm_and_pay(
             application = find_by_notification_code(session, code)
     except DomainError:
         return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
+    refuse_another_citizens(principal, application.fin)
     if not may_see(request, principal, application):
         raise NotFound("notification_code_unknown", field="code")
     application_id = application.id
@@ -133,9 +134,7 @@ def _came_back(request: Request, principal: Browser, payment_key: str, outcome: 
         return render(request, "payment_pending.html", status_code=503, errors=field_errors(error))
     code = settled.notification_code
     # A signed-in citizen's own FİN, or (anonymous) this browser's application.
-    owner = owns_application(request, code) or (
-        isinstance(principal, SignedInCitizen) and settled.fin == principal.fin
-    )
+    owner = owns_application(request, code) or is_own(principal, settled.fin)
     if settled.state == "paid":
         target = public_url_for(request, "receipts:show" if owner else "receipts:verify", code=code)
         return RedirectResponse(target, status_code=303)

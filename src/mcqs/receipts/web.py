@@ -7,9 +7,9 @@ from starlette.responses import RedirectResponse, Response
 
 from mcqs.applications.models import Application
 from mcqs.applications.service import find_by_notification_code
-from mcqs.errors import DomainError, NotFound
+from mcqs.errors import DomainError
 from mcqs.pages import field_errors, may_see, public_url_for, render, state
-from mcqs.principals import AnyBrowser, Browser, SignedInCitizen
+from mcqs.principals import AnyBrowser, Browser, refuse_another_citizens
 from mcqs.receipts.pdf import render_receipt_pdf
 from mcqs.receipts.qr import qr_svg
 from mcqs.receipts.schemas import ReceiptView, mask_fin, mask_name
@@ -18,20 +18,27 @@ from mcqs.receipts.service import receipt_view
 router = APIRouter()
 
 
+def _find(request: Request, code: str) -> Application:
+    with state(request).db.transaction() as session:
+        return find_by_notification_code(session, code)
+
+
+def _receipt(request: Request, application: Application) -> ReceiptView:
+    return receipt_view(application, public_url=state(request).settings.public_url)
+
+
 def _load(request: Request, code: str) -> tuple[Application, ReceiptView]:
-    app = state(request)
-    with app.db.transaction() as session:
-        application = find_by_notification_code(session, code)
-    return application, receipt_view(application, public_url=app.settings.public_url)
+    application = _find(request, code)
+    return application, _receipt(request, application)
 
 
 def _load_for(request: Request, principal: Browser, code: str) -> tuple[Application, ReceiptView]:
-    """The receipt, as this principal may reach it: a signed-in citizen reaches only their
-    own FİN's (another's answers exactly as an unknown code does: 404)."""
-    application, receipt = _load(request, code)
-    if isinstance(principal, SignedInCitizen) and application.fin != principal.fin:
-        raise NotFound("notification_code_unknown", field="code")
-    return application, receipt
+    """The receipt, as this principal may reach it. Whose it is is checked before the
+    receipt is built: another citizen's application, paid or not, answers exactly as a
+    code that does not exist."""
+    application = _find(request, code)
+    refuse_another_citizens(principal, application.fin)
+    return application, _receipt(request, application)
 
 
 @router.get("/receipts/{code}", name="receipts:show")

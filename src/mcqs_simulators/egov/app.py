@@ -19,7 +19,8 @@ What it implements, relative to its issuer URL:
 
 ``POST sim/misbehave`` (not part of OpenID Connect) makes it misbehave on purpose, for
 tests: ID tokens signed with another key, with a wrong issuer, audience or nonce, already
-expired, or for a FİN the registry does not know; or the whole provider "down" (it holds
+expired or with no expiry, or for a FİN the registry does not know; a token endpoint that
+answers an HTML page instead of JSON; or the whole provider "down" (it holds
 every request for ``hang_seconds`` and then answers 503).
 
 The signing key, the codes and the misbehaviour live in ``<state_dir>/egov.sqlite3``:
@@ -69,6 +70,8 @@ ID_TOKEN_FAULTS = (
     "wrong_nonce",
     "expired",
     "unknown_fin",  # a FİN the population registry does not know
+    "no_exp",  # no expiry at all: malformed, not expired
+    "not_json",  # the token endpoint answers 200 with an HTML page, not a JSON object
 )
 UNKNOWN_FIN = "9ZZZ9Z9"
 
@@ -469,6 +472,8 @@ class EgovSimulator:
             _b64url_sha256(verifier), grant.code_challenge
         ):
             return _token_error("invalid_grant", "PKCE verification failed")
+        if self.state.misbehaviour()["id_token"] == "not_json":
+            return Response("<html><body>Maintenance</body></html>", media_type="text/html")
         id_token = self._id_token(client, grant)
         return JSONResponse(
             {
@@ -515,6 +520,8 @@ class EgovSimulator:
         elif fault == "expired":
             claims["iat"] = claims["auth_time"] = now - 3600
             claims["exp"] = now - 1800
+        elif fault == "no_exp":
+            del claims["exp"]
         header = {"alg": "RS256", "kid": self.state.kid, "typ": "JWT"}
         return jwt.encode(header, claims, key)
 
