@@ -1,6 +1,7 @@
-"""The signed-in flow in a real browser (Debian's Chromium) at phone width: "Portala giriş"
-on the e-gov simulator, the check with only the IMEI, GoldenPay, the receipt, "Mənim
-cihazlarım", sign-out at the portal too; and the same by keyboard alone.
+"""The signed-in flow in a real browser (Debian's Chromium) at phone width, in Azerbaijani,
+English and Russian: "Portala giriş" on the e-gov simulator, the check with only the IMEI,
+GoldenPay, the receipt, "Mənim cihazlarım", sign-out at the portal too; and (in
+Azerbaijani) the same by keyboard alone.
 
 Screenshots go to ``test-output/screenshots/`` like the other browser tests'; with
 ``MCQS_SCREENSHOTS=1`` also to ``docs/screenshots/`` (the README shows those)."""
@@ -70,7 +71,7 @@ def _imeis(system: System, count: int) -> list[str]:
     from mcqs.devices.demo import example_imeis
 
     with system.db.transaction() as session:
-        return [imei for imei, brand, _ in example_imeis(session, count=10) if brand][:count]
+        return [imei for imei, brand, _ in example_imeis(session, count=30) if brand][:count]
 
 
 def _shot(page: Any, name: str) -> None:
@@ -81,43 +82,61 @@ def _shot(page: Any, name: str) -> None:
         shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
 
 
+# Screenshot names of each language's run: the Azerbaijani ones keep their numbers.
+SHOTS = {
+    "az": {"check": "21-signed-in-check", "my_devices": "22-my-devices"},
+    "en": {"check": "23-en-signed-in-check", "my_devices": "23-en-my-devices"},
+    "ru": {"check": "24-ru-signed-in-check", "my_devices": "24-ru-my-devices"},
+}
+
+
+@pytest.mark.parametrize("lang", ["az", "en", "ru"])
 def test_signed_in_citizen_registers_a_phone_and_finds_it_in_my_devices(
-    system: System, page: Any
+    system: System, page: Any, lang: str
 ) -> None:
+    """The words looked for are the catalog's (``i18n.translations``), never typed here;
+    the portal's own page (the simulator's) is in Azerbaijani whatever our language."""
     from playwright.sync_api import expect
 
+    from mcqs import i18n, messages
     from mcqs.applications.codes import format_notification_code
     from mcqs_simulators.population.citizens import CITIZENS
 
-    citizen = CITIZENS[3]
-    imei = _imeis(system, 3)[2]
-    page.goto(system.url + "/")
+    _ = i18n.translations(i18n.Language(lang)).gettext
+    citizen = CITIZENS[3 + ["az", "en", "ru"].index(lang)]
+    imei = _imeis(system, 5)[2 + ["az", "en", "ru"].index(lang)]
+    page.goto(system.url + f"/?lang={lang}")  # the choice sticks (a cookie) from here on
+    expect(page.locator("html")).to_have_attribute("lang", lang)
     page.locator("#who .sign-in").click()
 
     # The portal's page: a test citizen and a sign-in means.
     page.wait_for_url(re.compile(r"/_sim/egov/authorize\?"))
     page.get_by_label(re.compile(citizen.fin)).check()
     page.get_by_label("ASAN İmza").check()
-    _shot(page, "20-egov-sign-in")
+    if lang == "az":
+        _shot(page, "20-egov-sign-in")
     page.get_by_role("button", name="Daxil ol").click()
 
-    # Back, signed in: the name and FİN in the header; only the IMEI and the code to type.
+    # Back, signed in and still in the chosen language: the name and FİN in the header;
+    # only the IMEI and the code to type.
     page.wait_for_url("**/register")
+    expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.locator("#who .who-name")).to_contain_text(citizen.fin)
     expect(page.locator("#who .who-name")).to_contain_text(citizen.name)
     expect(page.locator("#id_card")).to_have_count(0)
     expect(page.locator("#fin")).to_have_count(0)
     page.locator("#imei_1").fill(imei)
     page.locator("#security_code").fill(FIXED_CODE)
-    _shot(page, "21-signed-in-check")
-    page.get_by_role("button", name="Məlumatları yoxla").click()
+    _shot(page, SHOTS[lang]["check"])
+    page.get_by_role("button", name=_("Məlumatları yoxla")).click()
 
     # Everything later is as without login.
     page.wait_for_url("**/application")
+    expect(page.locator("h1")).to_have_text(_("Ərizə"))
     expect(page.locator("main")).to_contain_text(citizen.surname)
     page.locator("#phone").fill("050 123 45 67")
-    page.get_by_label("Visa").check()
-    page.get_by_role("button", name="Təsdiqlə və ödəniş et").click()
+    page.locator("#card_type").check()
+    page.get_by_role("button", name=_("Təsdiqlə və ödəniş et")).click()
     page.wait_for_url(re.compile(r"/_sim/goldenpay/web/paypage\?payment_key="))
     page.locator("#card_number").fill(CARD)
     page.locator("#expiry").fill(_future_expiry())
@@ -125,25 +144,33 @@ def test_signed_in_citizen_registers_a_phone_and_finds_it_in_my_devices(
     page.locator("button[name=action][value=pay]").click()
     page.wait_for_url(re.compile(r"/receipts/[0-9A-Z]+$"))
     code = page.url.rsplit("/", 1)[-1]
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    expect(page.locator("h1")).to_have_text(_("Ödəniş qəbzi"))
     expect(page.locator("section.receipt")).to_contain_text(citizen.fin)
 
     # "Mənim cihazlarım": the application, paid, with its receipt again (HTML and PDF).
-    page.locator("#who").get_by_role("link", name="Mənim cihazlarım").click()
+    page.locator("#who").get_by_role("link", name=_("Mənim cihazlarım")).click()
     page.wait_for_url("**/my-devices")
+    expect(page.locator("h1")).to_have_text(_("Mənim cihazlarım"))
     row = page.locator(f'#applications tr[data-code="{code}"]')
+    expect(row).to_have_attribute("data-status", "paid")
     expect(row).to_contain_text(format_notification_code(code))
+    expect(row).to_contain_text(_(messages.STATUS_AZ["paid"]))
     expect(row).to_contain_text(imei)
     expect(row.locator(f'a[href$="/receipts/{code}"]')).to_have_count(1)
     expect(row.locator(f'a[href$="/receipts/{code}/pdf"]')).to_have_count(1)
-    _shot(page, "22-my-devices")
+    _shot(page, SHOTS[lang]["my_devices"])
 
-    # Sign out: here, then at the portal, and back here signed out.
-    page.locator("#who").get_by_role("button", name="Çıxış").click()
+    # Sign out: here, then at the portal, and back here signed out, in the same language.
+    page.locator("#who").get_by_role("button", name=_("Çıxış")).click()
     page.wait_for_url(system.url + "/")
+    expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.locator("#who .sign-in")).to_be_visible()
     expect(page.locator("#who .who-name")).to_have_count(0)
     page.goto(system.url + "/my-devices")
     expect(page.locator("[data-error=sign_in_required]")).to_be_visible()
+    expect(page.locator("h1")).to_have_text(_("Cihazlarınızı görmək üçün portala daxil olun"))
+    expect(page.locator("#egov-sign-in")).to_have_text(_("Portala giriş"))
 
 
 def _tab_to(page: Any, target: Any, *, most: int = 80) -> None:
