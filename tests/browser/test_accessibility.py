@@ -114,6 +114,51 @@ def _error_page(page: Any, journey: Journey) -> None:
     page.goto(journey.url("/no-such-page"))
 
 
+def _sign_in_required(page: Any, journey: Journey) -> None:
+    """ "Mənim cihazlarım" signed out: the page that says to sign in (401)."""
+    page.goto(journey.url("/my-devices"))
+    page.locator("[data-error=sign_in_required]").wait_for()
+
+
+def _sign_in_refused(page: Any, journey: Journey) -> None:
+    """A callback this browser never started: the refusal page, with a retry."""
+    page.goto(journey.url("/egov/callback?code=forged&state=forged"))
+    page.locator("[data-error=egov_state_invalid]").wait_for()
+
+
+def _signed_in_check_form(page: Any, journey: Journey) -> None:
+    """Signed in on the e-gov simulator as the journey's citizen: only the IMEI to type."""
+    page.goto(journey.url("/egov/sign-in"))
+    page.wait_for_url(re.compile(r"/_sim/egov/authorize\?"))
+    page.get_by_label(re.compile(journey.citizen.fin)).check()
+    page.get_by_role("button", name="Daxil ol").click()  # the portal's page, in Azerbaijani
+    page.wait_for_url("**/register")
+    page.locator("#who .who-name").wait_for()
+
+
+def _my_devices(page: Any, journey: Journey) -> None:
+    """ "Mənim cihazlarım" with something in every section: the journey's paid application,
+    registered by the worker; a second paid application for the same IMEI, rejected, its
+    fee owed back; and an unpaid one that can be continued."""
+    from mcqs.services import Services
+    from mcqs.worker import work_once
+
+    from factories import create_application, create_paid_application
+
+    system = journey.system
+    with system.db.transaction() as session:
+        create_paid_application(session, imeis=(journey.imei,), fin=journey.citizen.fin)
+        create_application(session, imeis=(journey.extra["unpaid_imei"],), fin=journey.citizen.fin)
+    services = Services.from_settings(system.settings)
+    for _ in range(5):  # registration, then what it queues (the SMS)
+        if not work_once(system.db, services):
+            break
+    page.goto(journey.url("/my-devices"))
+    page.locator("#devices tbody tr").first.wait_for()
+    page.locator("#refunds tbody tr").first.wait_for()
+    page.locator("#applications a.continue").first.wait_for()
+
+
 PAGES: list[Visit] = [
     Visit("home", _home),
     Visit("check form", _check_form),
@@ -124,6 +169,10 @@ PAGES: list[Visit] = [
     Visit("verify", _verify),
     Visit("status", _status),
     Visit("error page", _error_page),
+    Visit("sign-in required", _sign_in_required),
+    Visit("sign-in refused", _sign_in_refused),
+    Visit("signed-in check form", _signed_in_check_form),
+    Visit("my devices", _my_devices),
 ]
 
 
@@ -198,10 +247,15 @@ def test_every_page_has_no_wcag_violations(
     citizen = CITIZENS[["az", "en", "ru"].index(lang) + 3]
     with system.db.transaction() as session:
         # A fresh IMEI per language: each journey pays for its own.
-        imei = [row[0] for row in example_imeis(session, count=10) if row[1]][
-            ["az", "en", "ru"].index(lang)
-        ]
-    journey = Journey(system=system, lang=lang, citizen=citizen, imei=imei)
+        imeis = [row[0] for row in example_imeis(session, count=30) if row[1]]
+    index = ["az", "en", "ru"].index(lang)
+    journey = Journey(
+        system=system,
+        lang=lang,
+        citizen=citizen,
+        imei=imeis[index],
+        extra={"unpaid_imei": imeis[3 + index]},
+    )
     context = browser.new_context(locale="az-AZ", viewport=PHONE)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
