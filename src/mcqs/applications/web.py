@@ -24,7 +24,7 @@ from mcqs.applications.service import (
     parse_imeis,
 )
 from mcqs.db import Database, utcnow
-from mcqs.errors import DomainError, FormErrors, InvalidInput, NotFound
+from mcqs.errors import DomainError, FormErrors, InvalidInput
 from mcqs.pages import (
     ShownError,
     client_address,
@@ -33,7 +33,6 @@ from mcqs.pages import (
     csrf_valid,
     current_application_code,
     field_errors,
-    may_see,
     notice_errors,
     owns_application,
     public_url_for,
@@ -246,9 +245,8 @@ def application_form_page(
         return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
     with state(request).db.transaction() as session:
         application = find_by_notification_code(session, code)
+    # Anonymous: this browser made it (checked above); signed in: their own FİN.
     refuse_another_citizens(principal, application.fin)
-    if not may_see(request, principal, application):
-        raise NotFound("notification_code_unknown", field="code")
     if application.status == ApplicationStatus.EXPIRED:
         url = public_url_for(request, "applications:check_form").include_query_params(
             notice="application_expired"

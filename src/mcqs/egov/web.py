@@ -111,8 +111,8 @@ async def callback(request: Request, principal: AnyBrowser) -> Response:
         return sign_in_refused(request, "egov_person_unknown")
     name = str(claims.get("name") or f"{person.name} {person.surname}")
     # A new session for the signed-in citizen (a new CSRF token too): nothing made before
-    # signing in carries over, so nobody can plant a session for someone to sign into.
-    # The citizen's session lives on the server; the cookie carries only its random id.
+    # signing in carries over, so nobody can plant a session for someone to sign into. It
+    # lives on the server; the cookie carries only its random id.
     session_id = await run_in_threadpool(
         _begin, app, fin=fin, name=name, id_token=str(token["id_token"])
     )

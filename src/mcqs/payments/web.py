@@ -29,7 +29,6 @@ from mcqs.pages import (
     csrf_refused,
     csrf_valid,
     field_errors,
-    may_see,
     owns_application,
     public_url_for,
     remember_application,
@@ -81,9 +80,8 @@ def confirm_and_pay(
             application = find_by_notification_code(session, code)
     except DomainError:
         return RedirectResponse(public_url_for(request, "applications:check_form"), status_code=303)
+    # Anonymous: this browser made it (``owner`` above); signed in: their own FİN.
     refuse_another_citizens(principal, application.fin)
-    if not may_see(request, principal, application):
-        raise NotFound("notification_code_unknown", field="code")
     application_id = application.id
     try:
         opened = start_payment(
