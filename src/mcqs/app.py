@@ -23,6 +23,7 @@ from mcqs import messages
 from mcqs.applications.web import router as applications_router
 from mcqs.config import Settings, get_settings
 from mcqs.db import Database, utcnow
+from mcqs.eir.api import mount_operator_api
 from mcqs.errors import DomainError
 from mcqs.health import check_health
 from mcqs.pages import AppState, ShownError, field_errors, render
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
+    # Operators' machine API: bearer tokens, ProblemDetails, no session, no CSRF.
+    mount_operator_api(app, settings, db)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static"
     )
