@@ -196,11 +196,11 @@ def create_operator_api(
         tags=["N5g-eir_EquipmentIdentityCheck"],
     )
     def get_equipment_status(
-        who: Annotated[OperatorPrincipal | None, eir_client],
         pei: Annotated[str | None, Query()] = None,
         supi: Annotated[str | None, Query()] = None,
         gpsi: Annotated[str | None, Query()] = None,
         supported_features: Annotated[str | None, Query(alias="supported-features")] = None,
+        who: OperatorPrincipal | None = eir_client,
     ) -> Response:
         imei_norm, imsi, msisdn, wrong = check_query(pei, supi, gpsi)
         if wrong or imei_norm is None:
@@ -247,7 +247,7 @@ def create_operator_api(
         tags=["Operators"],
     )
     async def bulk_status(
-        request: Request, who: Annotated[OperatorPrincipal | None, eir_client]
+        request: Request, who: OperatorPrincipal | None = eir_client
     ) -> Response:
         """Many IMEIs at once: a JSON body ``{"peis": [...]}`` answered as
         ``{"results": [{"pei", "status"}]}``, or a CSV body (one PEI or IMEI a line, an
@@ -321,8 +321,8 @@ def create_operator_api(
     )
     async def upload_network_activity(
         request: Request,
-        who: Annotated[OperatorPrincipal, operator_client],
         filename: Annotated[str, Query(max_length=200)] = "upload.csv",
+        who: OperatorPrincipal = operator_client,
     ) -> Response:
         """The body is the file (``text/csv`` or ``application/zip``); the answer is the
         import's report. The same file again changes nothing (``outcome: unchanged``)."""
@@ -355,7 +355,7 @@ def create_operator_api(
     # ---- lists -----------------------------------------------------------------------------
 
     @api.post("/operator-api/v1/lists", responses=problem_openapi(401, 403), tags=["Operators"])
-    def new_list_run(who: Annotated[OperatorPrincipal, operator_client]) -> Response:
+    def new_list_run(who: OperatorPrincipal = operator_client) -> Response:
         with db.transaction() as session:
             operator = operator_by_code(session, who.operator_code)
             if operator is None:
@@ -382,8 +382,8 @@ def create_operator_api(
     def download_list(
         run: int,
         kind: ListKind,
-        who: Annotated[OperatorPrincipal, operator_client],
         since: Annotated[int | None, Query(description="a run: the delta from it")] = None,
+        who: OperatorPrincipal = operator_client,
     ) -> Response:
         with db.reading() as session:
             operator = operator_by_code(session, who.operator_code)
