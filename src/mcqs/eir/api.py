@@ -246,9 +246,7 @@ def create_operator_api(
         responses=problem_openapi(400, 401, 403, 413),
         tags=["Operators"],
     )
-    async def bulk_status(
-        request: Request, who: OperatorPrincipal | None = eir_client
-    ) -> Response:
+    async def bulk_status(request: Request, who: OperatorPrincipal | None = eir_client) -> Response:
         """Many IMEIs at once: a JSON body ``{"peis": [...]}`` answered as
         ``{"results": [{"pei", "status"}]}``, or a CSV body (one PEI or IMEI a line, an
         optional ``pei`` header) answered as CSV ``pei,status``. Unknown: ``UNKNOWN``."""

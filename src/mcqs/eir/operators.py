@@ -70,21 +70,28 @@ def secret_matches(secret: str, stored: str) -> bool:
 
 
 def add_operator(
-    session: Session, *, code: str, name: str, imsi_prefixes: list[str]
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    imsi_prefixes: list[str],
+    client_id: str | None = None,
+    client_secret: str | None = None,
 ) -> IssuedClient:
-    """A new operator with a new client; the secret is returned here and nowhere else."""
+    """A new operator with a new client; the secret is returned here and nowhere else.
+    (``client_id`` and ``client_secret`` are chosen only by the demo.)"""
     if not code or not code.replace("-", "").isalnum() or not code.islower():
         raise ValueError("an operator's code is lowercase letters, digits and dashes")
     if not imsi_prefixes or not all(p.isdigit() and 5 <= len(p) <= 6 for p in imsi_prefixes):
         raise ValueError("IMSI prefixes are MCC+MNC: 5 or 6 digits each")
     if session.scalar(select(Operator.id).where(Operator.code == code)) is not None:
         raise ValueError(f"operator {code} exists already")
-    secret = secrets.token_urlsafe(32)
+    secret = client_secret or secrets.token_urlsafe(32)
     operator = Operator(
         code=code,
         name=name,
         imsi_prefixes=",".join(imsi_prefixes),
-        client_id=f"{code}-{secrets.token_hex(6)}",
+        client_id=client_id or f"{code}-{secrets.token_hex(6)}",
         client_secret_hash=hash_secret(secret),
     )
     session.add(operator)
