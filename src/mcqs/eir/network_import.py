@@ -21,10 +21,9 @@ import io
 import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
@@ -32,7 +31,7 @@ from mcqs.db import Database, utcnow
 from mcqs.eir.errors import refused
 from mcqs.eir.models import EirImei, NetworkSighting
 from mcqs.eir.operators import operator_by_code
-from mcqs.eir.service import start_grace
+from mcqs.eir.service import tell_grace_started
 from mcqs.jobs.ledger import describe, finish_run, start_run
 from mcqs.jobs.models import OperatorRun
 from mcqs.localtime import baku_day
@@ -282,12 +281,12 @@ def _check_thresholds(report: NetworkImportReport, settings: Settings) -> None:
 
 
 def _merge(session: Session, sightings: dict[Triplet, _Aggregate], *, operator_id: int) -> None:
-    """Upsert the aggregated sightings: min of first seen, max of last seen, OR of RATs."""
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    least, greatest = (
-        (func.least, func.greatest) if dialect == "postgresql" else (func.min, func.max)
-    )
+    """Upsert the aggregated sightings: min of first seen, max of last seen, OR of RATs.
+
+    On PostgreSQL through a staging table filled by COPY, then one INSERT … ON CONFLICT."""
+    if session.get_bind().dialect.name == "postgresql":
+        _merge_by_copy(session, sightings, operator_id=operator_id)
+        return
     table = NetworkSighting.__table__
     items = list(sightings.items())
     for start in range(0, len(items), _BATCH):
@@ -304,18 +303,50 @@ def _merge(session: Session, sightings: dict[Triplet, _Aggregate], *, operator_i
             }
             for (month, imei_norm, imsi, msisdn), seen in items[start : start + _BATCH]
         ]
-        statement = insert(table).values(values)
+        statement = sqlite.insert(NetworkSighting).values(values)
         excluded = statement.excluded
         session.execute(
             statement.on_conflict_do_update(
-                index_elements=["imei_norm", "imsi", "msisdn", "month", "operator_id"],
+                index_elements=list(_SIGHTING_KEY),
                 set_={
-                    "first_seen": least(table.c.first_seen, excluded.first_seen),
-                    "last_seen": greatest(table.c.last_seen, excluded.last_seen),
+                    "first_seen": func.min(table.c.first_seen, excluded.first_seen),
+                    "last_seen": func.max(table.c.last_seen, excluded.last_seen),
                     "rats": table.c.rats.op("|")(excluded.rats),
                 },
             )
         )
+
+
+_SIGHTING_KEY = ("imei_norm", "imsi", "msisdn", "month", "operator_id")
+_SIGHTING_COLUMNS = (*_SIGHTING_KEY, "first_seen", "last_seen", "rats")
+
+
+def _merge_by_copy(
+    session: Session, sightings: dict[Triplet, _Aggregate], *, operator_id: int
+) -> None:
+    columns = ", ".join(_SIGHTING_COLUMNS)
+    session.execute(
+        text(
+            "CREATE TEMP TABLE network_staging (LIKE network_sightings INCLUDING DEFAULTS) "
+            "ON COMMIT DROP"
+        )
+    )
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY network_staging ({columns}) FROM STDIN") as copy:
+        for (month, imei_norm, imsi, msisdn), seen in sightings.items():
+            copy.write_row(
+                (imei_norm, imsi, msisdn, month, operator_id, seen.first, seen.last, seen.rats)
+            )
+    session.execute(
+        text(
+            f"INSERT INTO network_sightings ({columns}) SELECT {columns} FROM network_staging "
+            f"ON CONFLICT ({', '.join(_SIGHTING_KEY)}) DO UPDATE SET "
+            "first_seen = LEAST(network_sightings.first_seen, EXCLUDED.first_seen), "
+            "last_seen = GREATEST(network_sightings.last_seen, EXCLUDED.last_seen), "
+            "rats = network_sightings.rats | EXCLUDED.rats"
+        )
+    )
+    session.execute(text("DROP TABLE network_staging"))
 
 
 def _first_sightings(
@@ -326,39 +357,73 @@ def _first_sightings(
     run_id: int,
     now: dt.datetime,
 ) -> int:
-    """Start the grace period of every unregistered IMEI the networks see for the first time."""
+    """Mark every IMEI of the file seen, and start the grace period (with its SMS) of each
+    unregistered one the networks see for the first time. Set-based: an IMEI already known
+    costs no row of Python objects, only its share of a bulk UPDATE."""
     msisdns: dict[str, set[str]] = {}
     for _month, imei_norm, _imsi, msisdn in sightings:
         msisdns.setdefault(imei_norm, set()).add(msisdn)
     keys = sorted(msisdns)
-    known: dict[str, EirImei] = {}
+    never_seen: list[str] = []  # known to the EIR, first time on a network
+    unknown = set(keys)
+    needs_grace: list[str] = []
+    columns = (
+        EirImei.imei_norm,
+        EirImei.first_seen_at,
+        EirImei.registered,
+        EirImei.grace_until,
+        EirImei.blacklist_reason,
+    )
     for start in range(0, len(keys), _BATCH):
         chunk = keys[start : start + _BATCH]
-        for row in session.scalars(select(EirImei).where(EirImei.imei_norm.in_(chunk))):
-            known[row.imei_norm] = row
-    grace = dt.timedelta(days=settings.eir_grace_days)
-    register_url = f"{settings.public_url}/register"
-    started = 0
-    for imei_norm in keys:
-        found = known.get(imei_norm)
-        if found is None:
-            row = EirImei(imei_norm=imei_norm, registered=False, clone=False, updated_at=now)
-            session.add(row)
-        elif found.first_seen_at is not None:
-            continue
-        else:
-            row = found
-        if start_grace(
-            session,
-            row,
-            msisdns=msisdns[imei_norm],
-            grace=grace,
-            register_url=register_url,
-            now=now,
+        for imei_norm, first_seen_at, registered, grace_until, reason in session.execute(
+            select(*columns).where(EirImei.imei_norm.in_(chunk))
         ):
-            started += 1
+            unknown.discard(imei_norm)
+            if first_seen_at is None:
+                never_seen.append(imei_norm)
+                if not registered and grace_until is None and reason is None:
+                    needs_grace.append(imei_norm)
+    grace_until = now + dt.timedelta(days=settings.eir_grace_days)
+    for start in range(0, len(never_seen), _BATCH):
+        session.execute(
+            update(EirImei)
+            .where(EirImei.imei_norm.in_(never_seen[start : start + _BATCH]))
+            .values(first_seen_at=now, updated_at=now)
+        )
+    for start in range(0, len(needs_grace), _BATCH):
+        session.execute(
+            update(EirImei)
+            .where(EirImei.imei_norm.in_(needs_grace[start : start + _BATCH]))
+            .values(grace_until=grace_until)
+        )
+    new = sorted(unknown)
+    for start in range(0, len(new), _BATCH):
+        session.execute(
+            insert(EirImei),
+            [
+                {
+                    "imei_norm": imei_norm,
+                    "registered": False,
+                    "clone": False,
+                    "first_seen_at": now,
+                    "grace_until": grace_until,
+                    "updated_at": now,
+                }
+                for imei_norm in new[start : start + _BATCH]
+            ],
+        )
+    register_url = f"{settings.public_url}/register"
+    for imei_norm in sorted([*new, *needs_grace]):
+        tell_grace_started(
+            session,
+            imei_norm=imei_norm,
+            msisdns=msisdns[imei_norm],
+            grace_until=grace_until,
+            register_url=register_url,
+        )
     session.flush()
-    return started
+    return len(new) + len(needs_grace)
 
 
 # ---- the ledger -----------------------------------------------------------------------------

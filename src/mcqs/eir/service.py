@@ -82,7 +82,26 @@ def start_grace(
         return False
     row.grace_until = now + grace
     row.updated_at = now
-    imei = imei_with_check_digit(row.imei_norm)
+    tell_grace_started(
+        session,
+        imei_norm=row.imei_norm,
+        msisdns=msisdns,
+        grace_until=row.grace_until,
+        register_url=register_url,
+    )
+    return True
+
+
+def tell_grace_started(
+    session: Session,
+    *,
+    imei_norm: str,
+    msisdns: Iterable[str],
+    grace_until: dt.datetime,
+    register_url: str,
+) -> None:
+    """The SMS to every number seen using an unregistered IMEI: the deadline, and where."""
+    imei = imei_with_check_digit(imei_norm)
     for msisdn in sorted(set(msisdns)):
         phone = sms_phone(msisdn)
         if phone is None:
@@ -92,12 +111,11 @@ def start_grace(
             phone=phone,
             application_id=None,
             text=(
-                f"İMEİ {imei} olan cihazınız qeydiyyatda deyil. {format_baku(row.grace_until)} "
+                f"İMEİ {imei} olan cihazınız qeydiyyatda deyil. {format_baku(grace_until)} "
                 f"tarixinədək qeydiyyatdan keçirin ({register_url}), əks halda mobil "
                 "şəbəkədə bloklanacaq."
             ),
         )
-    return True
 
 
 def tell_blocked(

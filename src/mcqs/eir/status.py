@@ -138,12 +138,24 @@ def equipment_status(
     now: dt.datetime,
 ) -> EquipmentStatus | None:
     """One IMEI's status for the SIM asking; None for unknown equipment. One primary-key
-    lookup, and a second only for a clone."""
-    row = session.get(EirImei, imei_norm)
-    if row is None:
+    lookup of the columns the rule reads, and a second only for a clone."""
+    found = session.execute(
+        select(
+            EirImei.registered, EirImei.grace_until, EirImei.clone, EirImei.blacklist_reason
+        ).where(EirImei.imei_norm == imei_norm)
+    ).first()
+    if found is None:
         return None
-    paired = row.clone and is_paired(session, imei_norm=imei_norm, imsi=imsi, msisdn=msisdn)
-    return status_of(row, now=now, paired=paired)
+    registered, grace_until, clone, reason = found
+    paired = clone and is_paired(session, imei_norm=imei_norm, imsi=imsi, msisdn=msisdn)
+    return decide(
+        registered=registered,
+        grace_until=grace_until,
+        clone=clone,
+        reason=reason,
+        paired=paired,
+        now=now,
+    )
 
 
 def bulk_statuses(
