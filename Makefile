@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-eir clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "MCQS needs Python 3.11 or newer")'
@@ -31,6 +31,11 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/flow.py
 	$(BIN)/python bench/serving.py
+
+# The EIR at national scale (about 15 minutes): a 10-million-IMEI registry on PostgreSQL
+# (MCQS_TEST_POSTGRES_URL's server), wrk beside a raw ASGI endpoint, bulk, import, lists.
+bench-eir: $(STAMP)
+	$(BIN)/python bench/eir.py
 
 clean:
 	rm -rf $(VENV) var test-output

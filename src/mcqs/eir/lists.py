@@ -11,12 +11,10 @@ same files.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import Subquery, and_, case, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
-from mcqs.devices.imei import imei_with_check_digit
 from mcqs.eir.errors import refused
 from mcqs.eir.models import (
     BlacklistReason,
@@ -29,32 +27,33 @@ from mcqs.eir.models import (
     Operator,
 )
 
+# The lists name IMEIs by ``imei_norm``, the first 14 digits: what networks carry (the check
+# digit is not sent) and what an EIR compares, as everywhere in the registry.
 HEADERS = {
-    ListKind.BLACKLIST: "imei,reason",
-    ListKind.NOTIFICATION: "imei,imsi,msisdn,grace_until",
-    ListKind.EXCEPTIONS: "imei,imsi,msisdn",
+    ListKind.BLACKLIST: "imei_norm,reason",
+    ListKind.NOTIFICATION: "imei_norm,imsi,msisdn,grace_until",
+    ListKind.EXCEPTIONS: "imei_norm,imsi,msisdn",
 }
-_BATCH = 10_000
 
 
 def generate_lists(session: Session, *, operator: Operator, now: dt.datetime) -> ListRun:
-    """A new numbered run of the operator's three lists, as of ``now``."""
+    """A new numbered run of the operator's three lists, as of ``now``: each list one
+    INSERT … SELECT in the database (a million lines in seconds, no Python loop)."""
     run = ListRun(operator_id=operator.id, generated_at=now, as_of=now)
     session.add(run)
     session.flush()
+    dialect = session.get_bind().dialect.name
     for kind, lines in (
-        (ListKind.BLACKLIST, _blacklist(session, now=now)),
-        (ListKind.NOTIFICATION, _notification(session, operator=operator, now=now)),
-        (ListKind.EXCEPTIONS, _exceptions(session, operator=operator)),
+        (ListKind.BLACKLIST, _blacklist(now=now)),
+        (ListKind.NOTIFICATION, _notification(operator=operator, now=now, dialect=dialect)),
+        (ListKind.EXCEPTIONS, _exceptions(operator=operator)),
     ):
-        batch: list[dict[str, object]] = []
-        for line in sorted(set(lines)):
-            batch.append({"run_id": run.id, "kind": kind, "line": line})
-            if len(batch) >= _BATCH:
-                session.execute(insert(ListEntry), batch)
-                batch = []
-        if batch:
-            session.execute(insert(ListEntry), batch)
+        session.execute(
+            insert(ListEntry).from_select(
+                ["run_id", "kind", "line"],
+                select(literal(run.id), literal(kind.value), lines.c.line).distinct(),
+            )
+        )
     session.flush()
     return run
 
@@ -97,35 +96,43 @@ def delta_csv(session: Session, *, since_run_id: int, run_id: int, kind: ListKin
     return "\n".join([f"change,{HEADERS[kind]}", *rows]) + "\n"
 
 
-def _blacklist(session: Session, *, now: dt.datetime) -> Iterator[str]:
+def _blacklist(*, now: dt.datetime) -> Subquery:
     """Every IMEI blacklisted for every SIM: stolen, clones (see the exceptions list), and
     unregistered ones past their grace period."""
-    query = select(
-        EirImei.imei_norm, EirImei.blacklist_reason, EirImei.clone, EirImei.registered
-    ).where(
-        or_(
-            EirImei.blacklist_reason == BlacklistReason.STOLEN,
-            EirImei.clone.is_(True),
-            and_(
-                EirImei.registered.is_(False),
-                EirImei.grace_until.is_not(None),
-                EirImei.grace_until <= now,
-            ),
-        )
+    why = case(
+        (EirImei.blacklist_reason == BlacklistReason.STOLEN.value, BlacklistReason.STOLEN.value),
+        (EirImei.clone.is_(True), BlacklistReason.CLONE.value),
+        else_=BlacklistReason.GRACE_EXPIRED.value,
     )
-    for imei_norm, reason, clone, _registered in session.execute(query):
-        if reason == BlacklistReason.STOLEN:
-            why = BlacklistReason.STOLEN
-        elif clone:
-            why = BlacklistReason.CLONE
-        else:
-            why = BlacklistReason.GRACE_EXPIRED
-        yield f"{imei_with_check_digit(imei_norm)},{why}"
+    return (
+        select((EirImei.imei_norm + "," + why).label("line"))
+        .where(
+            or_(
+                EirImei.blacklist_reason == BlacklistReason.STOLEN.value,
+                EirImei.clone.is_(True),
+                and_(
+                    EirImei.registered.is_(False),
+                    EirImei.grace_until.is_not(None),
+                    EirImei.grace_until <= now,
+                ),
+            )
+        )
+        .subquery()
+    )
 
 
-def _notification(session: Session, *, operator: Operator, now: dt.datetime) -> Iterator[str]:
-    query = (
-        select(EirImei.imei_norm, NetworkSighting.imsi, NetworkSighting.msisdn, EirImei.grace_until)
+def _notification(*, operator: Operator, now: dt.datetime, dialect: str) -> Subquery:
+    if dialect == "postgresql":
+        until = func.to_char(
+            func.timezone("UTC", EirImei.grace_until), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+        )
+    else:
+        until = func.strftime("%Y-%m-%dT%H:%M:%SZ", EirImei.grace_until)
+    line = (
+        EirImei.imei_norm + "," + NetworkSighting.imsi + "," + NetworkSighting.msisdn + "," + until
+    )
+    return (
+        select(line.label("line"))
         .join(NetworkSighting, NetworkSighting.imei_norm == EirImei.imei_norm)
         .where(
             NetworkSighting.operator_id == operator.id,
@@ -134,16 +141,14 @@ def _notification(session: Session, *, operator: Operator, now: dt.datetime) -> 
             EirImei.blacklist_reason.is_(None),
             EirImei.grace_until > now,
         )
-        .distinct()
+        .subquery()
     )
-    for imei_norm, imsi, msisdn, grace_until in session.execute(query):
-        until = grace_until.strftime("%Y-%m-%dT%H:%M:%SZ") if grace_until else ""
-        yield f"{imei_with_check_digit(imei_norm)},{imsi},{msisdn},{until}"
 
 
-def _exceptions(session: Session, *, operator: Operator) -> Iterator[str]:
-    query = select(EirPairing.imei_norm, EirPairing.imsi, EirPairing.msisdn).where(
-        or_(*(EirPairing.imsi.startswith(prefix) for prefix in operator.prefixes))
+def _exceptions(*, operator: Operator) -> Subquery:
+    line = EirPairing.imei_norm + "," + EirPairing.imsi + "," + EirPairing.msisdn
+    return (
+        select(line.label("line"))
+        .where(or_(*(EirPairing.imsi.startswith(prefix) for prefix in operator.prefixes)))
+        .subquery()
     )
-    for imei_norm, imsi, msisdn in session.execute(query):
-        yield f"{imei_with_check_digit(imei_norm)},{imsi},{msisdn}"

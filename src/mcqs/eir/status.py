@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from mcqs.eir.models import BlacklistReason, EirImei, EirPairing, EquipmentStatus
@@ -171,9 +172,16 @@ def bulk_statuses(
         EirImei.clone,
         EirImei.blacklist_reason,
     )
+    postgres = session.get_bind().dialect.name == "postgresql"
     for chunk in _chunks(sorted(set(keys)), _CHUNK):
+        # PostgreSQL: one array parameter instead of thousands of bound values.
+        wanted = (
+            EirImei.imei_norm == any_(bindparam("keys", list(chunk), type_=ARRAY(String)))
+            if postgres
+            else EirImei.imei_norm.in_(chunk)
+        )
         for imei_norm, registered, grace_until, clone, reason in session.execute(
-            select(*columns).where(EirImei.imei_norm.in_(chunk))
+            select(*columns).where(wanted)
         ):
             status = decide(
                 registered=registered,
