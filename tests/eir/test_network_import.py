@@ -232,3 +232,15 @@ def test_the_sms_of_a_first_sighting_is_sent_by_the_worker(
     with azercell.transaction() as session:
         statuses = session.scalars(select(SmsMessage.status)).all()
     assert statuses == ["sent", "sent"]
+
+
+@pytest.mark.postgres_only
+def test_the_same_file_uploaded_twice_at_once_is_merged_once(azercell: Database) -> None:
+    from conftest import at_the_same_moment
+
+    def upload() -> str:
+        return str(_import(azercell, GOOD).outcome)
+
+    outcomes = at_the_same_moment([upload, upload], refused=OperatorInputRefused)
+    assert sorted(outcomes) == ["imported", "unchanged"]
+    assert _state(azercell) == (3, 2, 2)  # one SMS per number, not two

@@ -21,6 +21,7 @@ from mcqs.config import Settings
 from mcqs.db import Database, utcnow
 from mcqs.eir.errors import refused
 from mcqs.eir.models import BlacklistReason, EirImei, EirPairing, NetworkSighting
+from mcqs.eir.network_import import serialise_network_writes
 from mcqs.eir.service import tell_blocked
 from mcqs.jobs.ledger import describe, finish_run, start_run
 
@@ -52,6 +53,7 @@ def run_detection(
     report = DetectionReport(run_id=run_id, forced=force_over_safety_share)
     try:
         with db.transaction() as session:
+            serialise_network_writes(session)
             report.seen = (
                 session.scalar(select(func.count()).where(EirImei.first_seen_at.is_not(None))) or 0
             )

@@ -56,7 +56,7 @@ class Operator(Base):
 
 class EirImei(Base):
     """One IMEI as the networks must treat it. The status is derived when asked
-    (:func:`mcqs.eir.status.status_of`), so a grace period ends on time without a run."""
+    (:func:`mcqs.eir.status.decide`), so a grace period ends on time without a run."""
 
     __tablename__ = "eir_imeis"
 

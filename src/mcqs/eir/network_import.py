@@ -138,12 +138,23 @@ def import_network_file(
             )
             _check_thresholds(report, settings)
             with db.transaction() as session:
-                _merge(session, sightings, operator_id=operator_id)
-                report.grace_started = _first_sightings(
-                    session, sightings, settings=settings, run_id=run_id, now=now
-                )
-            report.triplets = len(sightings)
-            report.imeis = len({key[1] for key in sightings})
+                serialise_network_writes(session)
+                # Asked again under the lock: the same file uploaded twice at once.
+                if _imported_before(session, operator_code=operator_code, sha256=sha256):
+                    report.outcome = "unchanged"
+                else:
+                    _merge(session, sightings, operator_id=operator_id)
+                    report.grace_started = _first_sightings(
+                        session, sightings, settings=settings, run_id=run_id, now=now
+                    )
+                    report.triplets = len(sightings)
+                    report.imeis = len({key[1] for key in sightings})
+                    # Marked done in the same transaction, so a concurrent twin sees it.
+                    session.execute(
+                        update(OperatorRun)
+                        .where(OperatorRun.id == run_id)
+                        .values(outcome="ok", detail="merged")
+                    )
     except BaseException as exc:
         finish_run(db, run_id, outcome="failed", counts=asdict(report), detail=describe(exc))
         raise
@@ -427,6 +438,16 @@ def _first_sightings(
 
 
 # ---- the ledger -----------------------------------------------------------------------------
+
+
+# Network imports and detection runs change the same IMEIs: on PostgreSQL they take
+# turns (a transaction-scoped advisory lock); SQLite's writers take turns anyway.
+_NETWORK_WRITES_LOCK = 80_080_001
+
+
+def serialise_network_writes(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _NETWORK_WRITES_LOCK})
 
 
 def _imported_before(session: Session, *, operator_code: str, sha256: str) -> bool:

@@ -81,18 +81,6 @@ def check_query(
     return key, imsi, msisdn, wrong
 
 
-def status_of(row: EirImei, *, now: dt.datetime, paired: bool = False) -> EquipmentStatus | None:
-    """The status of a known IMEI at ``now``; None when nothing is known that gives one."""
-    return decide(
-        registered=row.registered,
-        grace_until=row.grace_until,
-        clone=row.clone,
-        reason=row.blacklist_reason,
-        paired=paired,
-        now=now,
-    )
-
-
 def decide(
     *,
     registered: bool,
