@@ -233,6 +233,7 @@ def main() -> None:
                 )
                 assert probe.json() == {"status": "WHITELISTED"}, probe.text
                 figures["rss_before"] = rss_mb(parent)
+                figures["load"] = os.getloadavg()[0]
                 figures["raw"] = wrk(f"{base}/raw", script=None, headers={})
                 print("raw", figures["raw"], flush=True)
                 figures["eir"] = wrk(
@@ -343,7 +344,13 @@ def write_report(figures: dict[str, object], *, imeis: int, rows: int) -> None:
         "TACs (a tenth stolen, a tenth in grace, the rest registered). MCQS served by "
         f"`serve_factory` in {WEB_WORKERS} processes; `wrk` with {CONNECTIONS} connections "
         f"for {DURATION} s from a second process on the same cores; random IMEIs of the "
-        "registry.\n\n" + "\n".join(rows_table) + f"\n\nImport: {figures['import_report']}.\n"
+        f"registry. Load average (1 min) as the load began: {figures['load']:.1f} on "
+        f"{os.cpu_count()} cores: other work on the machine lowers both columns; the "
+        "ratios to the baselines of the same run are what compare.\n\n"
+        + "\n".join(rows_table)
+        + "\n\nRSS: each process under the supervisor (uvicorn's workers, and "
+        "multiprocessing's resource tracker, the small one).\n"
+        + f"\nImport: {figures['import_report']}.\n"
     )
     write_section(ROOT / "docs" / "benchmarks.md", "EIR at national scale", body)
     print(body)

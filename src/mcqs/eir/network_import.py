@@ -128,9 +128,9 @@ def import_network_file(
         if done_before:
             report.outcome = "unchanged"
         else:
-            text = _staged_text(content, filename)
+            csv_text = _staged_text(content, filename)
             sightings = _read_rows(
-                text,
+                csv_text,
                 report,
                 prefixes=prefixes,
                 home_mcc=settings.network_home_mcc,
