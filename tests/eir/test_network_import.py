@@ -244,3 +244,29 @@ def test_the_same_file_uploaded_twice_at_once_is_merged_once(azercell: Database)
     outcomes = at_the_same_moment([upload, upload], refused=OperatorInputRefused)
     assert sorted(outcomes) == ["imported", "unchanged"]
     assert _state(azercell) == (3, 2, 2)  # one SMS per number, not two
+
+
+@pytest.mark.postgres_only
+def test_a_registration_and_an_import_making_one_imei_at_once_both_succeed(
+    azercell: Database,
+) -> None:
+    from mcqs.eir.service import mark_registered
+
+    from conftest import at_the_same_moment
+
+    phones = [imei(900 + n) for n in range(50)]
+    rows = [("2026-11-01", p, "400011111111111", "994501000001", "4G") for p in phones]
+
+    def upload() -> str:
+        return str(_import(azercell, activity(*rows)).outcome)
+
+    def register() -> str:
+        with azercell.transaction() as session:
+            mark_registered(session, [p[:14] for p in phones], now=DAY0)
+        return "registered"
+
+    outcomes = at_the_same_moment([upload, register], refused=OperatorInputRefused)
+    assert sorted(outcomes) == ["imported", "registered"]
+    with azercell.transaction() as session:
+        registered = session.scalars(select(EirImei.registered)).all()
+    assert registered == [True] * 50

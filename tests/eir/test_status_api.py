@@ -184,3 +184,31 @@ def test_operators_get_tokens_of_their_own(client: Any, catalogue: Database) -> 
         data={"grant_type": "password"},
     )
     assert wrong_grant.json() == {"error": "unsupported_grant_type"}
+
+
+def test_the_unauthenticated_mode_is_off_by_default_and_refused_in_production(
+    catalogue: Database,
+) -> None:
+    import pytest
+    from pydantic import ValidationError
+    from starlette.testclient import TestClient
+
+    from mcqs.app import create_app
+    from mcqs.config import Settings
+
+    from conftest import make_settings
+
+    assert Settings(env="test").eir_unauthenticated is False
+    with pytest.raises(ValidationError, match="MCQS_EIR_UNAUTHENTICATED"):
+        Settings(env="production", secret_key="a-real-secret-0123456789", eir_unauthenticated=True)
+    settings = make_settings(
+        database_url=catalogue.engine.url.render_as_string(hide_password=False),
+        eir_unauthenticated=True,
+    )
+    with TestClient(create_app(settings, db=catalogue)) as open_client:
+        answer = open_client.get(
+            "/n5g-eir-eic/v1/equipment-status", params={"pei": f"imei-{imei(1)}"}
+        )
+        assert answer.status_code == 404  # answered without a token: unknown equipment
+        upload = open_client.post("/operator-api/v1/network-activity", content=b"")
+        assert upload.status_code == 401  # uploads always need a client

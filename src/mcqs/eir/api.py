@@ -21,7 +21,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -90,8 +90,11 @@ def create_operator_api(
     def now() -> dt.datetime:
         return api.state.clock()  # type: ignore[no-any-return]
 
-    def principal(scope_needed: str) -> Callable[[Request], OperatorPrincipal | None]:
-        def dependency(request: Request) -> OperatorPrincipal | None:
+    def principal(
+        scope_needed: str,
+    ) -> Callable[[Request], Coroutine[Any, Any, OperatorPrincipal | None]]:
+        # async: checking a signature is CPU work of microseconds, not worth a thread hop.
+        async def dependency(request: Request) -> OperatorPrincipal | None:
             header = request.headers.get("authorization", "")
             kind, _, token = header.partition(" ")
             if kind.lower() != "bearer" or not token:

@@ -22,7 +22,7 @@ import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from mcqs.db import Database, utcnow
 from mcqs.eir.errors import refused
 from mcqs.eir.models import EirImei, NetworkSighting
 from mcqs.eir.operators import operator_by_code
-from mcqs.eir.service import tell_grace_started
+from mcqs.eir.service import dialect_insert, tell_grace_started
 from mcqs.jobs.ledger import describe, finish_run, start_run
 from mcqs.jobs.models import OperatorRun
 from mcqs.localtime import baku_day
@@ -410,8 +410,9 @@ def _first_sightings(
         )
     new = sorted(unknown)
     for start in range(0, len(new), _BATCH):
+        # Insert-or-ignore: a registration may make the row at this moment (it wins).
         session.execute(
-            insert(EirImei),
+            dialect_insert(session)(EirImei).on_conflict_do_nothing(index_elements=["imei_norm"]),
             [
                 {
                     "imei_norm": imei_norm,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mcqs.devices.imei import imei_with_check_digit
@@ -20,12 +22,20 @@ from mcqs.notifications.service import queue_sms
 
 
 def imei_row(session: Session, imei_norm: str, *, now: dt.datetime) -> EirImei:
-    """The IMEI's row, made (unknown to the networks yet) when missing."""
-    row = session.get(EirImei, imei_norm, with_for_update=True)
-    if row is None:
-        row = EirImei(imei_norm=imei_norm, registered=False, clone=False, updated_at=now)
-        session.add(row)
-    return row
+    """The IMEI's row, locked; made (unknown to the networks yet) when missing. Made with
+    insert-or-ignore, so a registration and an import making it at once both go on."""
+    session.execute(
+        dialect_insert(session)(EirImei)
+        .values(imei_norm=imei_norm, registered=False, clone=False, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["imei_norm"])
+    )
+    return session.get_one(EirImei, imei_norm, with_for_update=True, populate_existing=True)
+
+
+def dialect_insert(session: Session) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's or SQLite's)."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def mark_registered(session: Session, imei_norms: Iterable[str], *, now: dt.datetime) -> None:
