@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     # rejected, and when more than the second share carries other operators' IMSIs.
     network_max_rejected_share: float = Field(default=0.05, ge=0, le=1)
     network_max_other_operator_share: float = Field(default=0.01, ge=0, le=1)
+    # The largest network activity upload, in MB (a day of a national operator, zipped).
+    network_max_upload_mb: int = Field(default=512, gt=0)
     # The country's MCC: an IMSI of another country is not the operator's subscriber.
     network_home_mcc: str = Field(default="400", pattern=r"^[0-9]{3}$")
 

@@ -81,3 +81,13 @@ def test_malformed_entries_and_the_limit(api: Api, client: Any, catalogue: Datab
 def test_bulk_needs_a_token(client: Any) -> None:
     answer = client.post("/operator-api/v1/equipment-status", json={"peis": [imei(1)]})
     assert answer.status_code == 401
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(api: Api, client: Any) -> None:
+    answer = client.post(
+        "/operator-api/v1/equipment-status",
+        content=b"x" * 10,
+        headers={**api.headers(), "Content-Length": str(10**12)},
+    )
+    assert answer.status_code == 413
+    assert answer.json()["cause"] == "TOO_MANY_PEIS"

@@ -270,3 +270,13 @@ def test_a_registration_and_an_import_making_one_imei_at_once_both_succeed(
     with azercell.transaction() as session:
         registered = session.scalars(select(EirImei.registered)).all()
     assert registered == [True] * 50
+
+
+def test_an_upload_over_the_size_limit_is_413(api: Api, client: Any) -> None:
+    answer = client.post(
+        "/operator-api/v1/network-activity",
+        content=GOOD,
+        headers={**api.headers(), "Content-Type": "text/csv", "Content-Length": str(2**40)},
+    )
+    assert answer.status_code == 413
+    assert answer.json()["cause"] == "UPLOAD_TOO_LARGE"

@@ -254,9 +254,10 @@ def create_operator_api(
         ``{"results": [{"pei", "status"}]}``, or a CSV body (one PEI or IMEI a line, an
         optional ``pei`` header) answered as CSV ``pei,status``. Unknown: ``UNKNOWN``."""
         limit = settings.eir_bulk_limit
-        body = await request.body()
-        # Over the limit even before parsing: at most 17 bytes + separator per IMEI.
-        if len(body) > limit * 40 + 1024:
+        # Over the limit before parsing (a PEI is at most 23 characters, quoted, with a
+        # comma): refused by its announced length, and never read past it.
+        body = await _body_at_most(request, limit * 40 + 1024)
+        if body is None:
             return _too_many(limit)
         is_csv = request.headers.get("content-type", "").startswith("text/csv")
         if is_csv:
@@ -327,7 +328,14 @@ def create_operator_api(
     ) -> Response:
         """The body is the file (``text/csv`` or ``application/zip``); the answer is the
         import's report. The same file again changes nothing (``outcome: unchanged``)."""
-        content = await request.body()
+        most = settings.network_max_upload_mb * 1024 * 1024
+        content = await _body_at_most(request, most)
+        if content is None:
+            return problem_response(
+                413,
+                f"at most {settings.network_max_upload_mb} MB in one upload: split the day",
+                cause="UPLOAD_TOO_LARGE",
+            )
         report = await _in_thread(
             lambda: import_network_file(
                 db,
@@ -405,6 +413,21 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(function, *args)
+
+
+async def _body_at_most(request: Request, most: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to be longer than ``most``."""
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > most:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > most:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_many(limit: int) -> Response:
