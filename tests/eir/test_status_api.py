@@ -22,6 +22,13 @@ def test_no_token_wrong_secret_wrong_scope_expired(api: Api, client: Any) -> Non
     assert bare.json()["cause"] == "INVALID_TOKEN"
     assert "bearer" in bare.headers["www-authenticate"].lower()
 
+    for odd in ("x.\u00e9", ".", "a.b.c", "%%%"):
+        answer = client.get(
+            "/n5g-eir-eic/v1/equipment-status",
+            params={"pei": pei},
+            headers={"Authorization": f"Bearer {odd}".encode("latin-1")},
+        )
+        assert answer.status_code == 401, odd
     forged = client.get(
         "/n5g-eir-eic/v1/equipment-status",
         params={"pei": pei},

@@ -157,7 +157,8 @@ def verify_token(token: str, *, secret_key: str, now: dt.datetime) -> OperatorPr
     """The principal of a valid token; :class:`OperatorAuthError` ``invalid_token`` else."""
     body, _, signature = token.partition(".")
     expected = _b64(hmac.new(_token_key(secret_key), body.encode(), hashlib.sha256).digest())
-    if not body or not hmac.compare_digest(signature, expected):
+    # Bytes: a header may carry any Latin-1 character, which str comparison would refuse.
+    if not body or not hmac.compare_digest(signature.encode(), expected.encode()):
         raise OperatorAuthError("invalid_token", 401, "the token is not one we issued")
     try:
         payload = json.loads(_unb64(body))
