@@ -2,6 +2,7 @@
 
 from mcqs.applications.models import Application, ApplicationImei, ImeiHold
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
+from mcqs.eir.models import EirImei, EirPairing, ListEntry, ListRun, NetworkSighting, Operator
 from mcqs.fees.models import TariffBand
 from mcqs.jobs.models import Job, OperatorRun, WorkerHeartbeat
 from mcqs.notifications.models import SmsMessage
@@ -13,9 +14,15 @@ __all__ = [
     "Application",
     "ApplicationImei",
     "BlacklistedImei",
+    "EirImei",
+    "EirPairing",
     "ImeiHold",
     "Job",
+    "ListEntry",
+    "ListRun",
     "ModelPrice",
+    "NetworkSighting",
+    "Operator",
     "OperatorRun",
     "Payment",
     "PaymentEvent",
