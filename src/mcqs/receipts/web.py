@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from mcqs.applications.codes import format_notification_code
 from mcqs.applications.models import Application
 from mcqs.applications.service import find_by_notification_code
 from mcqs.errors import DomainError
 from mcqs.pages import field_errors, owns_application, public_url_for, render, state
-from mcqs.receipts.pdf import render_receipt_pdf
 from mcqs.receipts.qr import qr_svg
 from mcqs.receipts.schemas import ReceiptView, mask_fin, mask_name
+from mcqs.receipts.service import receipt_pdf as kept_receipt_pdf
 from mcqs.receipts.service import receipt_view
 
 router = APIRouter()
@@ -44,15 +45,20 @@ def show_receipt(request: Request, code: str) -> Response:
 
 @router.get("/receipts/{code}/pdf", name="receipts:pdf")
 def receipt_pdf(request: Request, code: str) -> Response:
-    application, receipt = _load(request, code)
-    if not owns_application(request, application.notification_code):
+    app = state(request)
+    with app.db.transaction() as session:
+        application = find_by_notification_code(session, code)
+        owner = owns_application(request, application.notification_code)
+        if owner:
+            pdf = kept_receipt_pdf(session, application, public_url=app.settings.public_url)
+    if not owner:
         return RedirectResponse(
             public_url_for(request, "receipts:verify", code=application.notification_code),
             status_code=303,
         )
-    filename = f"qebz-{receipt.notification_code}.pdf"
+    filename = f"qebz-{format_notification_code(application.notification_code)}.pdf"
     return Response(
-        render_receipt_pdf(receipt),
+        pdf,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
