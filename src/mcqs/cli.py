@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -118,16 +119,27 @@ def import_tac(
 ) -> None:
     """Import a TAC catalogue and report what was skipped and why."""
     from mcqs.db import Database
-    from mcqs.devices.tac_import import import_tac_file
+    from mcqs.devices.tac_import import ImportInterrupted, import_tac_file
     from mcqs.errors import DomainError
     from mcqs.messages import operator_text
 
+    def interrupt(signum: int, _frame: object) -> None:
+        # Python's default for SIGTERM ends the process where it stands, and the ledger
+        # would say "running" for ever: end the import instead, rolled back and on record.
+        raise ImportInterrupted(signal.Signals(signum).name)
+
     db = Database(load_settings().database_url)
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         report = import_tac_file(db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"))
     except DomainError as error:
         typer.secho(f"import failed: {operator_text(error)}", fg="red", err=True)
         raise typer.Exit(2) from error
+    except ImportInterrupted as stopped:
+        typer.secho(f"import {stopped}: nothing imported", fg="red", err=True)
+        raise typer.Exit(128 + signal.SIGTERM) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     typer.echo(
         f"{report.fmt}: read {report.read}, imported {report.imported}, updated {report.updated}"
     )

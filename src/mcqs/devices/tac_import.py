@@ -10,21 +10,29 @@ Two formats are read:
 
 Rows that cannot be used are skipped and counted by reason (see :data:`SKIP_REASONS`);
 the first line numbers of each reason are kept as examples. Every run is recorded in the
-``operator_runs`` ledger in transactions of its own, so a failed import is on record too;
-the import itself is one transaction: all rows or none.
+``operator_runs`` ledger in transactions of its own, so a failed import is on record too
+(an import stopped by SIGTERM or Ctrl-C is recorded ``interrupted``); the import itself is
+one transaction: all rows or none.
+
+The file is read twice and never held in memory: once to count brand spellings (the most
+frequent spelling of a brand is its name in the catalogue) and the skipped rows, once to
+write. On PostgreSQL the rows are streamed with ``COPY`` into a temporary table and merged
+into the catalogue in one statement; a 1-million-row file takes a few times a bare ``COPY``
+of it, in well under 150 MB.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mcqs.db import Database, utcnow
@@ -53,6 +61,8 @@ _BRAND_MAX = 100  # TacModel.brand is String(100)
 _MODEL_MAX = 200  # TacModel.model is String(200)
 _EXAMPLES_PER_REASON = 5
 _BATCH = 1000
+# What the ledger says of a run stopped by a signal (SIGTERM, Ctrl-C) rather than failed.
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -105,7 +115,8 @@ def import_tac_file(
     """Import a TAC file (format detected unless given) and record the run in the ledger.
 
     New TACs are inserted; TACs already known get the file's brand and model. Any error
-    rolls the whole import back, marks the run ``failed`` and is raised again."""
+    rolls the whole import back, marks the run ``failed`` (``interrupted`` when stopped by
+    a signal: the caller turns SIGTERM into :class:`ImportInterrupted`) and is raised again."""
     run_id = _start_run(db, path=path, started_by=started_by)
     report: ImportReport | None = None
     try:
@@ -113,26 +124,40 @@ def import_tac_file(
         if fmt not in FORMATS:
             raise InvalidInput("tac_file_unknown_format", field="fmt", fmt=fmt)
         report = ImportReport(fmt=fmt)
-        rows = _read_rows(path, report)
+        # First reading: the counts of the report and one spelling per brand.
+        spelling = canonical_brands(row.brand for row in _usable_rows(path, report))
+        # Second reading: the same rows kept, written as they are read.
+        rows = (
+            _TacRow(row.line, row.tac, spelling[row.brand.casefold()], row.model)
+            for row in _usable_rows(path, ImportReport(fmt=fmt))
+        )
         with db.transaction() as session:
             report.imported, report.updated = _upsert(session, rows, source=fmt)
-    except BaseException as exc:  # an interrupted run failed too: say so in the ledger
-        _finish_run(db, run_id, outcome="failed", report=report, detail=_describe(exc))
+    except BaseException as exc:  # an interrupted run ended too: say so in the ledger
+        interrupted = isinstance(exc, ImportInterrupted | KeyboardInterrupt)
+        outcome = INTERRUPTED if interrupted else "failed"
+        _finish_run(db, run_id, outcome=outcome, report=report, detail=_describe(exc))
         raise
     _finish_run(db, run_id, outcome="ok", report=report, detail=report.summary())
     return report
 
 
+class ImportInterrupted(BaseException):
+    """Raised where a run is stopped by a signal (the CLI's SIGTERM handler): a
+    ``BaseException``, like ``KeyboardInterrupt``, so nothing on the way swallows it."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"stopped by {signal_name}")
+
+
 # ---- reading -----------------------------------------------------------------------------
 
 
-def _read_rows(path: Path, report: ImportReport) -> list[_TacRow]:
-    """The usable rows of the file, with brand spellings unified; counts skipped rows."""
+def _usable_rows(path: Path, report: ImportReport) -> Iterator[_TacRow]:
+    """The usable rows of the file, one at a time; counts the skipped ones in ``report``."""
     with path.open(encoding="utf-8-sig", newline="") as file:
         raw = _read_osmocom(file, path) if report.fmt == "osmocom" else _read_gsma(file, path)
-        rows = _keep_usable(raw, report)
-    spelling = canonical_brands(row.brand for row in rows)
-    return [_TacRow(row.line, row.tac, spelling[row.brand.casefold()], row.model) for row in rows]
+        yield from _keep_usable(raw, report)
 
 
 def _numbered(
@@ -181,10 +206,11 @@ def _cell(record: list[str], index: int) -> str:
     return record[index] if index < len(record) else ""
 
 
-def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> list[_TacRow]:
+def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> Iterator[_TacRow]:
     """Tidy each row (strip, collapse spaces) and keep it, or count why it is skipped."""
-    seen: set[str] = set()
-    kept: list[_TacRow] = []
+    # One bit per possible TAC (10**8 of them, 12.5 MB): a set of a million strings would
+    # take seven times that.
+    seen = bytearray(10**8 // 8)
     for row in rows:
         report.read += 1
         tac, brand, model = (
@@ -200,14 +226,13 @@ def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> list[_TacRow]
             reason = "missing_model"
         elif len(brand) > _BRAND_MAX or len(model) > _MODEL_MAX:
             reason = "text_too_long"
-        elif tac in seen:
+        elif seen[int(tac) >> 3] & (1 << (int(tac) & 7)):
             reason = "duplicate_tac_in_file"
         else:
-            seen.add(tac)
-            kept.append(_TacRow(row.line, tac, brand, model))
+            seen[int(tac) >> 3] |= 1 << (int(tac) & 7)
+            yield _TacRow(row.line, tac, brand, model)
             continue
         report.skip(reason, row.line)
-    return kept
 
 
 def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
@@ -225,12 +250,14 @@ def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
 # ---- writing -----------------------------------------------------------------------------
 
 
-def _upsert(session: Session, rows: list[_TacRow], *, source: str) -> tuple[int, int]:
-    """Insert new TACs, update known ones, a batch at a time: (imported, updated)."""
+def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
+    """Insert new TACs, update known ones: (imported, updated)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_and_merge(session, rows, source=source)
     now = utcnow()
     imported = updated = 0
-    for start in range(0, len(rows), _BATCH):
-        batch = rows[start : start + _BATCH]
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, _BATCH)):
         known = set(
             session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r.tac for r in batch)))
         )
@@ -247,6 +274,39 @@ def _upsert(session: Session, rows: list[_TacRow], *, source: str) -> tuple[int,
         imported += len(new)
         updated += len(old)
     return imported, updated
+
+
+_MERGE = text(
+    """
+    WITH merged AS (
+        INSERT INTO tac_models (tac, brand, model, source, imported_at)
+        SELECT tac, brand, model, :source, :now FROM tac_import_rows
+        ON CONFLICT (tac) DO UPDATE SET brand = excluded.brand, model = excluded.model,
+            source = excluded.source, imported_at = excluded.imported_at
+        RETURNING (xmax = 0) AS inserted
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged
+    """
+)
+
+
+def _copy_and_merge(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
+    """PostgreSQL: ``COPY`` the rows into a temporary table as they are read, then insert or
+    update the catalogue from it in one statement (``xmax = 0``: the row was inserted)."""
+    session.execute(
+        text(
+            "CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), "
+            "model varchar(200)) ON COMMIT DROP"
+        )
+    )
+    driver = session.connection().connection.dbapi_connection
+    assert driver is not None
+    cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
+    with cursor, cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row((row.tac, row.brand, row.model))
+    imported, updated = session.execute(_MERGE, {"source": source, "now": utcnow()}).one()
+    return int(imported), int(updated)
 
 
 # ---- the ledger --------------------------------------------------------------------------
