@@ -130,8 +130,9 @@ def run_worker(
     stop: threading.Event | None = None,
     exit_with_parent: bool = False,
 ) -> None:
-    """Run until stopped. ``exit_with_parent``: also stop once the process that started
-    this one is gone (the demo's worker must not outlive the demo)."""
+    """Run until ``stop`` is set (the job running is finished, the rest of its batch handed
+    back). ``exit_with_parent``: also stop once the process that started this one is gone
+    (the demo's worker must not outlive the demo)."""
     connect()
     stop = stop or threading.Event()
     parent = os.getppid()
@@ -165,6 +166,7 @@ def run_worker(
                 max_attempts=services.settings.job_max_attempts,
                 limit=JOBS_PER_TURN,
                 batch=JOBS_PER_BATCH,
+                stopping=stop.is_set,
             )
         except Exception:
             log.exception("worker: running jobs failed; retrying")

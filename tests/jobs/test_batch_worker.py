@@ -189,3 +189,17 @@ def test_finished_jobs_are_purged_after_the_retention(
         left = dict(session.execute(select(Job.id, Job.status)).all())
         assert session.scalar(select(func.count()).select_from(Job)) == 2
     assert left == {recent: "done", waiting: "queued"}
+
+
+def test_a_worker_told_to_stop_hands_the_rest_of_its_batch_back(db: Database, noted) -> None:
+    """SIGTERM sets the worker's stop: the job under way is finished, the rest of the batch
+    is due again at once for any worker, with no attempt counted."""
+    queue_notes(db, 5)
+    now = utcnow()
+    assert run_due_jobs(db, None, max_attempts=3, batch=5, now=now, stopping=lambda: bool(noted))
+    assert noted == [0]
+    jobs = sorted(jobs_by_id(db).values(), key=lambda job: job.id)
+    assert [(job.status, job.attempts) for job in jobs] == [("done", 1)] + [("queued", 0)] * 4
+    assert {job.run_after for job in jobs[1:]} == {now}
+    assert run_due_jobs(db, None, max_attempts=3, batch=5, now=now) == 4
+    assert noted == [0, 1, 2, 3, 4]

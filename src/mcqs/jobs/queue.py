@@ -128,6 +128,7 @@ def run_due_jobs(
     limit: int = 1000,
     batch: int = 1,
     now: dt.datetime | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
     """Run jobs until none is due (or ``limit`` ran), claiming ``batch`` at a time.
     Returns how many ran.
@@ -135,11 +136,18 @@ def run_due_jobs(
     A batch is claimed in one transaction and its finished jobs are marked done in one
     more, so a busy queue costs two commits per batch instead of two per job; a failed
     job's outcome is still written on its own. A worker that dies leaves its whole batch
-    leased: another worker takes it once the lease runs out."""
+    leased: another worker takes it once the lease runs out. One told to stop
+    (``stopping()`` true, e.g. after SIGTERM) finishes the job it is running and hands the
+    rest of its batch back at once."""
     count = 0
-    while count < limit:
+    while count < limit and not stopping():
         ran = _run_batch(
-            db, services, max_attempts=max_attempts, count=min(batch, limit - count), now=now
+            db,
+            services,
+            max_attempts=max_attempts,
+            count=min(batch, limit - count),
+            now=now,
+            stopping=stopping,
         )
         if not ran:
             break
@@ -148,7 +156,13 @@ def run_due_jobs(
 
 
 def _run_batch(
-    db: Database, services: Any, *, max_attempts: int, count: int, now: dt.datetime | None
+    db: Database,
+    services: Any,
+    *,
+    max_attempts: int,
+    count: int,
+    now: dt.datetime | None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
     def moment() -> dt.datetime:
         return now or utcnow()
@@ -156,7 +170,11 @@ def _run_batch(
     claimed_at = moment()
     claimed = _claim(db, now=claimed_at, count=count)
     done: list[_Claimed] = []
-    for job in claimed:
+    for ran, job in enumerate(claimed):
+        if stopping():
+            _hand_back(db, claimed[ran:], now=claimed_at)
+            claimed = claimed[:ran]
+            break
         try:
             TASKS[job.task](JobContext(db=db, services=services, now=claimed_at), job.payload)
         except Exception:
@@ -191,6 +209,21 @@ def _record_failure(
             # after ten seconds must still wait its back-off before the next try.
             job.status = JobStatus.QUEUED
             job.run_after = now + backoff(claimed.attempts)
+
+
+def _hand_back(db: Database, claimed: list[_Claimed], *, now: dt.datetime) -> None:
+    """Claimed jobs this worker will not run after all: due again at once, their claim
+    not counted as an attempt."""
+    with db.transaction() as session:
+        session.execute(
+            update(Job)
+            .where(
+                tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
+                Job.status == JobStatus.RUNNING,
+            )
+            .values(status=JobStatus.QUEUED, attempts=Job.attempts - 1, run_after=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _record_done(db: Database, claimed: list[_Claimed], *, now: dt.datetime) -> None:
