@@ -14,23 +14,22 @@ the first line numbers of each reason are kept as examples. Every run is recorde
 (an import stopped by SIGTERM or Ctrl-C is recorded ``interrupted``); the import itself is
 one transaction: all rows or none.
 
-The file is read twice and never held in memory: once to count brand spellings (the most
-frequent spelling of a brand is its name in the catalogue) and the skipped rows, once to
-write. On PostgreSQL the rows are streamed with ``COPY`` into a temporary table and merged
-into the catalogue in one statement; a 1-million-row file takes a few times a bare ``COPY``
-of it, in well under 150 MB.
+On PostgreSQL the file is read once and never held in memory: its usable rows are streamed
+with ``COPY`` into a temporary table as they are read, while brand spellings are counted
+(the most frequent spelling of a brand is its name in the catalogue); then the catalogue
+is merged from that table in one statement, each brand spelt its one way. On SQLite (the
+demo's small catalogue) the rows are held and written a batch at a time.
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
@@ -88,8 +87,7 @@ class ImportReport:
         )
 
 
-@dataclass(frozen=True)
-class _TacRow:
+class _TacRow(NamedTuple):  # a tuple: a million of them are made per import
     line: int
     tac: str
     brand: str
@@ -124,14 +122,8 @@ def import_tac_file(
         if fmt not in FORMATS:
             raise InvalidInput("tac_file_unknown_format", field="fmt", fmt=fmt)
         report = ImportReport(fmt=fmt)
-        # First reading: the counts of the report and one spelling per brand.
-        spelling = canonical_brands(row.brand for row in _usable_rows(path, report))
-        # Second reading: the same rows kept, written as they are read.
-        rows = (
-            _TacRow(row.line, row.tac, spelling[row.brand.casefold()], row.model)
-            for row in _usable_rows(path, ImportReport(fmt=fmt))
-        )
         with db.transaction() as session:
+            rows = _usable_rows(path, report)
             report.imported, report.updated = _upsert(session, rows, source=fmt)
     except BaseException as exc:  # an interrupted run ended too: say so in the ledger
         interrupted = isinstance(exc, ImportInterrupted | KeyboardInterrupt)
@@ -211,14 +203,15 @@ def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> Iterator[_Tac
     # One bit per possible TAC (10**8 of them, 12.5 MB): a set of a million strings would
     # take seven times that.
     seen = bytearray(10**8 // 8)
-    for row in rows:
+    fullmatch = _TAC.fullmatch
+    for line, raw_tac, raw_brand, raw_model in rows:
         report.read += 1
         tac, brand, model = (
-            row.tac.strip(),
-            " ".join(row.brand.split()),
-            " ".join(row.model.split()),
+            raw_tac.strip(),
+            " ".join(raw_brand.split()),
+            " ".join(raw_model.split()),
         )
-        if not _TAC.fullmatch(tac):
+        if not fullmatch(tac):
             reason = "tac_not_8_digits"
         elif not brand:
             reason = "missing_brand"
@@ -226,13 +219,16 @@ def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> Iterator[_Tac
             reason = "missing_model"
         elif len(brand) > _BRAND_MAX or len(model) > _MODEL_MAX:
             reason = "text_too_long"
-        elif seen[int(tac) >> 3] & (1 << (int(tac) & 7)):
-            reason = "duplicate_tac_in_file"
         else:
-            seen[int(tac) >> 3] |= 1 << (int(tac) & 7)
-            yield _TacRow(row.line, tac, brand, model)
-            continue
-        report.skip(reason, row.line)
+            number = int(tac)
+            bit = 1 << (number & 7)
+            if seen[number >> 3] & bit:
+                reason = "duplicate_tac_in_file"
+            else:
+                seen[number >> 3] |= bit
+                yield _TacRow(line, tac, brand, model)
+                continue
+        report.skip(reason, line)
 
 
 def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
@@ -240,9 +236,14 @@ def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
 
     ``Samsung`` (2464 rows) beats ``SAMSUNG`` (2), ``BlackBerry`` beats ``Blackberry``;
     on a tie the spelling met first wins, so the result does not depend on luck."""
+    return _canonical(Counter(brands))
+
+
+def _canonical(spellings: Counter[str]) -> dict[str, str]:
+    """:func:`canonical_brands` from spellings already counted (in the order first met)."""
     canonical: dict[str, str] = {}
     # most_common() sorts stably: equal counts keep the order they were first met in.
-    for spelling, _count in Counter(brands).most_common():
+    for spelling, _count in spellings.most_common():
         canonical.setdefault(spelling.casefold(), spelling)
     return canonical
 
@@ -251,18 +252,26 @@ def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
 
 
 def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
-    """Insert new TACs, update known ones: (imported, updated)."""
+    """Insert new TACs, update known ones, brands spelt one way: (imported, updated)."""
     if session.get_bind().dialect.name == "postgresql":
         return _copy_and_merge(session, rows, source=source)
+    kept = list(rows)
+    spelling = canonical_brands(row.brand for row in kept)
     now = utcnow()
     imported = updated = 0
-    iterator = iter(rows)
-    while batch := list(itertools.islice(iterator, _BATCH)):
+    for start in range(0, len(kept), _BATCH):
+        batch = kept[start : start + _BATCH]
         known = set(
             session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r.tac for r in batch)))
         )
         values = [
-            {"tac": r.tac, "brand": r.brand, "model": r.model, "source": source, "imported_at": now}
+            {
+                "tac": r.tac,
+                "brand": spelling[r.brand.casefold()],
+                "model": r.model,
+                "source": source,
+                "imported_at": now,
+            }
             for r in batch
         ]
         new = [v for v in values if v["tac"] not in known]
@@ -280,7 +289,8 @@ _MERGE = text(
     """
     WITH merged AS (
         INSERT INTO tac_models (tac, brand, model, source, imported_at)
-        SELECT tac, brand, model, :source, :now FROM tac_import_rows
+        SELECT r.tac, b.canonical, r.model, :source, :now
+        FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
         ON CONFLICT (tac) DO UPDATE SET brand = excluded.brand, model = excluded.model,
             source = excluded.source, imported_at = excluded.imported_at
         RETURNING (xmax = 0) AS inserted
@@ -291,20 +301,35 @@ _MERGE = text(
 
 
 def _copy_and_merge(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
-    """PostgreSQL: ``COPY`` the rows into a temporary table as they are read, then insert or
-    update the catalogue from it in one statement (``xmax = 0``: the row was inserted)."""
+    """PostgreSQL: ``COPY`` the rows into a temporary table as they are read, counting brand
+    spellings; then the spellings with their one name into another, and the catalogue
+    inserted or updated from both in one statement (``xmax = 0``: the row was inserted)."""
     session.execute(
         text(
             "CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), "
             "model varchar(200)) ON COMMIT DROP"
         )
     )
+    session.execute(
+        text(
+            "CREATE TEMPORARY TABLE tac_import_brands (spelling varchar(100) PRIMARY KEY, "
+            "canonical varchar(100)) ON COMMIT DROP"
+        )
+    )
+    spellings: Counter[str] = Counter()
     driver = session.connection().connection.dbapi_connection
     assert driver is not None
     cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
-    with cursor, cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row((row.tac, row.brand, row.model))
+    with cursor:
+        with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
+            write = copy.write_row
+            for _line, tac, brand, model in rows:
+                spellings[brand] += 1
+                write((tac, brand, model))
+        canonical = _canonical(spellings)
+        with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
+            for spelling in spellings:
+                copy.write_row((spelling, canonical[spelling.casefold()]))
     imported, updated = session.execute(_MERGE, {"source": source, "now": utcnow()}).one()
     return int(imported), int(updated)
 
