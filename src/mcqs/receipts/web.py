@@ -12,8 +12,7 @@ from mcqs.errors import DomainError
 from mcqs.pages import field_errors, owns_application, public_url_for, render, state
 from mcqs.receipts.qr import qr_svg
 from mcqs.receipts.schemas import ReceiptView, mask_fin, mask_name
-from mcqs.receipts.service import receipt_pdf as kept_receipt_pdf
-from mcqs.receipts.service import receipt_view
+from mcqs.receipts.service import kept_receipt_pdf, make_receipt_pdf, receipt_view
 
 router = APIRouter()
 
@@ -49,13 +48,14 @@ def receipt_pdf(request: Request, code: str) -> Response:
     with app.db.transaction() as session:
         application = find_by_notification_code(session, code)
         owner = owns_application(request, application.notification_code)
-        if owner:
-            pdf = kept_receipt_pdf(session, application, public_url=app.settings.public_url)
+        pdf = kept_receipt_pdf(session, application.notification_code) if owner else None
     if not owner:
         return RedirectResponse(
             public_url_for(request, "receipts:verify", code=application.notification_code),
             status_code=303,
         )
+    if pdf is None:  # the first time: made now, kept for every later request
+        pdf = make_receipt_pdf(app.db, application, public_url=app.settings.public_url)
     filename = f"qebz-{format_notification_code(application.notification_code)}.pdf"
     return Response(
         pdf,
