@@ -27,10 +27,12 @@ test: lint
 
 # Figures into docs/benchmarks.md: the per-step table (SQLite, and PostgreSQL when
 # MCQS_TEST_POSTGRES_URL is set), then production serving on PostgreSQL (MCQS_TEST_POSTGRES_URL,
-# or postgresql://postgres@127.0.0.1:5432/postgres).
+# or postgresql://postgres@127.0.0.1:5432/postgres), then issue 10's goals beside their
+# baselines (a 10-minute memory soak included: about 20 minutes in all).
 bench: $(STAMP)
 	$(BIN)/python bench/flow.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/goals.py
 
 # Re-extract the texts to translate into the template and merge it into the en and ru
 # catalogs (new texts arrive untranslated, changed ones fuzzy: translate them, then

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -100,9 +102,14 @@ def worker(
 
     settings = load_settings()
     configure_logging()
+    stop = threading.Event()
+    # SIGTERM (a deploy, systemd stopping it): finish the job under way, hand the rest of
+    # the claimed batch back, and end, rather than leave the batch leased for minutes.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     run_worker(
         Database(settings.database_url),
         Services.from_settings(settings),
+        stop=stop,
         exit_with_parent=exit_with_parent,
     )
 
@@ -118,16 +125,27 @@ def import_tac(
 ) -> None:
     """Import a TAC catalogue and report what was skipped and why."""
     from mcqs.db import Database
-    from mcqs.devices.tac_import import import_tac_file
+    from mcqs.devices.tac_import import ImportInterrupted, import_tac_file
     from mcqs.errors import DomainError
     from mcqs.messages import operator_text
 
+    def interrupt(signum: int, _frame: object) -> None:
+        # Python's default for SIGTERM ends the process where it stands, and the ledger
+        # would say "running" for ever: end the import instead, rolled back and on record.
+        raise ImportInterrupted(signal.Signals(signum).name)
+
     db = Database(load_settings().database_url)
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         report = import_tac_file(db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"))
     except DomainError as error:
         typer.secho(f"import failed: {operator_text(error)}", fg="red", err=True)
         raise typer.Exit(2) from error
+    except ImportInterrupted as stopped:
+        typer.secho(f"import {stopped}: nothing imported", fg="red", err=True)
+        raise typer.Exit(128 + signal.SIGTERM) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     typer.echo(
         f"{report.fmt}: read {report.read}, imported {report.imported}, updated {report.updated}"
     )

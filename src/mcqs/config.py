@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # --- worker ----------------------------------------------------------------------
     worker_poll_seconds: float = 1.0
     job_max_attempts: int = 25
+    # Finished jobs (done, or failed for good) are deleted this many days after they ended.
+    job_retention_days: int = Field(default=14, gt=0)
 
     # --- /healthz --------------------------------------------------------------------
     # Unhealthy when no worker has beaten for this long (a worker beats every 5 s)...

@@ -7,6 +7,7 @@ from mcqs.fees.models import TariffBand
 from mcqs.jobs.models import Job, OperatorRun, WorkerHeartbeat
 from mcqs.notifications.models import SmsMessage
 from mcqs.payments.models import Payment, PaymentEvent, Refund
+from mcqs.receipts.models import ReceiptDocument
 from mcqs.registrations.models import Registration, RegistrationImei
 from mcqs.security.models import RateLimitHit, SecurityCode
 
@@ -27,6 +28,7 @@ __all__ = [
     "Payment",
     "PaymentEvent",
     "RateLimitHit",
+    "ReceiptDocument",
     "Refund",
     "Registration",
     "RegistrationImei",
