@@ -25,6 +25,7 @@ from mcqs.config import Settings, get_settings
 from mcqs.db import Database, utcnow
 from mcqs.egov.client import egov_client
 from mcqs.egov.web import router as egov_router
+from mcqs.eir.api import mount_operator_api
 from mcqs.errors import DomainError
 from mcqs.health import check_health
 from mcqs.i18n import LanguageMiddleware
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         https_only=settings.public_url.startswith("https://"),
     )
     app.add_middleware(LanguageMiddleware, secure=settings.public_url.startswith("https://"))
+    # Operators' machine API: bearer tokens, ProblemDetails, no session, no CSRF.
+    mount_operator_api(app, settings, db)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static"
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -100,9 +102,14 @@ def worker(
 
     settings = load_settings()
     configure_logging()
+    stop = threading.Event()
+    # SIGTERM (a deploy, systemd stopping it): finish the job under way, hand the rest of
+    # the claimed batch back, and end, rather than leave the batch leased for minutes.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     run_worker(
         Database(settings.database_url),
         Services.from_settings(settings),
+        stop=stop,
         exit_with_parent=exit_with_parent,
     )
 
@@ -118,16 +125,27 @@ def import_tac(
 ) -> None:
     """Import a TAC catalogue and report what was skipped and why."""
     from mcqs.db import Database
-    from mcqs.devices.tac_import import import_tac_file
+    from mcqs.devices.tac_import import ImportInterrupted, import_tac_file
     from mcqs.errors import DomainError
     from mcqs.messages import operator_text
 
+    def interrupt(signum: int, _frame: object) -> None:
+        # Python's default for SIGTERM ends the process where it stands, and the ledger
+        # would say "running" for ever: end the import instead, rolled back and on record.
+        raise ImportInterrupted(signal.Signals(signum).name)
+
     db = Database(load_settings().database_url)
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         report = import_tac_file(db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"))
     except DomainError as error:
         typer.secho(f"import failed: {operator_text(error)}", fg="red", err=True)
         raise typer.Exit(2) from error
+    except ImportInterrupted as stopped:
+        typer.secho(f"import {stopped}: nothing imported", fg="red", err=True)
+        raise typer.Exit(128 + signal.SIGTERM) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     typer.echo(
         f"{report.fmt}: read {report.read}, imported {report.imported}, updated {report.updated}"
     )
@@ -144,6 +162,175 @@ def seed_demo() -> None:
 
     seed_demo_catalogue(Database(load_settings().database_url))
     typer.echo("demo catalogue loaded")
+
+
+# ---- mobile operators ---------------------------------------------------------------------
+
+operators_app = typer.Typer(help="Mobile operators and their API clients", no_args_is_help=True)
+lists_app = typer.Typer(help="Lists for operators' own EIRs", no_args_is_help=True)
+eir_app = typer.Typer(help="The EIR: stolen phones, detection runs", no_args_is_help=True)
+app.add_typer(operators_app, name="operators")
+app.add_typer(lists_app, name="lists")
+app.add_typer(eir_app, name="eir")
+
+
+def _operator_refusal(error: Exception) -> typer.Exit:
+    from mcqs.eir.errors import operator_words
+    from mcqs.errors import DomainError
+
+    text = operator_words(error) if isinstance(error, DomainError) else str(error)
+    typer.secho(f"refused: {text}", fg="red", err=True)
+    return typer.Exit(2)
+
+
+@operators_app.command("add")
+def operators_add(
+    code: Annotated[str, typer.Argument(help="short lowercase name, e.g. azercell")],
+    name: Annotated[str, typer.Option(help="the operator's name")],
+    imsi_prefix: Annotated[
+        list[str], typer.Option(help="MCC+MNC of its subscribers' IMSIs (repeatable)")
+    ],
+) -> None:
+    """Add an operator and issue its OAuth2 client: prints the client id and secret (once)."""
+    from mcqs.db import Database
+    from mcqs.eir.operators import add_operator
+
+    db = Database(load_settings().database_url)
+    try:
+        with db.transaction() as session:
+            issued = add_operator(session, code=code, name=name, imsi_prefixes=imsi_prefix)
+            client_id = issued.operator.client_id
+    except ValueError as error:
+        raise _operator_refusal(error) from error
+    typer.echo(f"client_id={client_id}")
+    typer.echo(f"client_secret={issued.client_secret}")
+    typer.echo("The secret is shown only now: keep it.")
+
+
+@app.command("import-network")
+def import_network(
+    operator: Annotated[str, typer.Argument(help="the operator's code")],
+    path: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="date,imei,imsi,msisdn,rat CSV or zip"),
+    ],
+) -> None:
+    """Import a file of network activity (all or nothing) and report what was rejected."""
+    from mcqs.db import Database
+    from mcqs.eir.network_import import import_network_file
+    from mcqs.errors import DomainError
+    from mcqs.wiring import connect
+
+    connect()
+    settings = load_settings()
+    db = Database(settings.database_url)
+    try:
+        report = import_network_file(
+            db,
+            operator_code=operator,
+            content=path.read_bytes(),
+            filename=path.name,
+            settings=settings,
+            started_by=os.environ.get("USER", "cli"),
+        )
+    except DomainError as error:
+        raise _operator_refusal(error) from error
+    typer.echo(report.summary())
+    for reason, count in sorted(report.rejected.items()):
+        lines = ", ".join(str(n) for n in report.examples.get(reason, []))
+        typer.echo(f"  rejected {count}: {reason} (e.g. lines {lines})")
+
+
+@lists_app.command("generate")
+def lists_generate(
+    operator: Annotated[str, typer.Argument(help="the operator's code")],
+    out: Annotated[Path, typer.Option(help="directory for the CSV files")] = Path("."),
+    since: Annotated[
+        int | None, typer.Option(help="also write the deltas from this run (default: previous)")
+    ] = None,
+) -> None:
+    """A new numbered run of the operator's lists, written as CSV (full, and delta)."""
+    from mcqs.db import Database, utcnow
+    from mcqs.eir.lists import delta_csv, full_csv, generate_lists, get_run, latest_run
+    from mcqs.eir.models import ListKind
+    from mcqs.eir.operators import operator_by_code
+    from mcqs.errors import DomainError
+
+    db = Database(load_settings().database_url)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with db.transaction() as session:
+            found = operator_by_code(session, operator)
+            if found is None:
+                raise ValueError(f"no operator {operator}")
+            previous = latest_run(session, operator=found)
+            base = since if since is not None else (previous.id if previous else None)
+            if base is not None:
+                get_run(session, operator=found, run_id=base)
+            run = generate_lists(session, operator=found, now=utcnow())
+            for kind in ListKind:
+                name = f"{operator}-{run.id:06d}-{kind.value}"
+                (out / f"{name}-full.csv").write_text(full_csv(session, run_id=run.id, kind=kind))
+                if base is not None:
+                    delta = delta_csv(session, since_run_id=base, run_id=run.id, kind=kind)
+                    (out / f"{name}-delta-from-{base:06d}.csv").write_text(delta)
+            run_id = run.id
+    except (ValueError, DomainError) as error:
+        raise _operator_refusal(error) from error
+    typer.echo(f"run {run_id}: lists written to {out}")
+
+
+@eir_app.command("report-stolen")
+def report_stolen_command(
+    imei: Annotated[str, typer.Argument(help="the stolen phone's IMEI")],
+) -> None:
+    """Blacklist a stolen phone's IMEI for every network (and refuse its registration)."""
+    from mcqs.db import Database, utcnow
+    from mcqs.devices.imei import parse_imei
+    from mcqs.eir.service import report_stolen
+    from mcqs.errors import DomainError
+
+    db = Database(load_settings().database_url)
+    try:
+        parsed = parse_imei(imei)
+    except DomainError as error:
+        raise _operator_refusal(error) from error
+    with db.transaction() as session:
+        report_stolen(session, imei_norm=parsed.imei_norm, source="cli", now=utcnow())
+    typer.echo(f"{parsed.imei}: BLACKLISTED (stolen)")
+
+
+@eir_app.command("detect")
+def detect(
+    force_over_safety_share: Annotated[
+        bool,
+        typer.Option(
+            "--force-over-safety-share",
+            help="blacklist even more than MCQS_EIR_MAX_BLACKLIST_SHARE of seen IMEIs",
+        ),
+    ] = False,
+) -> None:
+    """A detection run: grace periods that ended are blacklisted (SMS), clones paired."""
+    from mcqs.db import Database
+    from mcqs.eir.detection import run_detection
+    from mcqs.errors import DomainError
+    from mcqs.wiring import connect
+
+    connect()
+    settings = load_settings()
+    try:
+        report = run_detection(
+            Database(settings.database_url),
+            settings=settings,
+            started_by=os.environ.get("USER", "cli"),
+            force_over_safety_share=force_over_safety_share,
+        )
+    except DomainError as error:
+        raise _operator_refusal(error) from error
+    typer.echo(
+        f"run {report.run_id}: {report.grace_expired} grace periods ended, "
+        f"{report.clones} clones ({report.pairings} pairings), of {report.seen} seen IMEIs"
+    )
 
 
 if __name__ == "__main__":

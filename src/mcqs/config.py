@@ -102,12 +102,40 @@ class Settings(BaseSettings):
     # --- worker ----------------------------------------------------------------------
     worker_poll_seconds: float = 1.0
     job_max_attempts: int = 25
+    # Finished jobs (done, or failed for good) are deleted this many days after they ended.
+    job_retention_days: int = Field(default=14, gt=0)
 
     # --- /healthz --------------------------------------------------------------------
     # Unhealthy when no worker has beaten for this long (a worker beats every 5 s)...
     health_worker_silent_seconds: int = Field(default=60, gt=0)
     # ... or when a job has been due, and not run, for this long.
     health_queue_stale_seconds: int = Field(default=300, gt=0)
+
+    # --- mobile operators: EIR, network activity, lists --------------------------------
+    # Life of an operator's access token (OAuth2 client credentials).
+    operator_token_minutes: int = Field(default=60, gt=0)
+    # Testing only: the status API without a token. Refused in production.
+    eir_unauthenticated: bool = False
+    # An IMEI the EIR does not know: 404 (False), or a first sighting that starts its
+    # grace period and answers GREYLISTED (True).
+    eir_unknown_is_first_sighting: bool = False
+    # Days an unregistered IMEI may be used after its first sighting.
+    eir_grace_days: int = Field(default=30, gt=0)
+    # IMEIs one bulk status request may ask about.
+    eir_bulk_limit: int = Field(default=100_000, gt=0)
+    # Distinct IMSIs one IMEI is seen with at overlapping times that make it a clone.
+    eir_clone_imsi_threshold: int = Field(default=3, ge=2)
+    # A detection run that would blacklist more than this share of all seen IMEIs is
+    # refused unless forced by name.
+    eir_max_blacklist_share: float = Field(default=0.1, gt=0, le=1)
+    # A network activity file is refused when more than this share of its rows is
+    # rejected, and when more than the second share carries other operators' IMSIs.
+    network_max_rejected_share: float = Field(default=0.05, ge=0, le=1)
+    network_max_other_operator_share: float = Field(default=0.01, ge=0, le=1)
+    # The largest network activity upload, in MB (a day of a national operator, zipped).
+    network_max_upload_mb: int = Field(default=512, gt=0)
+    # The country's MCC: an IMSI of another country is not the operator's subscriber.
+    network_home_mcc: str = Field(default="400", pattern=r"^[0-9]{3}$")
 
     @field_validator("public_url", "population_base_url", "goldenpay_base_url", "sms_base_url")
     @classmethod
@@ -164,6 +192,11 @@ class Settings(BaseSettings):
         if self.security_code_fixed is not None:
             raise ValueError(
                 "MCQS_SECURITY_CODE_FIXED turns off the security code: unset it "
+                "(or MCQS_ENV=demo or test)"
+            )
+        if self.eir_unauthenticated:
+            raise ValueError(
+                "MCQS_EIR_UNAUTHENTICATED answers the EIR without a token: unset it "
                 "(or MCQS_ENV=demo or test)"
             )
         simulated = [

@@ -3,10 +3,12 @@
 from mcqs.applications.models import Application, ApplicationImei, ImeiHold
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
 from mcqs.egov.models import CitizenSession
+from mcqs.eir.models import EirImei, EirPairing, ListEntry, ListRun, NetworkSighting, Operator
 from mcqs.fees.models import TariffBand
 from mcqs.jobs.models import Job, OperatorRun, WorkerHeartbeat
 from mcqs.notifications.models import SmsMessage
 from mcqs.payments.models import Payment, PaymentEvent, Refund
+from mcqs.receipts.models import ReceiptDocument
 from mcqs.registrations.models import Registration, RegistrationImei
 from mcqs.security.models import RateLimitHit, SecurityCode
 
@@ -15,13 +17,20 @@ __all__ = [
     "ApplicationImei",
     "BlacklistedImei",
     "CitizenSession",
+    "EirImei",
+    "EirPairing",
     "ImeiHold",
     "Job",
+    "ListEntry",
+    "ListRun",
     "ModelPrice",
+    "NetworkSighting",
+    "Operator",
     "OperatorRun",
     "Payment",
     "PaymentEvent",
     "RateLimitHit",
+    "ReceiptDocument",
     "Refund",
     "Registration",
     "RegistrationImei",

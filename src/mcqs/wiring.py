@@ -10,6 +10,7 @@ from __future__ import annotations
 
 
 def connect() -> None:
+    import mcqs.eir.handlers  # noqa: F401
     import mcqs.notifications.handlers  # noqa: F401
     import mcqs.notifications.tasks  # noqa: F401
     import mcqs.payments.handlers  # noqa: F401

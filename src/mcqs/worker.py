@@ -17,7 +17,7 @@ from mcqs.applications.service import expire_unstarted_applications, paid_applic
 from mcqs.db import Database, utcnow
 from mcqs.errors import ExternalServiceError
 from mcqs.jobs.heartbeat import record_heartbeat, this_worker_id
-from mcqs.jobs.queue import run_due_jobs
+from mcqs.jobs.queue import purge_finished_jobs, run_due_jobs
 from mcqs.payments.service import (
     expire_unpaid_applications,
     give_up_unopened,
@@ -36,6 +36,8 @@ SWEEP_SECONDS = 30.0
 HEARTBEAT_SECONDS = 5.0
 # Jobs run between two chances to beat: a long backlog must not make a busy worker look dead.
 JOBS_PER_TURN = 50
+# Jobs claimed (and marked done) per transaction: two commits per batch, not two per job.
+JOBS_PER_BATCH = 25
 
 
 # The sweep's questions to GoldenPay stop after this long; the next sweep goes on.
@@ -51,7 +53,8 @@ def sweep(
 ) -> None:
     """Work nobody queued, each piece on its own so one failure stops no other: settle
     payments whose citizen never came back, register paid applications whose job gave
-    up, expire what nobody will pay. ``now`` lets tests be fifteen minutes later.
+    up, expire what nobody will pay, purge what is past keeping. ``now`` lets tests be
+    fifteen minutes later.
 
     A slow or absent GoldenPay must not silence the worker: ``alive`` (the heartbeat) is
     called between payments, the questions stop at the first GoldenPay failure and after
@@ -96,6 +99,8 @@ def sweep(
         "purge security codes",
         lambda s: purge_expired(s, settings=settings, now=moment()),
     )
+    keep = dt.timedelta(days=settings.job_retention_days)
+    _attempt(db, "purge jobs", lambda s: purge_finished_jobs(s, retention=keep, now=moment()))
 
 
 def _register(session: Session, **kwargs: Any) -> None:
@@ -113,7 +118,9 @@ def _attempt(db: Database, what: str, step: Callable[[Session], object]) -> None
 def work_once(db: Database, services: Services, *, now: dt.datetime | None = None) -> int:
     """One pass: sweep, then run every due job. Returns how many jobs ran."""
     sweep(db, services, now=now)
-    return run_due_jobs(db, services, max_attempts=services.settings.job_max_attempts)
+    return run_due_jobs(
+        db, services, max_attempts=services.settings.job_max_attempts, batch=JOBS_PER_BATCH
+    )
 
 
 def run_worker(
@@ -123,8 +130,9 @@ def run_worker(
     stop: threading.Event | None = None,
     exit_with_parent: bool = False,
 ) -> None:
-    """Run until stopped. ``exit_with_parent``: also stop once the process that started
-    this one is gone (the demo's worker must not outlive the demo)."""
+    """Run until ``stop`` is set (the job running is finished, the rest of its batch handed
+    back). ``exit_with_parent``: also stop once the process that started this one is gone
+    (the demo's worker must not outlive the demo)."""
     connect()
     stop = stop or threading.Event()
     parent = os.getppid()
@@ -153,7 +161,12 @@ def run_worker(
                 log.exception("worker: the sweep failed; will try again")
         try:
             ran = run_due_jobs(
-                db, services, max_attempts=services.settings.job_max_attempts, limit=JOBS_PER_TURN
+                db,
+                services,
+                max_attempts=services.settings.job_max_attempts,
+                limit=JOBS_PER_TURN,
+                batch=JOBS_PER_BATCH,
+                stopping=stop.is_set,
             )
         except Exception:
             log.exception("worker: running jobs failed; retrying")

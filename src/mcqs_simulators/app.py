@@ -18,10 +18,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
 from mcqs.config import Settings
+from mcqs.eir.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from mcqs_simulators.egov.app import RegisteredClient
 from mcqs_simulators.egov.app import create_app as create_egov
 from mcqs_simulators.goldenpay.app import DELAYABLE_CALLS
 from mcqs_simulators.goldenpay.app import create_app as create_goldenpay
+from mcqs_simulators.operator.app import create_app as create_operator
 from mcqs_simulators.population.app import create_app as create_population
 from mcqs_simulators.sms.app import create_app as create_sms
 
@@ -61,6 +63,14 @@ def simulator_mounts(
                 state_dir=state_dir,
             ),
         ),
+        Mount(
+            "/operator",
+            app=create_operator(
+                mcqs_url=settings.public_url,
+                client_id=DEMO_CLIENT_ID,
+                client_secret=DEMO_CLIENT_SECRET,
+            ),
+        ),
     ]
 
 
@@ -71,7 +81,8 @@ async def _index(_request: object) -> HTMLResponse:
         '<li><a href="goldenpay/">GoldenPay</a></li>'
         '<li><a href="sms/">SMS centre</a></li>'
         '<li><a href="egov/.well-known/openid-configuration">E-government portal (OpenID '
-        "Connect)</a></li></ul>"
+        "Connect)</a></li>"
+        '<li><a href="operator/">A mobile operator</a></li></ul>'
     )
 
 

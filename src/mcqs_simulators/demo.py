@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcqs.cli import configure_logging, load_settings, serve_factory
 from mcqs.config import Settings, get_settings
 from mcqs.db import Database
+from mcqs.eir.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from mcqs_simulators.app import create_simulators_app
 from mcqs_simulators.config import SimulatorSettings
 
@@ -201,10 +202,12 @@ def main() -> None:
     SimulatorSettings()  # a bad MCQS_SIM_ value fails here, not in every web process
 
     from mcqs.devices.demo import seed_demo_catalogue
+    from mcqs.eir.demo import seed_demo_eir
     from mcqs.migrate import upgrade_database
 
     upgrade_database(settings.database_url)
     seed_demo_catalogue(Database(settings.database_url))
+    seed_demo_eir(Database(settings.database_url))
     configure_logging()  # after the migration, whose every step would log at INFO
     supervisor = WorkerSupervisor(WORKER_COMMAND)
     supervisor.start()
@@ -250,6 +253,10 @@ def _print_welcome(settings: Settings) -> None:
     typer.echo("  Test card:       4228 6500 0001 8101, any future expiry, any 3-digit CVV")
     typer.echo(f"  GoldenPay cards: {url}/_sim/goldenpay/")
     typer.echo(f"  SMS outbox:      {url}/_sim/sms/")
+    typer.echo(
+        f"  Operator API:    client {DEMO_CLIENT_ID} / {DEMO_CLIENT_SECRET}; "
+        f"simulator {url}/_sim/operator/"
+    )
     typer.echo(f"  Web processes:   {settings.web_workers}; worker restarted if it dies\n")
 
 

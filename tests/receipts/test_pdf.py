@@ -177,3 +177,63 @@ def test_receipt_view_checks_its_inputs() -> None:
     assert receipt.card_type_label == "Visa"
     assert dataclasses.replace(receipt, card_type="m").card_type_label == "MasterCard"
     assert receipt.paid_at_local.hour == 14
+
+
+def test_a_receipts_pdf_is_made_once_and_kept_as_the_receipt_of_record(
+    db, demo_imeis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request makes the PDF and keeps it, per (notification code, language); later
+    ones are served the kept bytes, which are exactly what the payment's receipt renders to
+    (same code, amount, card, time and QR code)."""
+    from sqlalchemy import select
+
+    from mcqs.applications.service import find_by_notification_code
+    from mcqs.receipts import service
+    from mcqs.receipts.models import ReceiptDocument
+
+    from factories import create_paid_application
+
+    public_url = "https://mcqs.example.az"
+    with db.transaction() as session:
+        code = create_paid_application(session, imeis=(demo_imeis[0],)).notification_code
+    with db.transaction() as session:
+        application = find_by_notification_code(session, code)
+        assert service.kept_receipt_pdf(session, code) is None
+    first = service.make_receipt_pdf(db, application, public_url=public_url)
+    assert first == render_receipt_pdf(service.receipt_view(application, public_url=public_url))
+
+    def not_again(receipt: ReceiptView) -> bytes:
+        raise AssertionError("the receipt was made a second time")
+
+    monkeypatch.setattr(service, "render_receipt_pdf", not_again)
+    with db.transaction() as session:
+        assert service.kept_receipt_pdf(session, code) == first
+        assert service.kept_receipt_pdf(session, code, language="en") is None
+        kept = session.execute(
+            select(ReceiptDocument.notification_code, ReceiptDocument.language)
+        ).all()
+    assert kept == [(code, "az")]
+
+
+def test_two_browsers_making_one_receipt_at_once_are_sent_the_one_kept(
+    db, demo_imeis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second to make it finds the first one's kept: both get the kept bytes."""
+    from sqlalchemy import select
+
+    from mcqs.applications.service import find_by_notification_code
+    from mcqs.receipts import service
+    from mcqs.receipts.models import ReceiptDocument
+
+    from factories import create_paid_application
+
+    with db.transaction() as session:
+        code = create_paid_application(session, imeis=(demo_imeis[0],)).notification_code
+    with db.transaction() as session:
+        application = find_by_notification_code(session, code)
+    first = service.make_receipt_pdf(db, application, public_url="https://mcqs.example.az")
+    monkeypatch.setattr(service, "render_receipt_pdf", lambda receipt: b"%PDF-made again")
+    again = service.make_receipt_pdf(db, application, public_url="https://mcqs.example.az")
+    assert again == first
+    with db.transaction() as session:
+        assert len(session.scalars(select(ReceiptDocument)).all()) == 1

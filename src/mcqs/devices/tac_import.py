@@ -10,8 +10,15 @@ Two formats are read:
 
 Rows that cannot be used are skipped and counted by reason (see :data:`SKIP_REASONS`);
 the first line numbers of each reason are kept as examples. Every run is recorded in the
-``operator_runs`` ledger in transactions of its own, so a failed import is on record too;
-the import itself is one transaction: all rows or none.
+``operator_runs`` ledger in transactions of its own, so a failed import is on record too
+(an import stopped by SIGTERM or Ctrl-C is recorded ``interrupted``); the import itself is
+one transaction: all rows or none.
+
+On PostgreSQL the file is read once and never held in memory: its usable rows are streamed
+with ``COPY`` into a temporary table as they are read, while brand spellings are counted
+(the most frequent spelling of a brand is its name in the catalogue); then the catalogue
+is merged from that table in one statement, each brand spelt its one way. On SQLite (the
+demo's small catalogue) the rows are held and written a batch at a time.
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mcqs.db import Database, utcnow
@@ -53,6 +60,8 @@ _BRAND_MAX = 100  # TacModel.brand is String(100)
 _MODEL_MAX = 200  # TacModel.model is String(200)
 _EXAMPLES_PER_REASON = 5
 _BATCH = 1000
+# What the ledger says of a run stopped by a signal (SIGTERM, Ctrl-C) rather than failed.
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -78,8 +87,7 @@ class ImportReport:
         )
 
 
-@dataclass(frozen=True)
-class _TacRow:
+class _TacRow(NamedTuple):  # a tuple: a million of them are made per import
     line: int
     tac: str
     brand: str
@@ -105,7 +113,8 @@ def import_tac_file(
     """Import a TAC file (format detected unless given) and record the run in the ledger.
 
     New TACs are inserted; TACs already known get the file's brand and model. Any error
-    rolls the whole import back, marks the run ``failed`` and is raised again."""
+    rolls the whole import back, marks the run ``failed`` (``interrupted`` when stopped by
+    a signal: the caller turns SIGTERM into :class:`ImportInterrupted`) and is raised again."""
     run_id = _start_run(db, path=path, started_by=started_by)
     report: ImportReport | None = None
     try:
@@ -113,26 +122,34 @@ def import_tac_file(
         if fmt not in FORMATS:
             raise InvalidInput("tac_file_unknown_format", field="fmt", fmt=fmt)
         report = ImportReport(fmt=fmt)
-        rows = _read_rows(path, report)
         with db.transaction() as session:
+            rows = _usable_rows(path, report)
             report.imported, report.updated = _upsert(session, rows, source=fmt)
-    except BaseException as exc:  # an interrupted run failed too: say so in the ledger
-        _finish_run(db, run_id, outcome="failed", report=report, detail=_describe(exc))
+    except BaseException as exc:  # an interrupted run ended too: say so in the ledger
+        interrupted = isinstance(exc, ImportInterrupted | KeyboardInterrupt)
+        outcome = INTERRUPTED if interrupted else "failed"
+        _finish_run(db, run_id, outcome=outcome, report=report, detail=_describe(exc))
         raise
     _finish_run(db, run_id, outcome="ok", report=report, detail=report.summary())
     return report
 
 
+class ImportInterrupted(BaseException):
+    """Raised where a run is stopped by a signal (the CLI's SIGTERM handler): a
+    ``BaseException``, like ``KeyboardInterrupt``, so nothing on the way swallows it."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"stopped by {signal_name}")
+
+
 # ---- reading -----------------------------------------------------------------------------
 
 
-def _read_rows(path: Path, report: ImportReport) -> list[_TacRow]:
-    """The usable rows of the file, with brand spellings unified; counts skipped rows."""
+def _usable_rows(path: Path, report: ImportReport) -> Iterator[_TacRow]:
+    """The usable rows of the file, one at a time; counts the skipped ones in ``report``."""
     with path.open(encoding="utf-8-sig", newline="") as file:
         raw = _read_osmocom(file, path) if report.fmt == "osmocom" else _read_gsma(file, path)
-        rows = _keep_usable(raw, report)
-    spelling = canonical_brands(row.brand for row in rows)
-    return [_TacRow(row.line, row.tac, spelling[row.brand.casefold()], row.model) for row in rows]
+        yield from _keep_usable(raw, report)
 
 
 def _numbered(
@@ -181,18 +198,20 @@ def _cell(record: list[str], index: int) -> str:
     return record[index] if index < len(record) else ""
 
 
-def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> list[_TacRow]:
+def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> Iterator[_TacRow]:
     """Tidy each row (strip, collapse spaces) and keep it, or count why it is skipped."""
-    seen: set[str] = set()
-    kept: list[_TacRow] = []
-    for row in rows:
+    # One bit per possible TAC (10**8 of them, 12.5 MB): a set of a million strings would
+    # take seven times that.
+    seen = bytearray(10**8 // 8)
+    fullmatch = _TAC.fullmatch
+    for line, raw_tac, raw_brand, raw_model in rows:
         report.read += 1
         tac, brand, model = (
-            row.tac.strip(),
-            " ".join(row.brand.split()),
-            " ".join(row.model.split()),
+            raw_tac.strip(),
+            " ".join(raw_brand.split()),
+            " ".join(raw_model.split()),
         )
-        if not _TAC.fullmatch(tac):
+        if not fullmatch(tac):
             reason = "tac_not_8_digits"
         elif not brand:
             reason = "missing_brand"
@@ -200,14 +219,16 @@ def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> list[_TacRow]
             reason = "missing_model"
         elif len(brand) > _BRAND_MAX or len(model) > _MODEL_MAX:
             reason = "text_too_long"
-        elif tac in seen:
-            reason = "duplicate_tac_in_file"
         else:
-            seen.add(tac)
-            kept.append(_TacRow(row.line, tac, brand, model))
-            continue
-        report.skip(reason, row.line)
-    return kept
+            number = int(tac)
+            bit = 1 << (number & 7)
+            if seen[number >> 3] & bit:
+                reason = "duplicate_tac_in_file"
+            else:
+                seen[number >> 3] |= bit
+                yield _TacRow(line, tac, brand, model)
+                continue
+        report.skip(reason, line)
 
 
 def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
@@ -215,9 +236,14 @@ def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
 
     ``Samsung`` (2464 rows) beats ``SAMSUNG`` (2), ``BlackBerry`` beats ``Blackberry``;
     on a tie the spelling met first wins, so the result does not depend on luck."""
+    return _canonical(Counter(brands))
+
+
+def _canonical(spellings: Counter[str]) -> dict[str, str]:
+    """:func:`canonical_brands` from spellings already counted (in the order first met)."""
     canonical: dict[str, str] = {}
     # most_common() sorts stably: equal counts keep the order they were first met in.
-    for spelling, _count in Counter(brands).most_common():
+    for spelling, _count in spellings.most_common():
         canonical.setdefault(spelling.casefold(), spelling)
     return canonical
 
@@ -225,17 +251,27 @@ def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
 # ---- writing -----------------------------------------------------------------------------
 
 
-def _upsert(session: Session, rows: list[_TacRow], *, source: str) -> tuple[int, int]:
-    """Insert new TACs, update known ones, a batch at a time: (imported, updated)."""
+def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
+    """Insert new TACs, update known ones, brands spelt one way: (imported, updated)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_and_merge(session, rows, source=source)
+    kept = list(rows)
+    spelling = canonical_brands(row.brand for row in kept)
     now = utcnow()
     imported = updated = 0
-    for start in range(0, len(rows), _BATCH):
-        batch = rows[start : start + _BATCH]
+    for start in range(0, len(kept), _BATCH):
+        batch = kept[start : start + _BATCH]
         known = set(
             session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r.tac for r in batch)))
         )
         values = [
-            {"tac": r.tac, "brand": r.brand, "model": r.model, "source": source, "imported_at": now}
+            {
+                "tac": r.tac,
+                "brand": spelling[r.brand.casefold()],
+                "model": r.model,
+                "source": source,
+                "imported_at": now,
+            }
             for r in batch
         ]
         new = [v for v in values if v["tac"] not in known]
@@ -247,6 +283,55 @@ def _upsert(session: Session, rows: list[_TacRow], *, source: str) -> tuple[int,
         imported += len(new)
         updated += len(old)
     return imported, updated
+
+
+_MERGE = text(
+    """
+    WITH merged AS (
+        INSERT INTO tac_models (tac, brand, model, source, imported_at)
+        SELECT r.tac, b.canonical, r.model, :source, :now
+        FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
+        ON CONFLICT (tac) DO UPDATE SET brand = excluded.brand, model = excluded.model,
+            source = excluded.source, imported_at = excluded.imported_at
+        RETURNING (xmax = 0) AS inserted
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged
+    """
+)
+
+
+def _copy_and_merge(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
+    """PostgreSQL: ``COPY`` the rows into a temporary table as they are read, counting brand
+    spellings; then the spellings with their one name into another, and the catalogue
+    inserted or updated from both in one statement (``xmax = 0``: the row was inserted)."""
+    session.execute(
+        text(
+            "CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), "
+            "model varchar(200)) ON COMMIT DROP"
+        )
+    )
+    session.execute(
+        text(
+            "CREATE TEMPORARY TABLE tac_import_brands (spelling varchar(100) PRIMARY KEY, "
+            "canonical varchar(100)) ON COMMIT DROP"
+        )
+    )
+    spellings: Counter[str] = Counter()
+    driver = session.connection().connection.dbapi_connection
+    assert driver is not None
+    cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
+    with cursor:
+        with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
+            write = copy.write_row
+            for _line, tac, brand, model in rows:
+                spellings[brand] += 1
+                write((tac, brand, model))
+        canonical = _canonical(spellings)
+        with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
+            for spelling in spellings:
+                copy.write_row((spelling, canonical[spelling.casefold()]))
+    imported, updated = session.execute(_MERGE, {"source": source, "now": utcnow()}).one()
+    return int(imported), int(updated)
 
 
 # ---- the ledger --------------------------------------------------------------------------

@@ -21,7 +21,11 @@ class Job(Base):
     """Background work, written in the same transaction as the state change that needs it."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_due", "status", "run_after"),)
+    __table_args__ = (
+        Index("ix_jobs_due", "status", "run_after"),
+        # The worker purges finished jobs past MCQS_JOB_RETENTION_DAYS by this.
+        Index("ix_jobs_finished_at", "finished_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(String(60))

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
+import threading
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from mcqs.applications.codes import format_notification_code
 from mcqs.applications.models import Application
+from mcqs.db import Database
 from mcqs.errors import NotFound
+from mcqs.i18n import Language
+from mcqs.i18n import language as in_language
 from mcqs.payments.models import card_type_of
+from mcqs.receipts.models import ReceiptDocument
+from mcqs.receipts.pdf import render_receipt_pdf
 from mcqs.receipts.schemas import ReceiptView
+
+DEFAULT_LANGUAGE: str = Language.AZ
 
 
 def verify_url(public_url: str, notification_code: str) -> str:
@@ -35,3 +51,58 @@ def receipt_view(application: Application, *, public_url: str) -> ReceiptView:
         status=application.status,
         verify_url=verify_url(public_url, application.notification_code),
     )
+
+
+def kept_receipt_pdf(
+    session: Session, notification_code: str, *, language: str = DEFAULT_LANGUAGE
+) -> bytes | None:
+    """The receipt's PDF as made the first time it was asked for, if it was."""
+    return session.scalar(
+        select(ReceiptDocument.pdf).where(
+            ReceiptDocument.notification_code == notification_code,
+            ReceiptDocument.language == language,
+        )
+    )
+
+
+def make_receipt_pdf(
+    db: Database, application: Application, *, public_url: str, language: str = DEFAULT_LANGUAGE
+) -> bytes:
+    """Make the receipt's PDF (in ``language``) and keep it; returns the kept one. What it
+    prints (code, amount, card, payment time, QR code) is fixed once paid, so the kept PDF
+    stays the receipt of record and is what :func:`kept_receipt_pdf` serves ever after.
+
+    Made with no transaction open, one at a time per process; two browsers asking for a new
+    receipt at the same moment both make it, the first one kept wins, and both are sent it."""
+    receipt = receipt_view(application, public_url=public_url)
+    with _making, in_language(language):
+        made = render_receipt_pdf(receipt)
+        _give_memory_back()
+    try:
+        with db.transaction() as session:
+            session.add(
+                ReceiptDocument(
+                    notification_code=application.notification_code, language=language, pdf=made
+                )
+            )
+    except IntegrityError:
+        with db.transaction() as session:
+            kept = kept_receipt_pdf(session, application.notification_code, language=language)
+        return kept or made
+    return made
+
+
+# Making a PDF is CPU-bound (threads would take turns on the GIL anyway) and allocates
+# several MB while fpdf2 parses and subsets the fonts: forty made at once in the thread pool
+# held forty times that, and the process kept the memory (issue 10). One at a time, and the
+# freed memory handed back to the system, keeps the process near its size when fresh.
+_making = threading.Lock()
+_libc = (
+    ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6") if sys.platform == "linux" else None
+)
+
+
+def _give_memory_back() -> None:
+    trim = getattr(_libc, "malloc_trim", None)  # glibc only
+    if trim is not None:
+        trim(0)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from mcqs import i18n
 from mcqs.applications.models import Application
 from mcqs.applications.service import find_by_notification_code
 from mcqs.errors import DomainError
 from mcqs.pages import field_errors, may_see, public_url_for, render, state
 from mcqs.principals import AnyBrowser, Browser, refuse_another_citizens
-from mcqs.receipts.pdf import render_receipt_pdf
 from mcqs.receipts.qr import qr_svg
 from mcqs.receipts.schemas import ReceiptView, mask_fin, mask_name
-from mcqs.receipts.service import receipt_view
+from mcqs.receipts.service import kept_receipt_pdf, make_receipt_pdf, receipt_view
 
 router = APIRouter()
 
@@ -67,9 +67,18 @@ def receipt_pdf(request: Request, code: str, principal: AnyBrowser) -> Response:
             public_url_for(request, "receipts:verify", code=application.notification_code),
             status_code=303,
         )
+    # Made the first time it is asked for in this language, then kept: the receipt of record.
+    app = state(request)
+    language = i18n.current()
+    with app.db.transaction() as session:
+        pdf = kept_receipt_pdf(session, application.notification_code, language=language)
+    if pdf is None:
+        pdf = make_receipt_pdf(
+            app.db, application, public_url=app.settings.public_url, language=language
+        )
     filename = f"qebz-{receipt.notification_code}.pdf"
     return Response(
-        render_receipt_pdf(receipt),
+        pdf,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

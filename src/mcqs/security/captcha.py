@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import secrets
 import string
+import threading
 import wave
 from functools import cache
 from importlib import resources
@@ -25,8 +26,15 @@ def new_code_text(length: int = 5) -> str:
 
 def render_security_code(code: str) -> bytes:
     """A PNG of ``code`` drawn distorted, with noise."""
-    picture = ImageCaptcha(width=IMAGE_WIDTH, height=IMAGE_HEIGHT)
-    return picture.generate(code, format="png").getvalue()
+    painter = getattr(_painters, "painter", None)
+    if painter is None:
+        # Kept: it loads its fonts on first use, which costs more than a picture. One per
+        # thread, since a FreeType font is not to be drawn with by two threads at once.
+        painter = _painters.painter = ImageCaptcha(width=IMAGE_WIDTH, height=IMAGE_HEIGHT)
+    return painter.generate(code, format="png").getvalue()
+
+
+_painters = threading.local()
 
 
 # One WAV per digit, made once with espeak-ng (see voice/README.md); all share one format.

@@ -1,0 +1,360 @@
+"""Benchmark: the EIR at national scale, on PostgreSQL.
+
+A new database with a registry of ``--imeis`` (10 million) IMEIs made from the real TACs
+of the demo catalogue (a tenth stolen, a tenth inside their grace period, the rest
+registered), then:
+
+1. single checks (TS 29.511 ``GET /n5g-eir-eic/v1/equipment-status``, random IMEIs of the
+   registry, a bearer token) under ``wrk`` (Debian's; 64 connections, a second process on
+   this machine), next to ``/raw``, a minimal raw ASGI endpoint served by the same server
+   processes in the same run (``bench/eir_app.py``); MCQS served by ``serve_factory`` as
+   ``mcqs serve`` does, ``MCQS_WEB_WORKERS`` processes;
+2. resident memory (VmRSS) of each serving process after the load;
+3. bulk status: IMEIs/s of a 100,000-IMEI request;
+4. network import: rows/s of a ``--import-rows`` file (validate, merge, detect), next to a
+   bare ``COPY`` of the same file into an unindexed table;
+5. full list generation with the registry's million stolen IMEIs.
+
+    .venv/bin/python bench/eir.py [--postgres URL] [--imeis 10000000] [--import-rows 1000000]
+
+Writes its section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from report import machine, write_section  # noqa: E402
+from serving import process, wait_ready  # noqa: E402
+
+from conftest import create_postgres_database, drop_postgres_database, free_port  # noqa: E402, I001
+
+WEB_WORKERS = int(os.environ.get("MCQS_WEB_WORKERS", "2"))
+DURATION = 20  # seconds of wrk per endpoint
+CONNECTIONS = 64
+SECRET = "bench-operator-secret"
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def build_registry(url: str, imeis: int) -> list[str]:
+    """COPY ``imeis`` rows into eir_imeis; returns the TACs used."""
+    from mcqs.db import Database
+    from mcqs.devices.demo import seed_demo_catalogue
+    from mcqs.migrate import upgrade_database
+
+    upgrade_database(url)
+    db = Database(url)
+    seed_demo_catalogue(db)
+    db.dispose()
+    with psycopg.connect(libpq(url)) as conn:
+        tacs = [row[0] for row in conn.execute("SELECT tac FROM tac_models ORDER BY tac")]
+        tacs = tacs[:500]
+        now = dt.datetime.now(dt.UTC)
+        grace = (now + dt.timedelta(days=20)).isoformat()
+        seen = now.isoformat()
+        stamp = now.isoformat()
+        started = time.perf_counter()
+        with conn.cursor().copy(
+            "COPY eir_imeis (imei_norm, registered, first_seen_at, grace_until, clone, "
+            "blacklist_reason, blacklisted_at, blacklist_source, updated_at) FROM STDIN"
+        ) as copy:
+            chunk = io.StringIO()
+            for i in range(imeis):
+                key = f"{tacs[i % len(tacs)]}{i // len(tacs):06d}"
+                kind = i % 10
+                if kind == 0:
+                    line = f"{key}\tf\t\\N\t\\N\tf\tstolen\t{stamp}\tbench\t{stamp}\n"
+                elif kind == 1:
+                    line = f"{key}\tf\t{seen}\t{grace}\tf\t\\N\t\\N\t\\N\t{stamp}\n"
+                else:
+                    line = f"{key}\tt\t\\N\t\\N\tf\t\\N\t\\N\t\\N\t{stamp}\n"
+                chunk.write(line)
+                if i % 200_000 == 199_999:
+                    copy.write(chunk.getvalue())
+                    chunk = io.StringIO()
+            copy.write(chunk.getvalue())
+        conn.execute("ANALYZE eir_imeis")
+        conn.commit()
+        print(f"registry: {imeis} IMEIs in {time.perf_counter() - started:.0f} s", flush=True)
+    return tacs
+
+
+def key_of(i: int, tacs: list[str]) -> str:
+    return f"{tacs[i % len(tacs)]}{i // len(tacs):06d}"
+
+
+def wrk(url: str, *, script: Path | None, headers: dict[str, str]) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        found = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+        assert found, out
+        value, unit = float(found.group(1)), found.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    assert rps, out
+    return {
+        "rps": float(rps.group(1)),
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "non2xx": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def lua_script(folder: Path, tacs: list[str], imeis: int) -> Path:
+    """Each request asks about a random IMEI of the registry (the check digit is not
+    checked on the network side, so 0 will do)."""
+    tac_list = ",".join(f'"{t}"' for t in tacs)
+    script = folder / "random_imei.lua"
+    script.write_text(
+        f"local tacs = {{{tac_list}}}\n"
+        f"local n = {imeis}\n"
+        "math.randomseed(os.time())\n"
+        "request = function()\n"
+        "  local i = math.random(0, n - 1)\n"
+        "  local tac = tacs[(i % #tacs) + 1]\n"
+        "  local serial = string.format('%06d', math.floor(i / #tacs))\n"
+        "  return wrk.format('GET', '/n5g-eir-eic/v1/equipment-status?pei=imei-' "
+        ".. tac .. serial .. '0')\n"
+        "end\n"
+    )
+    return script
+
+
+def rss_mb(parent: int) -> dict[int, float]:
+    """VmRSS of the serving processes: the parent's children (uvicorn's workers)."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(parent)], capture_output=True, text=True
+    ).stdout.split()
+    sizes = {}
+    for pid in [int(p) for p in children] or [parent]:
+        status = Path(f"/proc/{pid}/status").read_text()
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if found:
+            sizes[pid] = int(found.group(1)) / 1024
+    return sizes
+
+
+def network_file(path: Path, rows: int, tacs: list[str], imeis: int) -> None:
+    """A day of ``rows`` sightings: mostly registered phones, one in a thousand new."""
+    day = dt.date.today().isoformat()
+    with path.open("w") as out:
+        out.write("date,imei,imsi,msisdn,rat\n")
+        for n in range(rows):
+            if n % 1000 == 999:
+                key = f"{tacs[n % len(tacs)]}9{n % 100000:05d}"
+            else:
+                i = (n * 7919) % imeis
+                i = i - (i % 10) + 2  # a registered one
+                key = key_of(i, tacs)
+            out.write(f"{day},{key}0,40001{n:010d},99450{n % 10**7:07d},4G\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", default=os.environ.get("MCQS_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--imeis", type=int, default=10_000_000)
+    parser.add_argument("--import-rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    args = parser.parse_args()
+    server_url = args.postgres or "postgresql://postgres@127.0.0.1:5432/postgres"
+    url = create_postgres_database(server_url, prefix="mcqs_bench_eir")
+    figures: dict[str, object] = {}
+    try:
+        tacs = build_registry(url, args.imeis)
+        from mcqs.config import Settings
+        from mcqs.db import Database
+        from mcqs.eir.operators import add_operator
+
+        db = Database(url)
+        with db.transaction() as session:
+            add_operator(
+                session,
+                code="azercell",
+                name="Azercell",
+                imsi_prefixes=["40001"],
+                client_id="bench",
+                client_secret=SECRET,
+            )
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "MCQS_ENV": "test",
+            "MCQS_DATABASE_URL": libpq(url),
+            "MCQS_PORT": str(port),
+            "MCQS_WEB_WORKERS": str(WEB_WORKERS),
+            "MCQS_SECRET_KEY": "bench-secret-key-0123456789",
+            "PYTHONPATH": str(ROOT / "bench"),
+        }
+        with tempfile.TemporaryDirectory(prefix="mcqs-bench-eir-") as folder_name:
+            folder = Path(folder_name)
+            with process(
+                "web", [sys.executable, str(ROOT / "bench" / "eir_app.py")], env, folder
+            ) as parent:
+                wait_ready(f"{base}/raw", folder, "web")
+                token = httpx.post(
+                    f"{base}/oauth2/token",
+                    data={"grant_type": "client_credentials"},
+                    auth=("bench", SECRET),
+                ).json()["access_token"]
+                auth = {"Authorization": f"Bearer {token}"}
+                probe = httpx.get(
+                    f"{base}/n5g-eir-eic/v1/equipment-status",
+                    params={"pei": f"imei-{key_of(2, tacs)}0"},
+                    headers=auth,
+                )
+                assert probe.json() == {"status": "WHITELISTED"}, probe.text
+                figures["rss_before"] = rss_mb(parent)
+                figures["load"] = os.getloadavg()[0]
+                figures["raw"] = wrk(f"{base}/raw", script=None, headers={})
+                print("raw", figures["raw"], flush=True)
+                figures["eir"] = wrk(
+                    f"{base}/n5g-eir-eic/v1/equipment-status",
+                    script=lua_script(folder, tacs, args.imeis),
+                    headers=auth,
+                )
+                print("eir", figures["eir"], flush=True)
+                figures["rss"] = rss_mb(parent)
+                peis = [f"imei-{key_of(n * 97, tacs)}0" for n in range(100_000)]
+                times = []
+                with httpx.Client(timeout=120) as http:
+                    for _ in range(3):
+                        started = time.perf_counter()
+                        answer = http.post(
+                            f"{base}/operator-api/v1/equipment-status",
+                            json={"peis": peis},
+                            headers=auth,
+                        )
+                        times.append(time.perf_counter() - started)
+                        assert answer.status_code == 200, answer.text[:300]
+                figures["bulk_seconds"] = statistics.median(times)
+                print("bulk", times, flush=True)
+
+            # Network import vs a bare COPY of the same file, in the same run.
+            day = folder / "day.csv"
+            network_file(day, args.import_rows, tacs, args.imeis)
+            with psycopg.connect(libpq(url)) as conn:
+                conn.execute(
+                    "CREATE TABLE bench_copy (date text, imei text, imsi text, msisdn text, "
+                    "rat text)"
+                )
+                started = time.perf_counter()
+                with (
+                    conn.cursor().copy(
+                        "COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+                    ) as copy,
+                    day.open("rb") as source,
+                ):
+                    while block := source.read(1 << 20):
+                        copy.write(block)
+                conn.commit()
+                figures["copy_seconds"] = time.perf_counter() - started
+            from mcqs.eir.network_import import import_network_file
+            from mcqs.wiring import connect
+
+            connect()
+            settings = Settings(env="test", database_url=url, secret_key="bench-secret-key-01")
+            started = time.perf_counter()
+            report = import_network_file(
+                db,
+                operator_code="azercell",
+                content=day.read_bytes(),
+                filename="day.csv",
+                settings=settings,
+                started_by="bench",
+            )
+            figures["import_seconds"] = time.perf_counter() - started
+            figures["import_report"] = report.summary()
+            print("import", figures["import_seconds"], report.summary(), flush=True)
+
+        from mcqs.eir.lists import generate_lists
+        from mcqs.eir.operators import operator_by_code
+
+        started = time.perf_counter()
+        with db.transaction() as session:
+            operator = operator_by_code(session, "azercell")
+            assert operator is not None
+            generate_lists(session, operator=operator, now=dt.datetime.now(dt.UTC))
+        figures["lists_seconds"] = time.perf_counter() - started
+        print("lists", figures["lists_seconds"], flush=True)
+        db.dispose()
+    finally:
+        if not args.keep:
+            drop_postgres_database(server_url, url)
+    write_report(figures, imeis=args.imeis, rows=args.import_rows)
+
+
+def write_report(figures: dict[str, object], *, imeis: int, rows: int) -> None:
+    raw, eir = figures["raw"], figures["eir"]
+    assert isinstance(raw, dict) and isinstance(eir, dict)
+    rss = figures["rss"]
+    assert isinstance(rss, dict)
+    bulk = 100_000 / float(figures["bulk_seconds"])  # type: ignore[arg-type]
+    import_rate = rows / float(figures["import_seconds"])  # type: ignore[arg-type]
+    copy_rate = rows / float(figures["copy_seconds"])  # type: ignore[arg-type]
+    ratio_rps = eir["rps"] / raw["rps"]
+    ratio_copy = import_rate / copy_rate
+    sizes = ", ".join(f"{v:.0f}" for v in rss.values())
+    rows_table = [
+        "| figure | MCQS | baseline | goal |",
+        "|---|---|---|---|",
+        f"| single check, requests/s | {eir['rps']:,.0f} "
+        f"| raw ASGI `/raw`, same server: {raw['rps']:,.0f} ({ratio_rps:.0%}) | ≥ 50 % of raw |",
+        f"| single check p50 / p99 ms | {eir['p50']:.1f} / {eir['p99']:.1f} "
+        f"| raw: {raw['p50']:.1f} / {raw['p99']:.1f} | p99 ≤ 5 ms |",
+        f"| non-2xx answers under load | {eir['non2xx']:.0f} | | 0 |",
+        f"| RSS per serving process, MB | {sizes} | | ≤ 300 |",
+        f"| bulk status, IMEIs/s (100,000 in one request) | {bulk:,.0f} | | ≥ 500,000 |",
+        f"| network import, rows/s ({rows:,} rows) | {import_rate:,.0f} "
+        f"| bare `COPY`: {copy_rate:,.0f} ({ratio_copy:.0%}) | ≥ 50 % of COPY |",
+        f"| full lists with {imeis // 10:,} stolen IMEIs, s "
+        f"| {float(figures['lists_seconds']):.1f} | | ≤ 10 |",  # type: ignore[arg-type]
+    ]
+    body = (
+        f"`bench/eir.py` ({dt.date.today().isoformat()}; {machine()}; PostgreSQL; "
+        f"`make bench-eir`). A registry of {imeis:,} IMEIs from the demo catalogue's real "
+        "TACs (a tenth stolen, a tenth in grace, the rest registered). MCQS served by "
+        f"`serve_factory` in {WEB_WORKERS} processes; `wrk` with {CONNECTIONS} connections "
+        f"for {DURATION} s from a second process on the same cores; random IMEIs of the "
+        f"registry. Load average (1 min) as the load began: {figures['load']:.1f} on "
+        f"{os.cpu_count()} cores: other work on the machine lowers both columns; the "
+        "ratios to the baselines of the same run are what compare.\n\n"
+        + "\n".join(rows_table)
+        + "\n\nRSS: each process under the supervisor (uvicorn's workers, and "
+        "multiprocessing's resource tracker, the small one).\n"
+        + f"\nImport: {figures['import_report']}.\n"
+    )
+    write_section(ROOT / "docs" / "benchmarks.md", "EIR at national scale", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Lists for operators' own EIRs: the blacklist (every network's), and per operator the
+notification list (grey IMEIs with that operator's SIMs, to warn) and the exceptions list
+(clone pairings with that operator's SIMs, still let in).
+
+Each generation is a numbered run whose lines are kept, so the delta between any two runs
+is computed again at will (lines in the newer and not the older are ``add``, the other
+way ``remove``). A list is its lines sorted: the same data at the same moment gives the
+same files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Subquery, and_, case, func, insert, literal, or_, select
+from sqlalchemy.orm import Session
+
+from mcqs.eir.errors import refused
+from mcqs.eir.models import (
+    BlacklistReason,
+    EirImei,
+    EirPairing,
+    ListEntry,
+    ListKind,
+    ListRun,
+    NetworkSighting,
+    Operator,
+)
+
+# The lists name IMEIs by ``imei_norm``, the first 14 digits: what networks carry (the check
+# digit is not sent) and what an EIR compares, as everywhere in the registry.
+HEADERS = {
+    ListKind.BLACKLIST: "imei_norm,reason",
+    ListKind.NOTIFICATION: "imei_norm,imsi,msisdn,grace_until",
+    ListKind.EXCEPTIONS: "imei_norm,imsi,msisdn",
+}
+
+
+def generate_lists(session: Session, *, operator: Operator, now: dt.datetime) -> ListRun:
+    """A new numbered run of the operator's three lists, as of ``now``: each list one
+    INSERT … SELECT in the database (a million lines in seconds, no Python loop)."""
+    run = ListRun(operator_id=operator.id, generated_at=now, as_of=now)
+    session.add(run)
+    session.flush()
+    dialect = session.get_bind().dialect.name
+    for kind, lines in (
+        (ListKind.BLACKLIST, _blacklist(now=now)),
+        (ListKind.NOTIFICATION, _notification(operator=operator, now=now, dialect=dialect)),
+        (ListKind.EXCEPTIONS, _exceptions(operator=operator)),
+    ):
+        session.execute(
+            insert(ListEntry).from_select(
+                ["run_id", "kind", "line"],
+                select(literal(run.id), literal(kind.value), lines.c.line).distinct(),
+            )
+        )
+    session.flush()
+    return run
+
+
+def get_run(session: Session, *, operator: Operator, run_id: int) -> ListRun:
+    run = session.get(ListRun, run_id)
+    if run is None or run.operator_id != operator.id:
+        raise refused("list_run_unknown", run=run_id)
+    return run
+
+
+def latest_run(session: Session, *, operator: Operator) -> ListRun | None:
+    return session.scalar(
+        select(ListRun).where(ListRun.operator_id == operator.id).order_by(ListRun.id.desc())
+    )
+
+
+def list_lines(session: Session, *, run_id: int, kind: ListKind) -> list[str]:
+    return list(
+        session.scalars(
+            select(ListEntry.line)
+            .where(ListEntry.run_id == run_id, ListEntry.kind == kind)
+            .order_by(ListEntry.line)
+        )
+    )
+
+
+def full_csv(session: Session, *, run_id: int, kind: ListKind) -> str:
+    lines = [HEADERS[kind], *list_lines(session, run_id=run_id, kind=kind)]
+    return "\n".join(lines) + "\n"
+
+
+def delta_csv(session: Session, *, since_run_id: int, run_id: int, kind: ListKind) -> str:
+    """``change,`` + the list's columns: what to add and remove to go from one run's list
+    to the other's."""
+    old = set(list_lines(session, run_id=since_run_id, kind=kind))
+    new = set(list_lines(session, run_id=run_id, kind=kind))
+    changes = [(line, "add") for line in new - old] + [(line, "remove") for line in old - new]
+    rows = [f"{change},{line}" for line, change in sorted(changes)]
+    return "\n".join([f"change,{HEADERS[kind]}", *rows]) + "\n"
+
+
+def _blacklist(*, now: dt.datetime) -> Subquery:
+    """Every IMEI blacklisted for every SIM: stolen, clones (see the exceptions list), and
+    unregistered ones past their grace period."""
+    why = case(
+        (EirImei.blacklist_reason == BlacklistReason.STOLEN.value, BlacklistReason.STOLEN.value),
+        (EirImei.clone.is_(True), BlacklistReason.CLONE.value),
+        else_=BlacklistReason.GRACE_EXPIRED.value,
+    )
+    return (
+        select((EirImei.imei_norm + "," + why).label("line"))
+        .where(
+            or_(
+                EirImei.blacklist_reason == BlacklistReason.STOLEN.value,
+                EirImei.clone.is_(True),
+                and_(
+                    EirImei.registered.is_(False),
+                    EirImei.grace_until.is_not(None),
+                    EirImei.grace_until <= now,
+                ),
+            )
+        )
+        .subquery()
+    )
+
+
+def _notification(*, operator: Operator, now: dt.datetime, dialect: str) -> Subquery:
+    if dialect == "postgresql":
+        until = func.to_char(
+            func.timezone("UTC", EirImei.grace_until), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+        )
+    else:
+        until = func.strftime("%Y-%m-%dT%H:%M:%SZ", EirImei.grace_until)
+    line = (
+        EirImei.imei_norm + "," + NetworkSighting.imsi + "," + NetworkSighting.msisdn + "," + until
+    )
+    return (
+        select(line.label("line"))
+        .join(NetworkSighting, NetworkSighting.imei_norm == EirImei.imei_norm)
+        .where(
+            NetworkSighting.operator_id == operator.id,
+            EirImei.registered.is_(False),
+            EirImei.clone.is_(False),
+            EirImei.blacklist_reason.is_(None),
+            EirImei.grace_until > now,
+        )
+        .subquery()
+    )
+
+
+def _exceptions(*, operator: Operator) -> Subquery:
+    line = EirPairing.imei_norm + "," + EirPairing.imsi + "," + EirPairing.msisdn
+    return (
+        select(line.label("line"))
+        .where(or_(*(EirPairing.imsi.startswith(prefix) for prefix in operator.prefixes)))
+        .subquery()
+    )

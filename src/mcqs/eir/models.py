@@ -1,0 +1,137 @@
+"""The EIR's tables: operators and their clients, each IMEI's network status, the pairing
+list of clones, what networks saw (per triplet and month), and numbered list runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mcqs.db import Base, UTCDateTime, enum_column, utcnow
+
+
+class EquipmentStatus(StrEnum):
+    """What an operator's EIR is told (TS 29.511 ``EquipmentStatus``)."""
+
+    WHITELISTED = "WHITELISTED"
+    GREYLISTED = "GREYLISTED"
+    BLACKLISTED = "BLACKLISTED"
+
+
+class BlacklistReason(StrEnum):
+    STOLEN = "stolen"
+    GRACE_EXPIRED = "grace_expired"
+    CLONE = "clone"
+
+
+class Operator(Base):
+    """A mobile operator and its OAuth2 client (client credentials, secret kept hashed)."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # MCC+MNC prefixes of its subscribers' IMSIs, comma-separated (e.g. "40001").
+    imsi_prefixes: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[str] = mapped_column(String(40), unique=True)
+    client_secret_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.imsi_prefixes.split(",") if p.strip())
+
+
+class EirImei(Base):
+    """One IMEI as the networks must treat it. The status is derived when asked
+    (:func:`mcqs.eir.status.decide`), so a grace period ends on time without a run."""
+
+    __tablename__ = "eir_imeis"
+
+    imei_norm: Mapped[str] = mapped_column(String(14), primary_key=True)
+    registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    grace_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # A clone: blacklisted except with the pairs in eir_pairings.
+    clone: Mapped[bool] = mapped_column(Boolean, default=False)
+    blacklist_reason: Mapped[BlacklistReason | None] = mapped_column(
+        enum_column(BlacklistReason, "eir_blacklist_reason", length=16)
+    )
+    blacklisted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Who put it there: "cli", "back_office", "detection"; the operator and run, if any.
+    blacklist_source: Mapped[str | None] = mapped_column(String(20))
+    blacklist_operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    blacklist_run_id: Mapped[int | None] = mapped_column(ForeignKey("operator_runs.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EirPairing(Base):
+    """A SIM (IMSI and its MSISDN) a clone IMEI was already used with: still let in."""
+
+    __tablename__ = "eir_pairings"
+    __table_args__ = (PrimaryKeyConstraint("imei_norm", "imsi"),)
+
+    imei_norm: Mapped[str] = mapped_column(String(14))
+    imsi: Mapped[str] = mapped_column(String(15))
+    msisdn: Mapped[str] = mapped_column(String(15))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("operator_runs.id"))
+
+
+class NetworkSighting(Base):
+    """What one operator's network saw of one triplet (IMEI, IMSI, MSISDN) in one month."""
+
+    __tablename__ = "network_sightings"
+    __table_args__ = (
+        PrimaryKeyConstraint("imei_norm", "imsi", "msisdn", "month", "operator_id"),
+        Index("ix_network_sightings_operator_month", "operator_id", "month"),
+    )
+
+    imei_norm: Mapped[str] = mapped_column(String(14))
+    imsi: Mapped[str] = mapped_column(String(15))
+    msisdn: Mapped[str] = mapped_column(String(15))
+    month: Mapped[dt.date] = mapped_column(Date)  # the month's first day
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    first_seen: Mapped[dt.date] = mapped_column(Date)
+    last_seen: Mapped[dt.date] = mapped_column(Date)
+    rats: Mapped[int] = mapped_column(Integer)  # bit per radio technology (RAT_BITS)
+
+
+class ListRun(Base):
+    """One numbered generation of an operator's lists; its entries are kept, so the delta
+    between any two runs can be computed again."""
+
+    __tablename__ = "eir_list_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    generated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    as_of: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ListKind(StrEnum):
+    BLACKLIST = "blacklist"
+    NOTIFICATION = "notification"
+    EXCEPTIONS = "exceptions"
+
+
+class ListEntry(Base):
+    __tablename__ = "eir_list_entries"
+    __table_args__ = (Index("ix_eir_list_entries_run_kind", "run_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eir_list_runs.id"))
+    kind: Mapped[ListKind] = mapped_column(enum_column(ListKind, "eir_list_kind", length=16))
+    # One CSV line without the run: "imei,reason" / "imei,imsi,msisdn,grace_until" / ...
+    line: Mapped[str] = mapped_column(String(120))

@@ -1,0 +1,464 @@
+"""Import what an operator's network saw: ``date,imei,imsi,msisdn,rat`` (CSV, or a zip
+holding one), in the pattern of the TAC import (``devices/tac_import.py``).
+
+1. The run goes into the ledger (``operator_runs``, kind ``import-network``), in a
+   transaction of its own, before anything else: a refused file is on record too.
+2. The file is staged and checked whole before anything is written: its shape (one CSV in
+   a zip, UTF-8, comma-separated, the header, a last line cut short), then every row
+   (:data:`REJECT_REASONS`); rows are aggregated per (IMEI, IMSI, MSISDN, month) in
+   memory. Too many rejected rows, or too many IMSIs of other operators, refuse the file.
+3. One transaction merges it: the sightings (first and last seen kept by min/max, the
+   radio technologies OR-ed, so uploading a file twice changes nothing) and the first
+   sightings of unregistered IMEIs, whose grace periods start with an SMS to the numbers
+   using them. All or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import zipfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from mcqs.config import Settings
+from mcqs.db import Database, utcnow
+from mcqs.eir.errors import refused
+from mcqs.eir.models import EirImei, NetworkSighting
+from mcqs.eir.operators import operator_by_code
+from mcqs.eir.service import dialect_insert, tell_grace_started
+from mcqs.jobs.ledger import describe, finish_run, start_run
+from mcqs.jobs.models import OperatorRun
+from mcqs.localtime import baku_day
+
+RUN_KIND = "import-network"
+HEADER = ("date", "imei", "imsi", "msisdn", "rat")
+# Radio access technology, as networks name it -> its bit in NetworkSighting.rats.
+RAT_BITS = {"2G": 1, "GSM": 1, "3G": 2, "UMTS": 2, "WCDMA": 2, "4G": 4, "LTE": 4, "5G": 8, "NR": 8}
+REJECT_REASONS = (
+    "field_count",
+    "date_invalid",
+    "date_in_future",
+    "imei_empty",
+    "imei_not_digits",  # hex letters, '*', '#', ...
+    "imei_too_short",  # fewer than 14 digits
+    "imei_too_long",  # more than 16
+    "imsi_invalid",
+    "imsi_other_country",
+    "imsi_other_operator",
+    "msisdn_invalid",
+    "rat_unknown",
+)
+OTHER_OPERATOR_REASONS = ("imsi_other_country", "imsi_other_operator")
+_EXAMPLES_PER_REASON = 5
+_BATCH = 5000
+
+Triplet = tuple[dt.date, str, str, str]  # month, imei_norm, imsi, msisdn
+
+
+@dataclass
+class NetworkImportReport:
+    operator: str
+    sha256: str
+    outcome: str = "imported"  # or "unchanged": this exact file was imported before
+    read: int = 0
+    accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[int]] = field(default_factory=dict)
+    triplets: int = 0
+    imeis: int = 0
+    grace_started: int = 0
+
+    def reject(self, reason: str, line: int) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        lines = self.examples.setdefault(reason, [])
+        if len(lines) < _EXAMPLES_PER_REASON:
+            lines.append(line)
+
+    def summary(self) -> str:
+        rejected = ", ".join(f"{r} {n}" for r, n in sorted(self.rejected.items()))
+        return (
+            f"{self.operator}: {self.outcome}; {self.read} rows read, {self.accepted} accepted, "
+            f"{sum(self.rejected.values())} rejected"
+            + (f" ({rejected})" if rejected else "")
+            + f"; {self.triplets} triplet-months, {self.imeis} IMEIs, "
+            f"{self.grace_started} grace periods started"
+        )
+
+
+@dataclass
+class _Aggregate:
+    first: dt.date
+    last: dt.date
+    rats: int
+
+
+def import_network_file(
+    db: Database,
+    *,
+    operator_code: str,
+    content: bytes,
+    filename: str,
+    settings: Settings,
+    started_by: str,
+    now: dt.datetime | None = None,
+) -> NetworkImportReport:
+    """Import one upload of an operator's network activity; see the module's docstring.
+
+    Any refusal raises :class:`~mcqs.eir.errors.OperatorInputRefused` after marking the
+    run ``failed``; the registry is then as it was."""
+    now = now or utcnow()
+    sha256 = hashlib.sha256(content).hexdigest()
+    run_id = start_run(
+        db, kind=RUN_KIND, source=f"{operator_code}:{sha256}:{filename}", started_by=started_by
+    )
+    report = NetworkImportReport(operator=operator_code, sha256=sha256)
+    try:
+        with db.reading() as session:
+            operator = operator_by_code(session, operator_code)
+            if operator is None:
+                raise refused("operator_unknown", operator=operator_code)
+            operator_id, prefixes = operator.id, operator.prefixes
+            done_before = _imported_before(session, operator_code=operator_code, sha256=sha256)
+        if done_before:
+            report.outcome = "unchanged"
+        else:
+            csv_text = _staged_text(content, filename)
+            sightings = _read_rows(
+                csv_text,
+                report,
+                prefixes=prefixes,
+                home_mcc=settings.network_home_mcc,
+                today=baku_day(now),
+            )
+            _check_thresholds(report, settings)
+            with db.transaction() as session:
+                serialise_network_writes(session)
+                # Asked again under the lock: the same file uploaded twice at once.
+                if _imported_before(session, operator_code=operator_code, sha256=sha256):
+                    report.outcome = "unchanged"
+                else:
+                    _merge(session, sightings, operator_id=operator_id)
+                    report.grace_started = _first_sightings(
+                        session, sightings, settings=settings, run_id=run_id, now=now
+                    )
+                    report.triplets = len(sightings)
+                    report.imeis = len({key[1] for key in sightings})
+                    # Marked done in the same transaction, so a concurrent twin sees it.
+                    session.execute(
+                        update(OperatorRun)
+                        .where(OperatorRun.id == run_id)
+                        .values(outcome="ok", detail="merged")
+                    )
+    except BaseException as exc:
+        finish_run(db, run_id, outcome="failed", counts=asdict(report), detail=describe(exc))
+        raise
+    finish_run(db, run_id, outcome="ok", counts=asdict(report), detail=report.summary())
+    return report
+
+
+# ---- staging and checking -------------------------------------------------------------------
+
+
+def _staged_text(content: bytes, filename: str) -> str:
+    """The CSV text of an upload: the file itself, or the one file a zip holds."""
+    if content.startswith(b"PK\x03\x04") or content.startswith(b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                members = [m for m in archive.infolist() if not m.is_dir()]
+                if len(members) != 1:
+                    raise refused("network_zip_not_one_file", count=len(members))
+                content = archive.read(members[0])
+        except zipfile.BadZipFile:
+            raise refused("network_zip_not_one_file", count=0) from None
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise refused("network_file_not_utf8") from None
+
+
+def _read_rows(
+    text: str,
+    report: NetworkImportReport,
+    *,
+    prefixes: tuple[str, ...],
+    home_mcc: str,
+    today: dt.date,
+) -> dict[Triplet, _Aggregate]:
+    lines = text.split("\n")
+    # A file that ends with a newline splits into a last empty string; one that does not
+    # ends with its last line unterminated, which may be a transfer cut short.
+    unterminated = lines[-1] != ""
+    if not unterminated:
+        lines.pop()
+    if not any(line.strip() for line in lines):
+        raise refused("network_file_empty")
+    header = lines[0].rstrip("\r")
+    if "," not in header:
+        delimiter = next((d for d in (";", "\t", "|") if d in header), None)
+        if delimiter is not None:
+            raise refused("network_file_bad_delimiter", delimiter=delimiter)
+    if tuple(cell.strip().lower() for cell in header.split(",")) != HEADER:
+        raise refused("network_file_bad_header")
+    latest = today + dt.timedelta(days=1)  # a network's clock may be a day ahead of Baku's
+    sightings: dict[Triplet, _Aggregate] = {}
+    last = len(lines)
+    for number in range(2, last + 1):
+        line = lines[number - 1].rstrip("\r")
+        if not line.strip():
+            continue
+        report.read += 1
+        parsed = _parse_row(line, prefixes=prefixes, home_mcc=home_mcc, latest=latest)
+        if isinstance(parsed, str):
+            if unterminated and number == last:
+                raise refused("network_file_truncated", line=number)
+            report.reject(parsed, number)
+            continue
+        day, imei_norm, imsi, msisdn, rat = parsed
+        report.accepted += 1
+        key = (day.replace(day=1), imei_norm, imsi, msisdn)
+        seen = sightings.get(key)
+        if seen is None:
+            sightings[key] = _Aggregate(day, day, rat)
+        else:
+            seen.first, seen.last = min(seen.first, day), max(seen.last, day)
+            seen.rats |= rat
+    if report.read == 0:
+        raise refused("network_file_empty")
+    return sightings
+
+
+def _parse_row(
+    line: str, *, prefixes: tuple[str, ...], home_mcc: str, latest: dt.date
+) -> tuple[dt.date, str, str, str, int] | str:
+    """The row's values, or the reason it is rejected."""
+    cells = [cell.strip() for cell in line.split(",")]
+    if len(cells) != 5:
+        return "field_count"
+    date_text, imei, imsi, msisdn, rat = cells
+    try:
+        day = dt.date.fromisoformat(date_text)
+    except ValueError:
+        return "date_invalid"
+    if day > latest:
+        return "date_in_future"
+    if not imei:
+        return "imei_empty"
+    if not (imei.isascii() and imei.isdigit()):
+        return "imei_not_digits"
+    if len(imei) < 14:
+        return "imei_too_short"
+    if len(imei) > 16:
+        return "imei_too_long"
+    if not (imsi.isascii() and imsi.isdigit() and 6 <= len(imsi) <= 15):
+        return "imsi_invalid"
+    if not imsi.startswith(home_mcc):
+        return "imsi_other_country"
+    if not imsi.startswith(prefixes):
+        return "imsi_other_operator"
+    msisdn = msisdn.removeprefix("+")
+    if not (msisdn.isascii() and msisdn.isdigit() and 8 <= len(msisdn) <= 15):
+        return "msisdn_invalid"
+    bit = RAT_BITS.get(rat.upper())
+    if bit is None:
+        return "rat_unknown"
+    return day, imei[:14], imsi, msisdn, bit
+
+
+def _check_thresholds(report: NetworkImportReport, settings: Settings) -> None:
+    other = sum(report.rejected.get(reason, 0) for reason in OTHER_OPERATOR_REASONS)
+    if other / report.read > settings.network_max_other_operator_share:
+        raise refused(
+            "network_file_other_operators",
+            share=other / report.read,
+            limit=settings.network_max_other_operator_share,
+        )
+    rejected = sum(report.rejected.values())
+    if rejected / report.read > settings.network_max_rejected_share:
+        raise refused(
+            "network_file_too_many_rejected",
+            share=rejected / report.read,
+            limit=settings.network_max_rejected_share,
+            reasons=", ".join(f"{r} {n}" for r, n in Counter(report.rejected).most_common()),
+        )
+
+
+# ---- merging --------------------------------------------------------------------------------
+
+
+def _merge(session: Session, sightings: dict[Triplet, _Aggregate], *, operator_id: int) -> None:
+    """Upsert the aggregated sightings: min of first seen, max of last seen, OR of RATs.
+
+    On PostgreSQL through a staging table filled by COPY, then one INSERT … ON CONFLICT."""
+    if session.get_bind().dialect.name == "postgresql":
+        _merge_by_copy(session, sightings, operator_id=operator_id)
+        return
+    table = NetworkSighting.__table__
+    items = list(sightings.items())
+    for start in range(0, len(items), _BATCH):
+        values = [
+            {
+                "month": month,
+                "imei_norm": imei_norm,
+                "imsi": imsi,
+                "msisdn": msisdn,
+                "operator_id": operator_id,
+                "first_seen": seen.first,
+                "last_seen": seen.last,
+                "rats": seen.rats,
+            }
+            for (month, imei_norm, imsi, msisdn), seen in items[start : start + _BATCH]
+        ]
+        statement = sqlite.insert(NetworkSighting).values(values)
+        excluded = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(_SIGHTING_KEY),
+                set_={
+                    "first_seen": func.min(table.c.first_seen, excluded.first_seen),
+                    "last_seen": func.max(table.c.last_seen, excluded.last_seen),
+                    "rats": table.c.rats.op("|")(excluded.rats),
+                },
+            )
+        )
+
+
+_SIGHTING_KEY = ("imei_norm", "imsi", "msisdn", "month", "operator_id")
+_SIGHTING_COLUMNS = (*_SIGHTING_KEY, "first_seen", "last_seen", "rats")
+
+
+def _merge_by_copy(
+    session: Session, sightings: dict[Triplet, _Aggregate], *, operator_id: int
+) -> None:
+    columns = ", ".join(_SIGHTING_COLUMNS)
+    session.execute(
+        text(
+            "CREATE TEMP TABLE network_staging (LIKE network_sightings INCLUDING DEFAULTS) "
+            "ON COMMIT DROP"
+        )
+    )
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY network_staging ({columns}) FROM STDIN") as copy:
+        for (month, imei_norm, imsi, msisdn), seen in sightings.items():
+            copy.write_row(
+                (imei_norm, imsi, msisdn, month, operator_id, seen.first, seen.last, seen.rats)
+            )
+    session.execute(
+        text(
+            f"INSERT INTO network_sightings ({columns}) SELECT {columns} FROM network_staging "
+            f"ON CONFLICT ({', '.join(_SIGHTING_KEY)}) DO UPDATE SET "
+            "first_seen = LEAST(network_sightings.first_seen, EXCLUDED.first_seen), "
+            "last_seen = GREATEST(network_sightings.last_seen, EXCLUDED.last_seen), "
+            "rats = network_sightings.rats | EXCLUDED.rats"
+        )
+    )
+    session.execute(text("DROP TABLE network_staging"))
+
+
+def _first_sightings(
+    session: Session,
+    sightings: dict[Triplet, _Aggregate],
+    *,
+    settings: Settings,
+    run_id: int,
+    now: dt.datetime,
+) -> int:
+    """Mark every IMEI of the file seen, and start the grace period (with its SMS) of each
+    unregistered one the networks see for the first time. Set-based: an IMEI already known
+    costs no row of Python objects, only its share of a bulk UPDATE."""
+    msisdns: dict[str, set[str]] = {}
+    for _month, imei_norm, _imsi, msisdn in sightings:
+        msisdns.setdefault(imei_norm, set()).add(msisdn)
+    keys = sorted(msisdns)
+    never_seen: list[str] = []  # known to the EIR, first time on a network
+    unknown = set(keys)
+    needs_grace: list[str] = []
+    columns = (
+        EirImei.imei_norm,
+        EirImei.first_seen_at,
+        EirImei.registered,
+        EirImei.grace_until,
+        EirImei.blacklist_reason,
+    )
+    for start in range(0, len(keys), _BATCH):
+        chunk = keys[start : start + _BATCH]
+        for imei_norm, first_seen_at, registered, grace_until, reason in session.execute(
+            select(*columns).where(EirImei.imei_norm.in_(chunk))
+        ):
+            unknown.discard(imei_norm)
+            if first_seen_at is None:
+                never_seen.append(imei_norm)
+                if not registered and grace_until is None and reason is None:
+                    needs_grace.append(imei_norm)
+    grace_until = now + dt.timedelta(days=settings.eir_grace_days)
+    for start in range(0, len(never_seen), _BATCH):
+        session.execute(
+            update(EirImei)
+            .where(EirImei.imei_norm.in_(never_seen[start : start + _BATCH]))
+            .values(first_seen_at=now, updated_at=now)
+        )
+    for start in range(0, len(needs_grace), _BATCH):
+        session.execute(
+            update(EirImei)
+            .where(EirImei.imei_norm.in_(needs_grace[start : start + _BATCH]))
+            .values(grace_until=grace_until)
+        )
+    new = sorted(unknown)
+    for start in range(0, len(new), _BATCH):
+        # Insert-or-ignore: a registration may make the row at this moment (it wins).
+        session.execute(
+            dialect_insert(session)(EirImei).on_conflict_do_nothing(index_elements=["imei_norm"]),
+            [
+                {
+                    "imei_norm": imei_norm,
+                    "registered": False,
+                    "clone": False,
+                    "first_seen_at": now,
+                    "grace_until": grace_until,
+                    "updated_at": now,
+                }
+                for imei_norm in new[start : start + _BATCH]
+            ],
+        )
+    register_url = f"{settings.public_url}/register"
+    for imei_norm in sorted([*new, *needs_grace]):
+        tell_grace_started(
+            session,
+            imei_norm=imei_norm,
+            msisdns=msisdns[imei_norm],
+            grace_until=grace_until,
+            register_url=register_url,
+        )
+    session.flush()
+    return len(new) + len(needs_grace)
+
+
+# ---- the ledger -----------------------------------------------------------------------------
+
+
+# Network imports and detection runs change the same IMEIs: on PostgreSQL they take
+# turns (a transaction-scoped advisory lock); SQLite's writers take turns anyway.
+_NETWORK_WRITES_LOCK = 80_080_001
+
+
+def serialise_network_writes(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _NETWORK_WRITES_LOCK})
+
+
+def _imported_before(session: Session, *, operator_code: str, sha256: str) -> bool:
+    return (
+        session.scalar(
+            select(OperatorRun.id).where(
+                OperatorRun.kind == RUN_KIND,
+                OperatorRun.outcome == "ok",
+                OperatorRun.source.startswith(f"{operator_code}:{sha256}:", autoescape=True),
+            )
+        )
+        is not None
+    )

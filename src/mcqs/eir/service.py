@@ -1,0 +1,161 @@
+"""Keeping each IMEI's network status: registrations, stolen reports, first sightings.
+
+Every change is a row of ``eir_imeis`` written in the transaction of its cause, and the
+status API reads that table, so a change shows in the next answer (no cache to refresh).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from mcqs.devices.imei import imei_with_check_digit
+from mcqs.devices.models import BlacklistedImei
+from mcqs.devices.service import is_blacklisted
+from mcqs.eir.models import BlacklistReason, EirImei
+from mcqs.i18n import gettext as _
+from mcqs.localtime import format_baku
+from mcqs.notifications.service import queue_sms
+
+
+def imei_row(session: Session, imei_norm: str, *, now: dt.datetime) -> EirImei:
+    """The IMEI's row, locked; made (unknown to the networks yet) when missing. Made with
+    insert-or-ignore, so a registration and an import making it at once both go on."""
+    session.execute(
+        dialect_insert(session)(EirImei)
+        .values(imei_norm=imei_norm, registered=False, clone=False, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["imei_norm"])
+    )
+    return session.get_one(EirImei, imei_norm, with_for_update=True, populate_existing=True)
+
+
+def dialect_insert(session: Session) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's or SQLite's)."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def mark_registered(session: Session, imei_norms: Iterable[str], *, now: dt.datetime) -> None:
+    """Registered: whitelisted; a grace period ends, and so does a grace-expiry blacklisting
+    (registering is how an owner unblocks the phone). Stolen and clone stay."""
+    for imei_norm in imei_norms:
+        row = imei_row(session, imei_norm, now=now)
+        row.registered = True
+        if row.blacklist_reason == BlacklistReason.GRACE_EXPIRED:
+            _unlist(row)
+        row.updated_at = now
+    session.flush()
+
+
+def report_stolen(
+    session: Session,
+    *,
+    imei_norm: str,
+    source: str,
+    operator_id: int | None = None,
+    now: dt.datetime,
+) -> EirImei:
+    """A stolen phone: blacklisted for every network, and refused by the registration check
+    (``devices``' blacklist) too. Reporting it again changes nothing."""
+    row = imei_row(session, imei_norm, now=now)
+    if row.blacklist_reason != BlacklistReason.STOLEN:
+        row.blacklist_reason = BlacklistReason.STOLEN
+        row.blacklisted_at = now
+        row.blacklist_source = source
+        row.blacklist_operator_id = operator_id
+        row.blacklist_run_id = None
+        row.updated_at = now
+    if not is_blacklisted(session, imei_norm=imei_norm):
+        session.add(BlacklistedImei(imei_norm=imei_norm, reason="stolen", listed_at=now))
+    session.flush()
+    return row
+
+
+def start_grace(
+    session: Session,
+    row: EirImei,
+    *,
+    msisdns: Iterable[str],
+    grace: dt.timedelta,
+    register_url: str,
+    now: dt.datetime,
+) -> bool:
+    """First sight of an unregistered IMEI: its grace period starts and every number seen
+    using it is told the deadline. Returns False (nothing done) when it is not a first
+    sight of an unregistered IMEI."""
+    if row.first_seen_at is None:
+        row.first_seen_at = now
+    if row.registered or row.grace_until is not None or row.blacklist_reason is not None:
+        return False
+    row.grace_until = now + grace
+    row.updated_at = now
+    tell_grace_started(
+        session,
+        imei_norm=row.imei_norm,
+        msisdns=msisdns,
+        grace_until=row.grace_until,
+        register_url=register_url,
+    )
+    return True
+
+
+def tell_grace_started(
+    session: Session,
+    *,
+    imei_norm: str,
+    msisdns: Iterable[str],
+    grace_until: dt.datetime,
+    register_url: str,
+) -> None:
+    """The SMS to every number seen using an unregistered IMEI: the deadline, and where."""
+    imei = imei_with_check_digit(imei_norm)
+    for msisdn in sorted(set(msisdns)):
+        phone = sms_phone(msisdn)
+        if phone is None:
+            continue
+        queue_sms(
+            session,
+            phone=phone,
+            application_id=None,
+            text=_(
+                "İMEİ {imei} olan cihazınız qeydiyyatda deyil. {deadline} tarixinədək "
+                "qeydiyyatdan keçirin ({url}), əks halda mobil şəbəkədə bloklanacaq."
+            ).format(imei=imei, deadline=format_baku(grace_until), url=register_url),
+        )
+
+
+def tell_blocked(
+    session: Session, *, imei_norm: str, msisdns: Iterable[str], register_url: str
+) -> None:
+    imei = imei_with_check_digit(imei_norm)
+    for msisdn in sorted(set(msisdns)):
+        phone = sms_phone(msisdn)
+        if phone is not None:
+            queue_sms(
+                session,
+                phone=phone,
+                application_id=None,
+                text=_(
+                    "İMEİ {imei} olan cihazınız qeydiyyatdan keçirilmədiyi üçün mobil "
+                    "şəbəkədə bloklandı. Qeydiyyat: {url}"
+                ).format(imei=imei, url=register_url),
+            )
+
+
+def sms_phone(msisdn: str) -> str | None:
+    """The E.164 number to text, for an Azerbaijani mobile MSISDN (994 + 9 digits)."""
+    if msisdn.startswith("994") and len(msisdn) == 12:
+        return f"+{msisdn}"
+    return None
+
+
+def _unlist(row: EirImei) -> None:
+    row.blacklist_reason = None
+    row.blacklisted_at = None
+    row.blacklist_source = None
+    row.blacklist_operator_id = None
+    row.blacklist_run_id = None

@@ -1,0 +1,205 @@
+"""The worker claims and marks done jobs in batches: the flow's promises hold as they did
+one job at a time (one registration per IMEI, every paid application registered or rejected
+with a refund owed, one SMS per event), with two batch workers racing (PostgreSQL), a
+worker dying with its batch leased, and finished jobs purged after their retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from mcqs.applications.models import Application
+from mcqs.db import Database, utcnow
+from mcqs.jobs.models import Job
+from mcqs.jobs.queue import LEASE, TASKS, JobContext, _claim, enqueue, run_due_jobs, task
+from mcqs.notifications.models import SmsMessage
+from mcqs.payments.models import Refund
+from mcqs.registrations.models import RegistrationImei
+from mcqs.wiring import connect
+
+from factories import create_paid_application
+
+
+def in_parallel(*runs: Callable[[], Any]) -> list[Any]:
+    """Run each callable in its own thread (its own connection), started together."""
+    barrier = threading.Barrier(len(runs))
+    results: list[Any] = [None] * len(runs)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[n] = runs[n]()
+        except BaseException as error:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(runs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    return results
+
+
+def assert_flow_promises_hold(db: Database, imeis: list[str]) -> None:
+    with db.transaction() as session:
+        applications = session.scalars(select(Application)).all()
+        refunds = Counter(session.scalars(select(Refund.application_id)))
+        active = Counter(
+            session.scalars(select(RegistrationImei.imei_norm).where(RegistrationImei.active))
+        )
+        sms = Counter(session.scalars(select(SmsMessage.application_id)))
+        sms_statuses = set(session.scalars(select(SmsMessage.status)))
+        jobs = session.execute(select(Job.status, Job.attempts)).all()
+    assert {a.status for a in applications} <= {"registered", "rejected"}, "none left paid"
+    rejected = {a.id for a in applications if a.status == "rejected"}
+    assert set(refunds) == rejected and set(refunds.values()) <= {1}, "one refund per rejection"
+    assert set(active) == {imei[:14] for imei in imeis} and set(active.values()) == {1}
+    assert set(sms) == {a.id for a in applications} and set(sms.values()) == {1}
+    assert sms_statuses == {"sent"}
+    assert {(status, attempts) for status, attempts in jobs} == {("done", 1)}, "each ran once"
+
+
+def test_a_batch_worker_keeps_the_flows_promises(
+    db: Database, demo_imeis, services, run_worker
+) -> None:
+    with db.transaction() as session:
+        for n in range(12):
+            create_paid_application(session, imeis=(demo_imeis[n % 4],), fin=f"FIN{n:04d}")
+    connect()
+    ran = run_due_jobs(db, services, max_attempts=3, batch=5)
+    assert ran == 24, "12 registrations, then 12 SMS"
+    assert_flow_promises_hold(db, demo_imeis[:4])
+
+
+@pytest.mark.postgres_only
+def test_two_batch_workers_racing_keep_the_flows_promises(
+    db: Database, demo_imeis, services
+) -> None:
+    """Two workers claim batches from one queue at the same moment, many paid applications
+    competing for few IMEIs: no job runs twice, no IMEI is registered twice."""
+    with db.transaction() as session:
+        for n in range(40):
+            create_paid_application(session, imeis=(demo_imeis[n % 5],), fin=f"FIN{n:04d}")
+    connect()
+
+    def worker() -> int:
+        return run_due_jobs(db, services, max_attempts=3, batch=7)
+
+    ran = in_parallel(worker, worker)
+    assert sum(ran) == 80 and min(ran) > 0, f"both workers worked: {ran}"
+    assert_flow_promises_hold(db, demo_imeis[:5])
+
+
+@pytest.fixture
+def noted() -> Any:
+    seen: list[int] = []
+
+    @task("tests.note")
+    def note(context: JobContext, payload: dict[str, Any]) -> None:
+        if payload.get("fail"):
+            raise RuntimeError("the party did not answer")
+        seen.append(payload["n"])
+
+    try:
+        yield seen
+    finally:
+        TASKS.pop("tests.note", None)
+
+
+def queue_notes(db: Database, count: int, **payload: Any) -> list[int]:
+    with db.transaction() as session:
+        return [enqueue(session, "tests.note", {"n": n, **payload}).id for n in range(count)]
+
+
+def jobs_by_id(db: Database) -> dict[int, Job]:
+    with db.transaction() as session:
+        return {job.id: job for job in session.scalars(select(Job))}
+
+
+def test_a_dead_workers_batch_is_taken_once_its_lease_runs_out(db: Database, noted) -> None:
+    queue_notes(db, 6)
+    now = utcnow()
+    dead = _claim(db, now=now, count=4)  # claimed, then the worker died
+    assert len(dead) == 4
+    assert run_due_jobs(db, None, max_attempts=3, batch=10, now=now) == 2, "the others only"
+    assert run_due_jobs(db, None, max_attempts=3, batch=10, now=now + LEASE / 2) == 0
+    assert run_due_jobs(db, None, max_attempts=3, batch=10, now=now + LEASE) == 4
+    assert sorted(noted) == list(range(6))
+    jobs = jobs_by_id(db)
+    assert {job.status for job in jobs.values()} == {"done"}
+    assert sorted(job.attempts for job in jobs.values()) == [1, 1, 2, 2, 2, 2]
+
+
+def test_a_job_that_outlived_its_lease_is_left_to_its_new_owner(db: Database, noted) -> None:
+    """The first worker comes back after its lease ran out and another claimed the job:
+    marking its batch done writes nothing over the new claim."""
+    from mcqs.jobs.queue import _record_done
+
+    (job_id,) = queue_notes(db, 1)
+    now = utcnow()
+    first = _claim(db, now=now, count=5)
+    second = _claim(db, now=now + LEASE, count=5)
+    assert [c.id for c in first] == [c.id for c in second] == [job_id]
+    _record_done(db, first, now=now + LEASE)
+    job = jobs_by_id(db)[job_id]
+    assert (job.status, job.attempts) == ("running", 2), "still the second worker's"
+    _record_done(db, second, now=now + LEASE)
+    assert jobs_by_id(db)[job_id].status == "done"
+
+
+def test_a_failing_job_in_a_batch_is_retried_alone(db: Database, noted) -> None:
+    good = queue_notes(db, 3)
+    (bad,) = queue_notes(db, 1, fail=True)
+    now = utcnow()
+    assert run_due_jobs(db, None, max_attempts=3, batch=10, now=now) == 4
+    jobs = jobs_by_id(db)
+    assert {jobs[i].status for i in good} == {"done"}
+    assert (jobs[bad].status, jobs[bad].attempts) == ("queued", 1)
+    assert jobs[bad].last_error is not None and "did not answer" in jobs[bad].last_error
+    assert jobs[bad].run_after == now + dt.timedelta(seconds=2)
+
+
+def test_finished_jobs_are_purged_after_the_retention(
+    db: Database, noted, run_worker, services
+) -> None:
+    """The worker's sweep deletes done and failed jobs MCQS_JOB_RETENTION_DAYS after they
+    ended; queued and running ones, and recent finished ones, stay."""
+    days = services.settings.job_retention_days
+    now = utcnow()
+    old_done, old_failed, recent, waiting = queue_notes(db, 4)
+    with db.transaction() as session:
+        for job_id, status, ended in (
+            (old_done, "done", now - dt.timedelta(days=days, minutes=1)),
+            (old_failed, "failed", now - dt.timedelta(days=days, minutes=1)),
+            (recent, "done", now - dt.timedelta(days=days) + dt.timedelta(minutes=1)),
+        ):
+            job = session.get_one(Job, job_id)
+            job.status, job.finished_at = status, ended  # type: ignore[assignment]
+        session.get_one(Job, waiting).run_after = now + dt.timedelta(days=1)
+    run_worker(now=now)
+    with db.transaction() as session:
+        left = dict(session.execute(select(Job.id, Job.status)).all())
+        assert session.scalar(select(func.count()).select_from(Job)) == 2
+    assert left == {recent: "done", waiting: "queued"}
+
+
+def test_a_worker_told_to_stop_hands_the_rest_of_its_batch_back(db: Database, noted) -> None:
+    """SIGTERM sets the worker's stop: the job under way is finished, the rest of the batch
+    is due again at once for any worker, with no attempt counted."""
+    queue_notes(db, 5)
+    now = utcnow()
+    assert run_due_jobs(db, None, max_attempts=3, batch=5, now=now, stopping=lambda: bool(noted))
+    assert noted == [0]
+    jobs = sorted(jobs_by_id(db).values(), key=lambda job: job.id)
+    assert [(job.status, job.attempts) for job in jobs] == [("done", 1)] + [("queued", 0)] * 4
+    assert {job.run_after for job in jobs[1:]} == {now}
+    assert run_due_jobs(db, None, max_attempts=3, batch=5, now=now) == 4
+    assert noted == [0, 1, 2, 3, 4]
