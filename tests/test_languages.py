@@ -64,6 +64,11 @@ def test_an_unsupported_language_falls_back_to_az_silently(client, where: str) -
     assert "mcqs_lang=xx" not in page.headers.get("set-cookie", "")
 
 
+def test_another_cookie_the_stdlib_would_refuse_does_not_hide_the_choice(client) -> None:
+    page = client.get("/", headers={"cookie": 'x={"a": 1}; mcqs_lang=en'})
+    assert _html_lang(page.text) == "en"
+
+
 def test_every_page_offers_each_language_named_in_itself(client) -> None:
     page = client.get("/status", params={"code": "ABC", "lang": "en"})
     links = re.findall(r'<a href="([^"]+)" lang="([a-z]+)" hreflang="\2"', page.text)

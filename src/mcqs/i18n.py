@@ -17,14 +17,14 @@ from enum import StrEnum
 from functools import cache
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -143,10 +143,12 @@ def switch_links(request: Request) -> list[tuple[Language, str, str]]:
 
     A relative link (path and query): it never names a host, so a forged Host header
     cannot reach it."""
-    params = [
-        (k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "lang"
-    ]
-    path = request.url.path
+    # A page shown at a one-time address (the portal's callback) names where the same page
+    # is shown again, so that switching its language does not replay the address.
+    again = getattr(request.state, "shown_again_at", None)
+    url = urlsplit(str(again)) if again is not None else request.url
+    params = [(k, v) for k, v in parse_qsl(url.query, keep_blank_values=True) if k != "lang"]
+    path = url.path
     return [
         (lang, NAMES[lang], f"{path}?{urlencode([*params, ('lang', lang.value)])}")
         for lang in Language
@@ -205,13 +207,9 @@ class LanguageMiddleware:
 
 
 def _cookie(scope: Scope) -> str | None:
+    # Starlette's parser, as browsers read cookies: another site cookie with a character
+    # SimpleCookie refuses (a space, JSON) does not hide ours.
     for name, value in scope.get("headers", []):
         if name == b"cookie":
-            cookie = SimpleCookie()
-            try:
-                cookie.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie header means "no choice"
-                return None
-            if COOKIE in cookie:
-                return cookie[COOKIE].value
+            return cookie_parser(value.decode("latin-1")).get(COOKIE)
     return None

@@ -86,8 +86,11 @@ def citizen_in_session(request: Request) -> SignedInCitizen | None:
                 session, settings=app.settings, session_id=session_id, now=utcnow()
             )
         if active is None:
-            # Signed out elsewhere, or run out: this browser is anonymous from now on.
-            del request.session[SESSION_KEY]
+            # Signed out (here or in another copy of this cookie), or run out: this browser
+            # is a new anonymous one from now on. Everything the session held goes with it,
+            # so the applications it remembered while signed in are not reachable from a
+            # copy of the cookie.
+            request.session.clear()
         else:
             citizen = SignedInCitizen(fin=active.fin, name=active.name)
     request.state.citizen = citizen

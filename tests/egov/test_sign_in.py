@@ -225,6 +225,35 @@ def test_a_cookie_copied_before_signing_out_signs_nobody_in(
     assert "data-fin=" not in client.get("/").text
 
 
+def test_applications_remembered_while_signed_in_leave_with_the_session(
+    client: Any, http: httpx.Client, db: Database, demo_imeis: list[str]
+) -> None:
+    """A cookie copied while signed in, replayed after signing out, reaches neither the
+    application form nor the receipt of what was made while signed in."""
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    assert check_signed_in(client, demo_imeis[0]).status_code == 303
+    with db.reading() as session:
+        code = session.scalars(select(Application.notification_code)).one()
+    assert client.get("/application").status_code == 200  # signed in: the form, to pay
+    home = client.get("/")
+    copied = client.cookies.get("mcqs_session")
+    client.post("/egov/sign-out", data={"csrf_token": csrf_token_of(home.text)})
+    client.cookies.set("mcqs_session", copied)
+    form = client.get("/application", follow_redirects=False)
+    assert form.status_code == 303 and form.headers["location"].endswith("/register")
+    receipt = client.get(f"/receipts/{code}", follow_redirects=False)
+    assert receipt.status_code in (303, 404)  # unpaid: no receipt; paid: only the verify page
+    assert ELVIN.fin not in receipt.text and ELVIN.surname not in receipt.text
+
+
+def test_signing_in_again_ends_the_sign_in_before(client: Any, http: httpx.Client) -> None:
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    copied = client.cookies.get("mcqs_session")
+    assert sign_in(client, http, fin=AYNUR.fin).status_code == 303  # over it, no sign-out
+    client.cookies.set("mcqs_session", copied)
+    assert client.get("/my-devices").status_code == 401
+
+
 def _age_sessions(db: Database, **ago: dt.timedelta) -> None:
     from sqlalchemy import update
 
@@ -363,6 +392,26 @@ def test_an_id_token_that_fails_a_check_signs_nobody_in(
     assert "data-fin=" not in client.get("/").text
     # The same browser signs in once the portal behaves.
     assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+
+
+def test_a_refusal_is_in_the_page_language_and_switching_it_replays_nothing(
+    client: Any, http: httpx.Client, simulators: str
+) -> None:
+    from mcqs.i18n import Language, translations
+
+    client.cookies.set("mcqs_lang", "en")
+    with portal_misbehaving(http, simulators, id_token="wrong_nonce"):
+        refused = sign_in(client, http, fin=ELVIN.fin)
+    assert alert_code(refused.text) == "egov_token_nonce"
+    english = translations(Language.EN).gettext(messages.AZ["egov_token_nonce"])
+    assert english != messages.AZ["egov_token_nonce"] and english in refused.text
+    # The switcher names the refusal again, not the callback's one-time address.
+    switch = re.search(r'href="([^"]*lang=ru)"', refused.text)
+    assert switch and "/egov/refused?" in switch.group(1) and "state=" not in switch.group(1)
+    again = client.get(switch.group(1).replace("&amp;", "&"))
+    assert alert_code(again.text) == "egov_token_nonce" and 'lang="ru"' in again.text
+    # Only a sign-in refusal's own codes are shown there.
+    assert alert_code(client.get("/egov/refused?reason=csrf_refused").text) == "egov_refused"
 
 
 def test_a_token_without_the_fin_claim_signs_nobody_in(web: Any, http: httpx.Client) -> None:

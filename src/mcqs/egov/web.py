@@ -49,13 +49,24 @@ def _egov(request: Request) -> StarletteOAuth2App:
 
 def sign_in_refused(request: Request, code: str) -> Response:
     """Why signing in did not work, with a retry and the path without login."""
+    # Shown at the callback's one-time address: the language switcher goes to egov:refused.
+    request.state.shown_again_at = public_url_for(request, "egov:refused").include_query_params(
+        reason=code
+    )
     return render(
         request,
         "egov_refused.html",
         status_code=_STATUS.get(code, 403 if code.startswith("egov_token") else 400),
-        message=messages.AZ[code],
+        message=messages.message(code),
         code=code,
     )
+
+
+@router.get("/egov/refused", name="egov:refused")
+def refused_again(request: Request, principal: AnyBrowser, reason: str = "") -> Response:
+    """A refusal shown again (in another language): only a sign-in refusal's own code."""
+    known = reason in _STATUS or reason.startswith("egov_")
+    return sign_in_refused(request, reason if known and reason in messages.AZ else "egov_refused")
 
 
 @router.get("/egov/sign-in", name="egov:sign_in")
@@ -116,6 +127,9 @@ async def callback(request: Request, principal: AnyBrowser) -> Response:
     session_id = await run_in_threadpool(
         _begin, app, fin=fin, name=name, id_token=str(token["id_token"])
     )
+    previous = request.session.get(SESSION_KEY)
+    if isinstance(previous, str):  # signed in again over another sign-in: that one ends
+        await run_in_threadpool(_end, app, previous)
     request.session.clear()
     request.session[SESSION_KEY] = session_id
     forget_citizen(request)
