@@ -62,8 +62,8 @@ def test_the_demo_restarts_a_dead_worker_and_healthz_tells_meanwhile(
         os.kill(worker, signal.SIGSTOP)  # alive but silent: hung, or stuck on a party
         wait_for(lambda: health(url) == 503, 15, "/healthz to notice the silent worker")
         os.kill(worker, signal.SIGKILL)
-        wait_for(lambda: worker_pids(demo.pid) not in ([], [worker]), 15, "a new worker")
-        wait_for(lambda: health(url) == 200, 15, "/healthz to see the new worker")
+        wait_for(lambda: worker_pids(demo.pid) not in ([], [worker]), 60, "a new worker")
+        wait_for(lambda: health(url) == 200, 60, "/healthz to see the new worker")
         [restarted] = worker_pids(demo.pid)
     finally:
         demo.send_signal(signal.SIGINT)
