@@ -129,15 +129,16 @@ def import_tac(
     from mcqs.errors import DomainError
     from mcqs.messages import operator_text
 
-    def interrupt(signum: int, _frame: object) -> None:
-        # Python's default for SIGTERM ends the process where it stands, and the ledger
-        # would say "running" for ever: end the import instead, rolled back and on record.
-        raise ImportInterrupted(signal.Signals(signum).name)
-
+    # Python's default for SIGTERM ends the process where it stands, and the ledger would
+    # say "running" for ever: the import is asked to stop instead, and stops between rows,
+    # rolled back and on record.
+    stop = threading.Event()
     db = Database(load_settings().database_url)
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     try:
-        report = import_tac_file(db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"))
+        report = import_tac_file(
+            db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"), stop=stop
+        )
     except DomainError as error:
         typer.secho(f"import failed: {operator_text(error)}", fg="red", err=True)
         raise typer.Exit(2) from error

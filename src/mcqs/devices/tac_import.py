@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -108,13 +109,20 @@ def detect_format(path: Path) -> str:
 
 
 def import_tac_file(
-    db: Database, path: Path, *, fmt: str | None = None, started_by: str = "cli"
+    db: Database,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    started_by: str = "cli",
+    stop: threading.Event | None = None,
 ) -> ImportReport:
     """Import a TAC file (format detected unless given) and record the run in the ledger.
 
     New TACs are inserted; TACs already known get the file's brand and model. Any error
     rolls the whole import back, marks the run ``failed`` (``interrupted`` when stopped by
-    a signal: the caller turns SIGTERM into :class:`ImportInterrupted`) and is raised again."""
+    a signal) and is raised again. ``stop``, set by the caller's SIGTERM handler, is looked
+    at between rows and before the commit: raising there, never from inside a database
+    call, leaves the connection able to roll back."""
     run_id = _start_run(db, path=path, started_by=started_by)
     report: ImportReport | None = None
     try:
@@ -123,8 +131,9 @@ def import_tac_file(
             raise InvalidInput("tac_file_unknown_format", field="fmt", fmt=fmt)
         report = ImportReport(fmt=fmt)
         with db.transaction() as session:
-            rows = _usable_rows(path, report)
+            rows = _until_stopped(_usable_rows(path, report), stop)
             report.imported, report.updated = _upsert(session, rows, source=fmt)
+            _stop_if_asked(stop)
     except BaseException as exc:  # an interrupted run ended too: say so in the ledger
         interrupted = isinstance(exc, ImportInterrupted | KeyboardInterrupt)
         outcome = INTERRUPTED if interrupted else "failed"
@@ -132,6 +141,18 @@ def import_tac_file(
         raise
     _finish_run(db, run_id, outcome="ok", report=report, detail=report.summary())
     return report
+
+
+def _stop_if_asked(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise ImportInterrupted("SIGTERM")
+
+
+def _until_stopped(rows: Iterator[_TacRow], stop: threading.Event | None) -> Iterator[_TacRow]:
+    for number, row in enumerate(rows):
+        if number % 1000 == 0:
+            _stop_if_asked(stop)
+        yield row
 
 
 class ImportInterrupted(BaseException):
