@@ -12,22 +12,32 @@ visits share). Each page is checked as it is reached, at both widths.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
 import pytest
-from browser.test_citizen_flow import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _future_expiry
+from browser.steps import (
+    DESKTOP,
+    EGOV_AUTHORIZE,
+    LANGUAGES,
+    PAY_PAGE,
+    PHONE,
+    PHONE_TYPED,
+    branded_imeis,
+    fill_card,
+    fill_check_form,
+    press_pay,
+    receipt_code,
+    wrong_check_digit,
+)
 
-from conftest import FIXED_CODE, System, skip_or_fail, whole_system
+from conftest import System, skip_or_fail
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-APPROVED_VISA = "4228 6500 0001 8101"
 
 
 @dataclass
@@ -61,31 +71,27 @@ def _check_form(page: Any, journey: Journey) -> None:
     page.goto(journey.url("/register"))
 
 
-def _fill_check_form(page: Any, journey: Journey, imei: str) -> None:
-    page.locator("#id_card").fill(journey.citizen.id_card)
-    page.locator("#fin").fill(journey.citizen.fin)
-    page.locator("#imei_1").fill(imei)
-    page.locator("#security_code").fill(FIXED_CODE)
+def _check(page: Any, journey: Journey, imei: str) -> None:
+    fill_check_form(page, citizen=journey.citizen, imei=imei)
     page.locator("button[name=action][value=check]").click()
 
 
 def _check_form_with_errors(page: Any, journey: Journey) -> None:
-    wrong = journey.imei[:-1] + str((int(journey.imei[-1]) + 1) % 10)
-    _fill_check_form(page, journey, wrong)
+    _check(page, journey, wrong_check_digit(journey.imei))
     page.locator("#imei_1-error[data-error=imei_bad_check_digit]").wait_for()
 
 
 def _application_form(page: Any, journey: Journey) -> None:
-    _fill_check_form(page, journey, journey.imei)
+    _check(page, journey, journey.imei)
     page.wait_for_url("**/application")
 
 
 def _payment_pending(page: Any, journey: Journey) -> None:
     """Back from GoldenPay before paying: GoldenPay says 'waiting', the page says pending."""
-    page.locator("#phone").fill("050 123 45 67")
+    page.locator("#phone").fill(PHONE_TYPED)
     page.locator("#card_type").check()
     page.locator("form.form button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/_sim/goldenpay/web/paypage\?payment_key="))
+    page.wait_for_url(PAY_PAGE)
     journey.pay_page_url = page.url
     key = page.url.split("payment_key=", 1)[1]
     page.goto(journey.url(f"/payments/goldenpay/success?payment_key={key}"))
@@ -94,12 +100,9 @@ def _payment_pending(page: Any, journey: Journey) -> None:
 
 def _receipt(page: Any, journey: Journey) -> None:
     page.goto(journey.pay_page_url)
-    page.locator("#card_number").fill(APPROVED_VISA)
-    page.locator("#expiry").fill(_future_expiry())
-    page.locator("#cvv").fill("123")
-    page.locator("button[name=action][value=pay]").click()
-    page.wait_for_url(re.compile(r"/receipts/[0-9A-Z]+$"))
-    journey.notification_code = page.url.rsplit("/", 1)[-1]
+    fill_card(page)
+    press_pay(page)
+    journey.notification_code = receipt_code(page)
 
 
 def _verify(page: Any, journey: Journey) -> None:
@@ -129,7 +132,7 @@ def _sign_in_refused(page: Any, journey: Journey) -> None:
 def _signed_in_check_form(page: Any, journey: Journey) -> None:
     """Signed in on the e-gov simulator as the journey's citizen: only the IMEI to type."""
     page.goto(journey.url("/egov/sign-in"))
-    page.wait_for_url(re.compile(r"/_sim/egov/authorize\?"))
+    page.wait_for_url(EGOV_AUTHORIZE)
     page.get_by_label(re.compile(journey.citizen.fin)).check()
     page.get_by_role("button", name="Daxil ol").click()  # the portal's page, in Azerbaijani
     page.wait_for_url("**/register")
@@ -177,32 +180,6 @@ PAGES: list[Visit] = [
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    database = tmp_path_factory.mktemp("accessibility") / "mcqs.sqlite3"
-    with whole_system(f"sqlite:///{database}") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        skip_or_fail("Browser test", "Debian's chromium is not installed (apt-get chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("Browser test", "playwright is not installed (pip install -e '.[dev]')")
-        raise
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
 def axe_source() -> str:
     try:
         return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
@@ -237,18 +214,16 @@ def describe(violations: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("lang", ["az", "en", "ru"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_page_has_no_wcag_violations(
-    system: System, browser: Any, axe_source: str, lang: str
+    system: System, page_on: Any, axe_source: str, lang: str
 ) -> None:
-    from mcqs.devices.demo import example_imeis
     from mcqs_simulators.population.citizens import CITIZENS
 
-    citizen = CITIZENS[["az", "en", "ru"].index(lang) + 3]
-    with system.db.transaction() as session:
-        # A fresh IMEI per language: each journey pays for its own.
-        imeis = [row[0] for row in example_imeis(session, count=30) if row[1]]
-    index = ["az", "en", "ru"].index(lang)
+    index = LANGUAGES.index(lang)
+    citizen = CITIZENS[index + 3]
+    # A fresh IMEI per language: each journey pays for its own.
+    imeis = [row[0] for row in branded_imeis(system, 30)]
     journey = Journey(
         system=system,
         lang=lang,
@@ -256,22 +231,17 @@ def test_every_page_has_no_wcag_violations(
         imei=imeis[index],
         extra={"unpaid_imei": imeis[3 + index]},
     )
-    context = browser.new_context(locale="az-AZ", viewport=PHONE)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
+    page = page_on(PHONE)
     found: dict[str, list[str]] = {}
-    try:
-        for visit in PAGES:
-            page.set_viewport_size(PHONE)
-            visit.open(page, journey)
-            assert page.locator("html").get_attribute("lang") == lang, visit.name
-            for width, viewport in (("390px", PHONE), ("desktop", DESKTOP)):
-                page.set_viewport_size(viewport)
-                violations = describe(axe_violations(page, axe_source))
-                if violations:
-                    found[f"{visit.name} at {width}"] = violations
-    finally:
-        context.close()
+    for visit in PAGES:
+        page.set_viewport_size(PHONE)
+        visit.open(page, journey)
+        assert page.locator("html").get_attribute("lang") == lang, visit.name
+        for width, viewport in (("390px", PHONE), ("desktop", DESKTOP)):
+            page.set_viewport_size(viewport)
+            violations = describe(axe_violations(page, axe_source))
+            if violations:
+                found[f"{visit.name} at {width}"] = violations
     assert found == {}, "\n".join(
         f"{where}:\n  " + "\n  ".join(items) for where, items in found.items()
     )
@@ -279,23 +249,19 @@ def test_every_page_has_no_wcag_violations(
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "desktop"])
 def test_the_skip_link_is_the_first_stop_and_leads_to_the_main_content(
-    system: System, browser: Any, viewport: dict[str, int]
+    system: System, page_on: Any, viewport: dict[str, int]
 ) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport=viewport)
-    try:
-        page = context.new_page()
-        page.goto(system.url + "/register")
-        page.keyboard.press("Tab")
-        skip = page.locator("a.skip-link")
-        expect(skip).to_be_focused()
-        expect(skip).to_have_attribute("href", "#main")
-        expect(skip).to_be_in_viewport()
-        page.keyboard.press("Enter")
-        expect(page.locator("main#main")).to_be_focused()
-        # The next Tab goes into the page's content, past the header.
-        page.keyboard.press("Tab")
-        assert page.evaluate("document.activeElement.closest('main') !== null")
-    finally:
-        context.close()
+    page = page_on(viewport, locale=None)
+    page.goto(system.url + "/register")
+    page.keyboard.press("Tab")
+    skip = page.locator("a.skip-link")
+    expect(skip).to_be_focused()
+    expect(skip).to_have_attribute("href", "#main")
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+    # The next Tab goes into the page's content, past the header.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null")

@@ -12,94 +12,30 @@ import base64
 import io
 import re
 import wave
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser.test_citizen_flow import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    SCREENSHOTS,
-    TIMEOUT_MS,
-    _future_expiry,
+from browser.steps import (
+    APPROVED_VISA,
+    DECLINED,
+    DESKTOP,
+    INSUFFICIENT_FUNDS,
+    MASKED_APPROVED_VISA,
+    PAY_PAGE,
+    PHONE,
+    PHONE_TYPED,
+    branded_imeis,
+    fill_card,
+    fill_check_form,
+    press_pay,
+    receipt_code,
+    shot,
+    wrong_check_digit,
 )
 
-from conftest import FIXED_CODE, System, skip_or_fail, whole_system
+from conftest import FIXED_CODE, System
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"width": 390, "height": 844}  # a common phone, in CSS pixels
-DESKTOP = {"width": 1280, "height": 800}
-DECLINED = "4000 0000 0000 0002"
-INSUFFICIENT_FUNDS = "4000 0000 0000 9995"
-APPROVED_VISA = "4228 6500 0001 8101"
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    database = tmp_path_factory.mktemp("citizen-view") / "mcqs.sqlite3"
-    with whole_system(f"sqlite:///{database}") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        skip_or_fail("Browser test", "Debian's chromium is not installed (apt-get chromium)")
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        skip_or_fail("Browser test", "playwright is not installed (pip install -e '.[dev]')")
-        raise
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page_on(browser: Any) -> Iterator[Any]:
-    """``page_on(viewport)``: a fresh browser context (its own session) and page; page
-    errors fail the test."""
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def open_page(viewport: dict[str, int]) -> Any:
-        context = browser.new_context(locale="az-AZ", viewport=viewport)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-    assert not errors, errors
-
-
-def _imeis(system: System) -> list[tuple[str, str, str]]:
-    from mcqs.devices.demo import example_imeis
-
-    with system.db.transaction() as session:
-        return [row for row in example_imeis(session, count=10) if row[1]]
-
-
-def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
-def _fill_check_form(page: Any, *, citizen: Any, imei: str) -> None:
-    page.locator("#id_card").fill(citizen.id_card)
-    page.locator("#fin").fill(citizen.fin)
-    page.locator("#imei_1").fill(imei)
-    page.locator("#security_code").fill(FIXED_CODE)
 
 
 def test_enter_checks_and_the_error_summary_leads_on_a_phone(system: System, page_on: Any) -> None:
@@ -108,13 +44,13 @@ def test_enter_checks_and_the_error_summary_leads_on_a_phone(system: System, pag
     from mcqs_simulators.population.citizens import CITIZENS
 
     citizen = CITIZENS[0]
-    imei = _imeis(system)[0][0]
+    imei = branded_imeis(system, 10)[0][0]
     page = page_on(PHONE)
     page.goto(system.url + "/register")
 
     # Enter in the FİN field with a mistyped IMEI: the check runs (and says what is wrong);
     # it is not "Yeni kod", which would answer with no error at all.
-    _fill_check_form(page, citizen=citizen, imei=imei[:-1] + str((int(imei[-1]) + 1) % 10))
+    fill_check_form(page, citizen=citizen, imei=wrong_check_digit(imei))
     page.locator("#fin").press("Enter")
     summary = page.locator(".error-summary")
     expect(summary).to_be_visible()
@@ -130,7 +66,7 @@ def test_enter_checks_and_the_error_summary_leads_on_a_phone(system: System, pag
     first_error = summary.locator("li a").first.bounding_box()
     assert first_error is not None
     assert first_error["y"] + first_error["height"] <= PHONE["height"]
-    _shot(page, "02c-check-form-phone-error-summary")
+    shot(page, "02c-check-form-phone-error-summary", full_page=False)
 
     # A summary link takes the citizen to the field.
     summary.locator("li a").first.click()
@@ -152,28 +88,26 @@ def test_each_goldenpay_outcome_reads_its_own_and_keeps_the_card_type(
     from mcqs_simulators.population.citizens import CITIZENS
 
     citizen = CITIZENS[1]
-    imei, brand, model = _imeis(system)[1]
+    imei, brand, model = branded_imeis(system, 10)[1]
     page = page_on(DESKTOP)
     page.goto(system.url + "/register")
-    _fill_check_form(page, citizen=citizen, imei=imei)
+    fill_check_form(page, citizen=citizen, imei=imei)
     page.get_by_role("button", name="Məlumatları yoxla").click()
     page.wait_for_url("**/application")
     expect(page.locator("main")).to_contain_text(device_name(brand, model))
-    page.locator("#phone").fill("050 123 45 67")
+    page.locator("#phone").fill(PHONE_TYPED)
     page.get_by_label("MasterCard").check()
 
     def pay(card: str | None) -> None:
         page.get_by_role("button", name="Təsdiqlə və ödəniş et").click()
-        page.wait_for_url(re.compile(r"/_sim/goldenpay/web/paypage\?payment_key="))
+        page.wait_for_url(PAY_PAGE)
         if card is None:
             page.locator("button[name=action][value=cancel]").click()
             return
-        page.locator("#card_number").fill(card)
-        page.locator("#expiry").fill(_future_expiry())
-        page.locator("#cvv").fill("123")
-        page.locator("button[name=action][value=pay]").click()
+        fill_card(page, card)
+        press_pay(page)
 
-    for card, code, shot in (
+    for card, code, name in (
         (DECLINED, "payment_declined", "03b-payment-declined"),
         (INSUFFICIENT_FUNDS, "payment_insufficient_funds", None),
         (None, "payment_cancelled", None),
@@ -186,15 +120,15 @@ def test_each_goldenpay_outcome_reads_its_own_and_keeps_the_card_type(
         expect(page.locator(".error-summary")).to_be_focused()
         # The card type chosen before stays chosen, so "pay again" is one press.
         expect(page.get_by_label("MasterCard")).to_be_checked()
-        if shot:
-            page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=True)
+        if name:
+            shot(page, name)
 
     # MasterCard was chosen, a Visa card paid: the receipt names the card that paid.
     pay(APPROVED_VISA)
-    page.wait_for_url(re.compile(r"/receipts/[0-9A-Z]+$"))
+    receipt_code(page)
     label = page.locator("dt", has_text="Ödəniş növü")
     payment_type = label.locator("xpath=following-sibling::dd[1]")
-    expect(payment_type).to_have_text("Visa, 422865******8101")
+    expect(payment_type).to_have_text(f"Visa, {MASKED_APPROVED_VISA}")
     expect(page.locator("section.receipt")).to_contain_text(device_name(brand, model))
 
 

@@ -8,78 +8,39 @@ Screenshots go to ``test-output/screenshots/`` like the other browser tests'; wi
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from browser.test_citizen_flow import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    SCREENSHOTS,
-    TIMEOUT_MS,
-    _future_expiry,
+from browser.steps import (
+    APPROVED_VISA,
+    EGOV_AUTHORIZE,
+    LANGUAGES,
+    PAY_PAGE,
+    PHONE,
+    PHONE_TYPED,
+    branded_imeis,
+    fill_card,
+    future_expiry,
+    press_pay,
+    receipt_code,
+    shot,
 )
 
-from conftest import FIXED_CODE, System, skip_or_fail, whole_system
+from conftest import FIXED_CODE, System
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CARD = "4228 6500 0001 8101"
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    database = tmp_path_factory.mktemp("egov-flow") / "mcqs.sqlite3"
-    with whole_system(f"sqlite:///{database}") as running:
-        yield running
-
 
 @pytest.fixture
-def page(system: System) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        skip_or_fail("Browser test", "Debian's chromium is not installed (apt-get chromium)")
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        skip_or_fail("Browser test", "playwright is not installed (pip install -e '.[dev]')")
-        raise
-    expect.set_options(timeout=TIMEOUT_MS)
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(locale="az-AZ", viewport=PHONE)
-            context.set_default_timeout(TIMEOUT_MS)
-            opened = context.new_page()
-            opened.on("pageerror", lambda error: errors.append(str(error)))
-            yield opened
-            context.close()
-        finally:
-            browser.close()
-    assert not errors, errors
+def page(page_on: Callable[..., Any]) -> Any:
+    """A fresh session on a phone: each test signs in from nothing."""
+    return page_on(PHONE)
 
 
 def _imeis(system: System, count: int) -> list[str]:
-    from mcqs.devices.demo import example_imeis
-
-    with system.db.transaction() as session:
-        return [imei for imei, brand, _ in example_imeis(session, count=30) if brand][:count]
-
-
-def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("MCQS_SCREENSHOTS") == "1":
-        shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
+    return [imei for imei, _brand, _model in branded_imeis(system, 30)][:count]
 
 
 # Screenshot names of each language's run: the Azerbaijani ones keep their numbers.
@@ -90,7 +51,7 @@ SHOTS = {
 }
 
 
-@pytest.mark.parametrize("lang", ["az", "en", "ru"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_signed_in_citizen_registers_a_phone_and_finds_it_in_my_devices(
     system: System, page: Any, lang: str
 ) -> None:
@@ -103,18 +64,18 @@ def test_signed_in_citizen_registers_a_phone_and_finds_it_in_my_devices(
     from mcqs_simulators.population.citizens import CITIZENS
 
     _ = i18n.translations(i18n.Language(lang)).gettext
-    citizen = CITIZENS[3 + ["az", "en", "ru"].index(lang)]
-    imei = _imeis(system, 5)[2 + ["az", "en", "ru"].index(lang)]
+    citizen = CITIZENS[3 + LANGUAGES.index(lang)]
+    imei = _imeis(system, 5)[2 + LANGUAGES.index(lang)]
     page.goto(system.url + f"/?lang={lang}")  # the choice sticks (a cookie) from here on
     expect(page.locator("html")).to_have_attribute("lang", lang)
     page.locator("#who .sign-in").click()
 
     # The portal's page: a test citizen and a sign-in means.
-    page.wait_for_url(re.compile(r"/_sim/egov/authorize\?"))
+    page.wait_for_url(EGOV_AUTHORIZE)
     page.get_by_label(re.compile(citizen.fin)).check()
     page.get_by_label("ASAN İmza").check()
     if lang == "az":
-        _shot(page, "20-egov-sign-in")
+        shot(page, "20-egov-sign-in")
     page.get_by_role("button", name="Daxil ol").click()
 
     # Back, signed in and still in the chosen language: the name and FİN in the header;
@@ -127,23 +88,20 @@ def test_signed_in_citizen_registers_a_phone_and_finds_it_in_my_devices(
     expect(page.locator("#fin")).to_have_count(0)
     page.locator("#imei_1").fill(imei)
     page.locator("#security_code").fill(FIXED_CODE)
-    _shot(page, SHOTS[lang]["check"])
+    shot(page, SHOTS[lang]["check"])
     page.get_by_role("button", name=_("Məlumatları yoxla")).click()
 
     # Everything later is as without login.
     page.wait_for_url("**/application")
     expect(page.locator("h1")).to_have_text(_("Ərizə"))
     expect(page.locator("main")).to_contain_text(citizen.surname)
-    page.locator("#phone").fill("050 123 45 67")
+    page.locator("#phone").fill(PHONE_TYPED)
     page.locator("#card_type").check()
     page.get_by_role("button", name=_("Təsdiqlə və ödəniş et")).click()
-    page.wait_for_url(re.compile(r"/_sim/goldenpay/web/paypage\?payment_key="))
-    page.locator("#card_number").fill(CARD)
-    page.locator("#expiry").fill(_future_expiry())
-    page.locator("#cvv").fill("123")
-    page.locator("button[name=action][value=pay]").click()
-    page.wait_for_url(re.compile(r"/receipts/[0-9A-Z]+$"))
-    code = page.url.rsplit("/", 1)[-1]
+    page.wait_for_url(PAY_PAGE)
+    fill_card(page)
+    press_pay(page)
+    code = receipt_code(page)
     expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.locator("h1")).to_have_text(_("Ödəniş qəbzi"))
     expect(page.locator("section.receipt")).to_contain_text(citizen.fin)
@@ -159,7 +117,7 @@ def test_signed_in_citizen_registers_a_phone_and_finds_it_in_my_devices(
     expect(row).to_contain_text(imei)
     expect(row.locator(f'a[href$="/receipts/{code}"]')).to_have_count(1)
     expect(row.locator(f'a[href$="/receipts/{code}/pdf"]')).to_have_count(1)
-    _shot(page, SHOTS[lang]["my_devices"])
+    shot(page, SHOTS[lang]["my_devices"])
 
     # Sign out: here, then at the portal, and back here signed out, in the same language.
     page.locator("#who").get_by_role("button", name=_("Çıxış")).click()
@@ -194,7 +152,7 @@ def test_the_whole_signed_in_flow_by_keyboard_alone(system: System, page: Any) -
 
     _tab_to(page, page.locator("#who .sign-in"))
     keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/_sim/egov/authorize\?"))
+    page.wait_for_url(EGOV_AUTHORIZE)
     _tab_to(page, page.get_by_role("button", name="Daxil ol"))
     keyboard.press("Enter")
 
@@ -208,20 +166,20 @@ def test_the_whole_signed_in_flow_by_keyboard_alone(system: System, page: Any) -
 
     page.wait_for_url("**/application")
     _tab_to(page, page.locator("#phone"))
-    keyboard.type("050 123 45 67")
+    keyboard.type(PHONE_TYPED)
     _tab_to(page, page.locator("#card_type"))
     keyboard.press("Space")
     expect(page.locator("#card_type")).to_be_checked()
     _tab_to(page, page.get_by_role("button", name="Təsdiqlə və ödəniş et"))
     keyboard.press("Enter")
 
-    page.wait_for_url(re.compile(r"/_sim/goldenpay/web/paypage\?payment_key="))
-    for field, value in (("#card_number", CARD), ("#expiry", _future_expiry()), ("#cvv", "123")):
+    page.wait_for_url(PAY_PAGE)
+    card = (("#card_number", APPROVED_VISA), ("#expiry", future_expiry()), ("#cvv", "123"))
+    for field, value in card:
         _tab_to(page, page.locator(field))
         keyboard.type(value)
     keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/receipts/[0-9A-Z]+$"))
-    code = page.url.rsplit("/", 1)[-1]
+    code = receipt_code(page)
 
     _tab_to(page, page.locator("#who").get_by_role("link", name="Mənim cihazlarım"))
     keyboard.press("Enter")
