@@ -52,7 +52,7 @@ from mcqs.eir.operators import (
 )
 from mcqs.eir.service import imei_row, start_grace
 from mcqs.eir.snapshot import STATUS_NAMES, StatusSnapshot, micros
-from mcqs.eir.status import bulk_key, check_query, equipment_status
+from mcqs.eir.status import bulk_key, bulk_numbers, check_query, equipment_status
 from mcqs.problems import problem_openapi, problem_response
 
 PREFIXES = ("/oauth2/", "/n5g-eir-eic/", "/operator-api/")
@@ -298,20 +298,23 @@ def create_operator_api(
                 )
         if len(entries) > limit:
             return _too_many(limit)
-        keys = [bulk_key(entry) for entry in entries]
-        if None in keys:
-            wrong = [
-                {"param": f"/peis/{index}", "reason": "not an IMEI, IMEISV or PEI"}
-                for index, key in enumerate(keys)
-                if key is None
-            ]
-            return problem_response(
-                400,
-                f"{len(wrong)} entries are not IMEIs",
-                cause="INVALID_MSG_FORMAT",
-                invalidParams=wrong[:100],
-            )
-        statuses = await _bulk_statuses([k for k in keys if k is not None])
+        wanted = bulk_numbers(entries)
+        if wanted is None:
+            keys = [bulk_key(entry) for entry in entries]
+            if None in keys:
+                wrong = [
+                    {"param": f"/peis/{index}", "reason": "not an IMEI, IMEISV or PEI"}
+                    for index, key in enumerate(keys)
+                    if key is None
+                ]
+                return problem_response(
+                    400,
+                    f"{len(wrong)} entries are not IMEIs",
+                    cause="INVALID_MSG_FORMAT",
+                    invalidParams=wrong[:100],
+                )
+            wanted = np.fromiter((int(key or 0) for key in keys), np.int64, len(keys))
+        statuses = await _bulk_statuses(wanted)
         if is_csv:
             lines = ["pei,status"]
             lines += [
@@ -328,13 +331,13 @@ def create_operator_api(
         )
         return Response(f'{{"results":[{results}]}}', media_type="application/json")
 
-    async def _bulk_statuses(keys: list[str]) -> list[str]:
+    async def _bulk_statuses(wanted: Any) -> list[str]:
         if snapshot is not None:
             snapshot.start_once()
             if snapshot.ready:
-                wanted = np.fromiter(map(int, keys), dtype=np.int64, count=len(keys))
                 codes = snapshot.codes(wanted, micros(now()))
                 return [STATUS_NAMES[code] for code in codes.tolist()]
+        keys = [f"{number:014d}" for number in wanted.tolist()]
         found = await _in_thread(_bulk_lookup, keys)
         return [found.get(key, UNKNOWN) for key in keys]
 

@@ -44,26 +44,27 @@ STATUS_OF_CODE = (
     EquipmentStatus.BLACKLISTED,
 )
 
-_FLAGS_SQL = (
-    "SELECT imei_norm::int8, (registered::int + 2 * clone::int"
+_FLAGS = (
+    "(registered::int + 2 * clone::int"
     " + 4 * (blacklist_reason IS NOT DISTINCT FROM 'stolen')::int"
-    " + 8 * (grace_until IS NOT NULL)::int)::int2 FROM eir_imeis"
+    " + 8 * (grace_until IS NOT NULL)::int)"
 )
-_GRACE_SQL = (
-    "SELECT imei_norm::int8, (extract(epoch FROM grace_until) * 1000000)::int8"
-    " FROM eir_imeis WHERE grace_until IS NOT NULL"
+_GRACE_US = "(extract(epoch FROM grace_until) * 1000000)::int8"
+# One int64 per IMEI: its 14 digits, shifted, and the status bits (10^14 < 2^47).
+_SHIFT, _BITS = 4, 15
+_ENTRY = f"int8send((imei_norm::int8 << {_SHIFT}) | {_FLAGS})"
+_CHUNK_SQL = (
+    f"SELECT string_agg({_ENTRY}, ''::bytea),"
+    " string_agg(int8send(imei_norm::int8), ''::bytea) FILTER (WHERE grace_until IS NOT NULL),"
+    f" string_agg(int8send({_GRACE_US}), ''::bytea) FILTER (WHERE grace_until IS NOT NULL)"
+    " FROM eir_imeis WHERE ctid >= %(first)s::tid"
 )
+_BEFORE = " AND ctid < %(last)s::tid"
+_CHUNK_PAGES = 8192  # of 8 kB: about 700,000 rows
 _ROWS_SQL = (
-    "SELECT imei_norm::int8, (registered::int + 2 * clone::int"
-    " + 4 * (blacklist_reason IS NOT DISTINCT FROM 'stolen')::int"
-    " + 8 * (grace_until IS NOT NULL)::int)::int2,"
-    " coalesce((extract(epoch FROM grace_until) * 1000000)::int8, 0)"
+    f"SELECT imei_norm::int8, {_FLAGS}, coalesce({_GRACE_US}, 0)"
     " FROM eir_imeis WHERE imei_norm = ANY(%s)"
 )
-# COPY's binary rows: a 2-byte field count, then each field's 4-byte length and value.
-_FLAGS_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("key", ">i8"), ("l2", ">i4"), ("f", ">i2")])
-_GRACE_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("key", ">i8"), ("l2", ">i4"), ("g", ">i8")])
-_HEADER = 19  # PGCOPY signature, flags, extension length
 _OVERLAY_LIMIT = 200_000  # changes kept beside the arrays before they are read again
 
 
@@ -91,8 +92,8 @@ class StatusSnapshot:
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
         self.ready = False
-        self.keys = np.empty(0, dtype=np.int64)
-        self.flags = np.empty(0, dtype=np.uint8)
+        # Sorted: each IMEI's key << 4 | its status bits.
+        self.entries = np.empty(0, dtype=np.int64)
         self.grace_keys = np.empty(0, dtype=np.int64)
         self.grace_us = np.empty(0, dtype=np.int64)
         # imei key → (flags, grace end µs), or None: the row is gone.
@@ -107,11 +108,11 @@ class StatusSnapshot:
         """(flags, grace end µs) of one IMEI, None when unknown. Only when :attr:`ready`."""
         if key in self.overlay:
             return self.overlay[key]
-        keys = self.keys
-        at = int(keys.searchsorted(key))
-        if at == len(keys) or keys[at] != key:
+        entries = self.entries
+        at = int(entries.searchsorted(key << _SHIFT))
+        if at == len(entries) or int(entries[at]) >> _SHIFT != key:
             return None
-        flags = int(self.flags[at])
+        flags = int(entries[at]) & _BITS
         grace = 0
         if flags & GRACE:
             grace_keys = self.grace_keys
@@ -119,14 +120,21 @@ class StatusSnapshot:
             grace = int(self.grace_us[g]) if g < len(grace_keys) and grace_keys[g] == key else 0
         return flags, grace
 
-    def codes(self, wanted: np.ndarray[Any, np.dtype[np.int64]], now_us: int) -> Any:
-        """Status codes (``UNKNOWN_CODE``…) of many IMEIs at once, no SIM given."""
-        keys, flags = self.keys, self.flags
-        at = keys.searchsorted(wanted)
-        at[at == len(keys)] = 0
-        found = keys[at] == wanted if len(keys) else np.zeros(len(wanted), dtype=bool)
-        row_flags = np.where(found, flags[at] if len(keys) else 0, 0).astype(np.uint8)
-        grace = np.zeros(len(wanted), dtype=np.int64)
+    def codes(self, wanted: Any, now_us: int) -> Any:
+        """Status codes (``UNKNOWN_CODE``…) of many IMEIs (an int64 array), no SIM given."""
+        entries = self.entries
+        count = len(wanted)
+        row_flags = np.zeros(count, dtype=np.int64)
+        if len(entries):
+            # Sorted needles: each binary search starts where the last one ended (8x faster).
+            needles = wanted << _SHIFT
+            order = np.argsort(needles)
+            at = np.empty(count, dtype=np.intp)
+            at[order] = entries.searchsorted(needles[order])
+            at[at == len(entries)] = 0
+            found = entries[at]
+            row_flags = np.where((found >> _SHIFT) == wanted, found & _BITS, 0)
+        grace = np.zeros(count, dtype=np.int64)
         with_grace = np.nonzero(row_flags & GRACE)[0]
         if len(with_grace) and len(self.grace_keys):
             g = self.grace_keys.searchsorted(wanted[with_grace])
@@ -134,10 +142,11 @@ class StatusSnapshot:
             grace[with_grace] = np.where(
                 self.grace_keys[g] == wanted[with_grace], self.grace_us[g], 0
             )
-        for index in np.nonzero(np.isin(wanted, list(self.overlay)))[0] if self.overlay else ():
-            entry = self.overlay[int(wanted[index])]
-            row_flags[index], grace[index] = entry if entry is not None else (0, 0)
-        code = np.zeros(len(wanted), dtype=np.uint8)
+        if self.overlay:
+            for index in np.nonzero(np.isin(wanted, list(self.overlay)))[0]:
+                entry = self.overlay[int(wanted[index])]
+                row_flags[index], grace[index] = entry if entry is not None else (0, 0)
+        code = np.zeros(count, dtype=np.uint8)
         in_grace = (row_flags & GRACE) != 0
         code[in_grace] = np.where(grace[in_grace] > now_us, GREY_CODE, BLACK_CODE)
         code[(row_flags & REGISTERED) != 0] = WHITE_CODE
@@ -180,7 +189,7 @@ class StatusSnapshot:
             listening.execute(f"LISTEN {CHANNEL}")
             self._load(reading)
             self.ready = True
-            log.info("EIR snapshot: %d IMEIs", len(self.keys))
+            log.info("EIR snapshot: %d IMEIs", len(self.entries))
             while not self._stop.is_set():
                 changed: set[int] = set()
                 reload = False
@@ -202,10 +211,9 @@ class StatusSnapshot:
         started = time.perf_counter()
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            keys, flags = _copy_columns(conn, _FLAGS_SQL, _FLAGS_ROW, "f", np.uint8)
-            grace_keys, grace_us = _copy_columns(conn, _GRACE_SQL, _GRACE_ROW, "g", np.int64)
+            entries, grace_keys, grace_us = _read_columns(conn)
         overlay = self.overlay
-        self.keys, self.flags, self.grace_keys, self.grace_us = keys, flags, grace_keys, grace_us
+        self.entries, self.grace_keys, self.grace_us = entries, grace_keys, grace_us
         # Changes notified while loading are in the arrays or come again; keep them anyway.
         self.overlay = {}
         if overlay:
@@ -221,39 +229,32 @@ class StatusSnapshot:
         self.overlay.update(found)
 
 
-def _copy_columns(
-    conn: psycopg.Connection[Any], select: str, row: np.dtype[Any], value: str, kind: type
-) -> tuple[Any, Any]:
-    """Two columns of a query (ordered by key) through binary COPY, into arrays allocated
-    once: the rows stream through a small buffer, so loading costs no more than keeping."""
-    count = conn.execute(f"SELECT count(*) FROM ({select}) AS counted").fetchone()
-    total = int(count[0]) if count else 0
-    keys = np.empty(total, dtype=np.int64)
-    values: Any = np.empty(total, dtype=kind)
-    filled = 0
-    pending = bytearray()
-    skip = _HEADER
-    with conn.cursor().copy(
-        f"COPY ({select} ORDER BY imei_norm) TO STDOUT (FORMAT binary)"
-    ) as copy:
-        for block in copy:
-            pending += block
-            if skip:
-                if len(pending) < skip:
-                    continue
-                del pending[:skip]
-                skip = 0
-            whole = min(len(pending) // row.itemsize, total - filled)
-            if whole:
-                rows = np.frombuffer(pending, dtype=row, count=whole)
-                keys[filled : filled + whole] = rows["key"]
-                values[filled : filled + whole] = rows[value]
-                del rows
-                filled += whole
-                del pending[: whole * row.itemsize]
-    if filled != total:
-        raise RuntimeError(f"EIR snapshot: {filled} rows read of {total}")
-    if total > 1 and not bool(np.all(keys[1:] > keys[:-1])):
-        order = np.argsort(keys)
-        keys, values = keys[order], values[order]
-    return keys, values
+def _read_columns(conn: psycopg.Connection[Any]) -> tuple[Any, Any, Any]:
+    """The arrays, read in chunks of the table's pages (sequential reads, no index), each
+    chunk as three packed byte strings: one value per chunk rather than a message per row.
+    Sorted here, in place."""
+    pages_row = conn.execute(
+        "SELECT pg_relation_size('eir_imeis') / current_setting('block_size')::int"
+    ).fetchone()
+    pages = int(pages_row[0]) if pages_row else 0
+    entries: list[Any] = []
+    grace_keys: list[Any] = []
+    grace_us: list[Any] = []
+    for first in range(0, pages + 1, _CHUNK_PAGES):
+        last = first + _CHUNK_PAGES
+        bounds = {"first": f"({first},0)", "last": f"({last},0)"}
+        row = conn.execute(_CHUNK_SQL + (_BEFORE if last <= pages else ""), bounds).fetchone()
+        if row is None or row[0] is None:
+            continue
+        packed_entries, packed_grace_keys, packed_grace = row
+        entries.append(np.frombuffer(packed_entries, dtype=">i8").astype(np.int64))
+        if packed_grace_keys:
+            grace_keys.append(np.frombuffer(packed_grace_keys, dtype=">i8").astype(np.int64))
+            grace_us.append(np.frombuffer(packed_grace, dtype=">i8").astype(np.int64))
+    all_entries = np.concatenate(entries) if entries else np.empty(0, dtype=np.int64)
+    del entries
+    all_entries.sort()
+    all_grace_keys = np.concatenate(grace_keys) if grace_keys else np.empty(0, dtype=np.int64)
+    all_grace = np.concatenate(grace_us) if grace_us else np.empty(0, dtype=np.int64)
+    order = np.argsort(all_grace_keys)
+    return all_entries, all_grace_keys[order], all_grace[order]
