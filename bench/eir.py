@@ -216,10 +216,17 @@ def main() -> None:
         }
         with tempfile.TemporaryDirectory(prefix="mcqs-bench-eir-") as folder_name:
             folder = Path(folder_name)
+            started_web = time.monotonic()
             with process(
                 "web", [sys.executable, str(ROOT / "bench" / "eir_app.py")], env, folder
             ) as parent:
-                wait_ready(f"{base}/raw", folder, "web")
+                wait_ready(f"{base}/raw", folder, "web", seconds=900)
+                waited = time.monotonic()
+                while len(list(folder.glob("ready-*"))) < WEB_WORKERS:
+                    assert time.monotonic() - waited < 900, "the snapshots did not load"
+                    time.sleep(0.5)
+                figures["snapshot_seconds"] = time.monotonic() - started_web
+                print("snapshots loaded", figures["snapshot_seconds"], flush=True)
                 token = httpx.post(
                     f"{base}/oauth2/token",
                     data={"grant_type": "client_credentials"},

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # An IMEI the EIR does not know: 404 (False), or a first sighting that starts its
     # grace period and answers GREYLISTED (True).
     eir_unknown_is_first_sighting: bool = False
+    # PostgreSQL: answer status checks from each web process's in-memory snapshot, kept
+    # fresh by the database's change notifications (mcqs.eir.snapshot); off: a query each.
+    eir_snapshot: bool = True
     # Days an unregistered IMEI may be used after its first sighting.
     eir_grace_days: int = Field(default=30, gt=0)
     # IMEIs one bulk status request may ask about.

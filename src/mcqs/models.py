@@ -3,7 +3,7 @@
 from mcqs.applications.models import Application, ApplicationImei, ImeiHold
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
 from mcqs.egov.models import CitizenSession
-from mcqs.eir.models import EirImei, EirPairing, ListEntry, ListRun, NetworkSighting, Operator
+from mcqs.eir.models import EirImei, EirPairing, ListFile, ListRun, NetworkSighting, Operator
 from mcqs.fees.models import TariffBand
 from mcqs.jobs.models import Job, OperatorRun, WorkerHeartbeat
 from mcqs.notifications.models import SmsMessage
@@ -21,7 +21,7 @@ __all__ = [
     "EirPairing",
     "ImeiHold",
     "Job",
-    "ListEntry",
+    "ListFile",
     "ListRun",
     "ModelPrice",
     "NetworkSighting",

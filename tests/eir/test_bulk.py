@@ -91,3 +91,34 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(api: Api, client: An
     )
     assert answer.status_code == 413
     assert answer.json()["cause"] == "TOO_MANY_PEIS"
+
+
+def test_the_all_peis_fast_path_refuses_what_the_slow_one_refuses(
+    api: Api, client: Any, catalogue: Database
+) -> None:
+    """A list of ``imei-`` PEIs is read at once; an entry that hides two PEIs (a newline
+    inside) or pads one must still be refused, entry by entry."""
+    _seed(catalogue, api)
+    pei = f"imei-{imei(1)}"
+    only_peis = client.post(
+        "/operator-api/v1/equipment-status",
+        json={"peis": [pei, f"imei-{imei(2)}", f"imei-{imei(3)}"]},
+        headers=api.headers(),
+    )
+    assert [r["status"] for r in only_peis.json()["results"]] == [
+        "WHITELISTED",
+        "BLACKLISTED",
+        "UNKNOWN",
+    ]
+    for odd in (f"{pei}\n{pei}", f"{pei}x", f"imei-{imei(1)[:14]}\u0661"):
+        answer = client.post(
+            "/operator-api/v1/equipment-status",
+            json={"peis": [pei, odd, pei]},
+            headers=api.headers(),
+        )
+        assert answer.status_code == 400, odd
+        assert [p["param"] for p in answer.json()["invalidParams"]] == ["/peis/1"]
+    padded = client.post(
+        "/operator-api/v1/equipment-status", json={"peis": [f" {pei} "]}, headers=api.headers()
+    )
+    assert padded.json()["results"] == [{"pei": f" {pei} ", "status": "WHITELISTED"}]

@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -34,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcqs.config import Settings
 from mcqs.db import Database, utcnow
 from mcqs.eir.errors import OperatorInputRefused, operator_words, refused
+from mcqs.eir.fast_check import CHECK_PATH, FastStatusCheck
 from mcqs.eir.lists import delta_csv, full_csv, generate_lists, get_run
 from mcqs.eir.models import EquipmentStatus, ListKind
 from mcqs.eir.network_import import import_network_file
@@ -49,7 +51,8 @@ from mcqs.eir.operators import (
     verify_token,
 )
 from mcqs.eir.service import imei_row, start_grace
-from mcqs.eir.status import bulk_key, check_query, equipment_status
+from mcqs.eir.snapshot import STATUS_NAMES, StatusSnapshot, micros
+from mcqs.eir.status import bulk_key, bulk_numbers, check_query, equipment_status
 from mcqs.problems import problem_openapi, problem_response
 
 PREFIXES = ("/oauth2/", "/n5g-eir-eic/", "/operator-api/")
@@ -63,12 +66,19 @@ class EirResponseData(BaseModel):
 class OperatorApi:
     """Sends the operators' paths to their own app, everything else on to the site."""
 
-    def __init__(self, app: ASGIApp, *, api: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, api: ASGIApp, check: FastStatusCheck) -> None:
         self.app = app
         self.api = api
+        self.check = check
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIXES):
+            if (
+                scope["path"] == CHECK_PATH
+                and scope["method"] == "GET"
+                and await self.check(scope, send)
+            ):
+                return
             await self.api(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -89,6 +99,16 @@ def create_operator_api(
 
     def now() -> dt.datetime:
         return api.state.clock()  # type: ignore[no-any-return]
+
+    snapshot = (
+        StatusSnapshot(db.engine.url.set(drivername="postgresql").render_as_string(False))
+        if settings.eir_snapshot and db.engine.dialect.name == "postgresql"
+        else None
+    )
+    api.state.snapshot = snapshot
+    api.state.check = FastStatusCheck(
+        secret_key=settings.secret_key, db=db, snapshot=snapshot, clock=now
+    )
 
     def principal(
         scope_needed: str,
@@ -278,35 +298,48 @@ def create_operator_api(
                 )
         if len(entries) > limit:
             return _too_many(limit)
-        keys = [bulk_key(entry) for entry in entries]
-        wrong = [
-            {"param": f"/peis/{index}", "reason": "not an IMEI, IMEISV or PEI"}
-            for index, key in enumerate(keys)
-            if key is None
-        ]
-        if wrong:
-            return problem_response(
-                400,
-                f"{len(wrong)} entries are not IMEIs",
-                cause="INVALID_MSG_FORMAT",
-                invalidParams=wrong[:100],
-            )
-        found = await _in_thread(_bulk_lookup, [k for k in keys if k is not None])
-        statuses = [found.get(key, UNKNOWN) if key else UNKNOWN for key in keys]
-        if is_csv:
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(("pei", "status"))
-            writer.writerows(zip(entries, statuses, strict=True))
-            return PlainTextResponse(out.getvalue(), media_type="text/csv")
-        return JSONResponse(
-            {
-                "results": [
-                    {"pei": entry, "status": status}
-                    for entry, status in zip(entries, statuses, strict=True)
+        wanted = bulk_numbers(entries)
+        if wanted is None:
+            keys = [bulk_key(entry) for entry in entries]
+            if None in keys:
+                wrong = [
+                    {"param": f"/peis/{index}", "reason": "not an IMEI, IMEISV or PEI"}
+                    for index, key in enumerate(keys)
+                    if key is None
                 ]
-            }
+                return problem_response(
+                    400,
+                    f"{len(wrong)} entries are not IMEIs",
+                    cause="INVALID_MSG_FORMAT",
+                    invalidParams=wrong[:100],
+                )
+            wanted = np.fromiter((int(key or 0) for key in keys), np.int64, len(keys))
+        statuses = await _bulk_statuses(wanted)
+        if is_csv:
+            lines = ["pei,status"]
+            lines += [
+                f"{_csv_field(entry)},{status}"
+                for entry, status in zip(entries, statuses, strict=True)
+            ]
+            lines.append("")
+            return PlainTextResponse("\n".join(lines), media_type="text/csv")
+        # The answer written at once: a PEI that passed the check needs no escaping unless
+        # it came with spaces around it.
+        results = ",".join(
+            f'{{"pei":{_json_string(entry)},"status":"{status}"}}'
+            for entry, status in zip(entries, statuses, strict=True)
         )
+        return Response(f'{{"results":[{results}]}}', media_type="application/json")
+
+    async def _bulk_statuses(wanted: Any) -> list[str]:
+        if snapshot is not None:
+            snapshot.start_once()
+            if snapshot.ready:
+                codes = snapshot.codes(wanted, micros(now()))
+                return [STATUS_NAMES[code] for code in codes.tolist()]
+        keys = [f"{number:014d}" for number in wanted.tolist()]
+        found = await _in_thread(_bulk_lookup, keys)
+        return [found.get(key, UNKNOWN) for key in keys]
 
     def _bulk_lookup(keys: list[str]) -> dict[str, str]:
         from mcqs.eir.status import bulk_statuses
@@ -430,6 +463,18 @@ async def _body_at_most(request: Request, most: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _json_string(entry: str) -> str:
+    return f'"{entry}"' if entry == entry.strip() else json.dumps(entry, ensure_ascii=False)
+
+
+def _csv_field(entry: str) -> str:
+    if entry == entry.strip() and "," not in entry and '"' not in entry:
+        return entry
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow((entry,))
+    return out.getvalue()
+
+
 def _too_many(limit: int) -> Response:
     return problem_response(
         413, f"at most {limit} IMEIs in one request", cause="TOO_MANY_PEIS", limit=limit
@@ -447,4 +492,6 @@ def mount_operator_api(app: FastAPI, settings: Settings, db: Database) -> None:
     an operator's request."""
     api = create_operator_api(settings, db)
     app.state.operator_api = api
-    app.add_middleware(OperatorApi, api=api)
+    app.add_middleware(OperatorApi, api=api, check=api.state.check)
+    if api.state.snapshot is not None:
+        app.router.add_event_handler("shutdown", api.state.snapshot.stop)

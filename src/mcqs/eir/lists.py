@@ -2,10 +2,10 @@
 notification list (grey IMEIs with that operator's SIMs, to warn) and the exceptions list
 (clone pairings with that operator's SIMs, still let in).
 
-Each generation is a numbered run whose lines are kept, so the delta between any two runs
-is computed again at will (lines in the newer and not the older are ``add``, the other
-way ``remove``). A list is its lines sorted: the same data at the same moment gives the
-same files.
+Each generation is a numbered run whose lists are kept (one row each, the lines joined), so
+the delta between any two runs is computed again at will (lines in the newer and not the
+older are ``add``, the other way ``remove``). A list is its lines sorted (bytewise): the
+same data at the same moment gives the same files.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Subquery, and_, case, func, insert, literal, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from mcqs.eir.errors import refused
@@ -20,7 +21,7 @@ from mcqs.eir.models import (
     BlacklistReason,
     EirImei,
     EirPairing,
-    ListEntry,
+    ListFile,
     ListKind,
     ListRun,
     NetworkSighting,
@@ -37,23 +38,40 @@ HEADERS = {
 
 
 def generate_lists(session: Session, *, operator: Operator, now: dt.datetime) -> ListRun:
-    """A new numbered run of the operator's three lists, as of ``now``: each list one
-    INSERT … SELECT in the database (a million lines in seconds, no Python loop)."""
+    """A new numbered run of the operator's three lists, as of ``now``. Each list is one
+    row (:class:`ListFile`): on PostgreSQL one INSERT … SELECT sorts and joins its lines in
+    the database (a million lines in seconds, none of them through Python)."""
     run = ListRun(operator_id=operator.id, generated_at=now, as_of=now)
     session.add(run)
     session.flush()
     dialect = session.get_bind().dialect.name
-    for kind, lines in (
+    for kind, found in (
         (ListKind.BLACKLIST, _blacklist(now=now)),
         (ListKind.NOTIFICATION, _notification(operator=operator, now=now, dialect=dialect)),
         (ListKind.EXCEPTIONS, _exceptions(operator=operator)),
     ):
-        session.execute(
-            insert(ListEntry).from_select(
-                ["run_id", "kind", "line"],
-                select(literal(run.id), literal(kind.value), lines.c.line).distinct(),
+        lines = select(found.c.line).distinct().subquery()
+        if dialect == "postgresql":
+            # Sorted bytewise (COLLATE "C"), as Python sorts: the same list on SQLite.
+            joined = func.string_agg(
+                lines.c.line, aggregate_order_by(literal("\n"), lines.c.line.collate("C"))
             )
-        )
+            session.execute(
+                insert(ListFile).from_select(
+                    ["run_id", "kind", "line_count", "lines"],
+                    select(
+                        literal(run.id),
+                        literal(kind.value),
+                        func.count(),
+                        func.coalesce(joined, ""),
+                    ).select_from(lines),
+                )
+            )
+        else:
+            every = sorted(session.scalars(select(lines.c.line)))
+            session.add(
+                ListFile(run_id=run.id, kind=kind, line_count=len(every), lines="\n".join(every))
+            )
     session.flush()
     return run
 
@@ -72,18 +90,17 @@ def latest_run(session: Session, *, operator: Operator) -> ListRun | None:
 
 
 def list_lines(session: Session, *, run_id: int, kind: ListKind) -> list[str]:
-    return list(
-        session.scalars(
-            select(ListEntry.line)
-            .where(ListEntry.run_id == run_id, ListEntry.kind == kind)
-            .order_by(ListEntry.line)
-        )
+    joined = session.scalar(
+        select(ListFile.lines).where(ListFile.run_id == run_id, ListFile.kind == kind)
     )
+    return joined.split("\n") if joined else []
 
 
 def full_csv(session: Session, *, run_id: int, kind: ListKind) -> str:
-    lines = [HEADERS[kind], *list_lines(session, run_id=run_id, kind=kind)]
-    return "\n".join(lines) + "\n"
+    joined = session.scalar(
+        select(ListFile.lines).where(ListFile.run_id == run_id, ListFile.kind == kind)
+    )
+    return f"{HEADERS[kind]}\n{joined}\n" if joined else f"{HEADERS[kind]}\n"
 
 
 def delta_csv(session: Session, *, since_run_id: int, run_id: int, kind: ListKind) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     PrimaryKeyConstraint,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -126,12 +127,15 @@ class ListKind(StrEnum):
     EXCEPTIONS = "exceptions"
 
 
-class ListEntry(Base):
-    __tablename__ = "eir_list_entries"
-    __table_args__ = (Index("ix_eir_list_entries_run_kind", "run_id", "kind"),)
+class ListFile(Base):
+    """One list of one run: its lines, sorted, joined by newlines, in one value (which
+    PostgreSQL stores compressed): a million-line list is one row, not a million."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    __tablename__ = "eir_list_files"
+    __table_args__ = (PrimaryKeyConstraint("run_id", "kind"),)
+
     run_id: Mapped[int] = mapped_column(ForeignKey("eir_list_runs.id"))
     kind: Mapped[ListKind] = mapped_column(enum_column(ListKind, "eir_list_kind", length=16))
-    # One CSV line without the run: "imei,reason" / "imei,imsi,msisdn,grace_until" / ...
-    line: Mapped[str] = mapped_column(String(120))
+    line_count: Mapped[int] = mapped_column(Integer)
+    # "imei,reason" / "imei,imsi,msisdn,grace_until" / "imei,imsi,msisdn" lines, no header.
+    lines: Mapped[str] = mapped_column(Text)

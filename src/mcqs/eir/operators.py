@@ -48,6 +48,8 @@ class OperatorPrincipal:
     operator_id: int
     operator_code: str
     scopes: frozenset[str]
+    # When the token it came from expires (seconds since the epoch); 0: no token.
+    expires_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -170,4 +172,5 @@ def verify_token(token: str, *, secret_key: str, now: dt.datetime) -> OperatorPr
         operator_id=int(payload["op"]),
         operator_code=str(payload["code"]),
         scopes=frozenset(str(payload["scope"]).split()),
+        expires_at=float(payload["exp"]),
     )

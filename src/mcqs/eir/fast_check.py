@@ -1,0 +1,132 @@
+"""The TS 29.511 single check's lean path: a raw ASGI answer for the common case.
+
+An operator's EIR asks about every attach, so this one route skips the site's FastAPI
+machinery (dependency injection, exception middleware, a thread hop) when it can answer
+for certain: the query is valid (the same :func:`mcqs.eir.status.check_query`), the bearer
+token is valid with the scope (checked by :func:`mcqs.eir.operators.verify_token`, then
+remembered by the token for a minute, never past its expiry) and the IMEI is known and not
+a clone (whose answer depends on the pairing list). Everything else — a malformed query, no
+or a bad token, unknown equipment, a clone — goes on to the FastAPI route, which answers as
+it always did (ProblemDetails, first sighting); so the two cannot disagree on an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope, Send
+
+from mcqs.db import Database
+from mcqs.eir.models import EquipmentStatus
+from mcqs.eir.operators import SCOPE_EIR, OperatorAuthError, verify_token
+from mcqs.eir.snapshot import CLONE, STATUS_OF_CODE, STOLEN, StatusSnapshot, decide_code, micros
+from mcqs.eir.status import check_query, equipment_status
+
+CHECK_PATH = "/n5g-eir-eic/v1/equipment-status"
+_PARAMS = frozenset(("pei", "supi", "gpsi", "supported-features"))
+_TOKEN_MEMORY_SECONDS = 60.0
+_TOKEN_MEMORY_SIZE = 10_000
+_BODIES = {status: f'{{"status":"{status.value}"}}'.encode() for status in EquipmentStatus}
+
+
+class FastStatusCheck:
+    """``await check(scope, send)``: True when it answered, False to go the long way."""
+
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        db: Database,
+        snapshot: StatusSnapshot | None,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.secret_key = secret_key
+        self.db = db
+        self.snapshot = snapshot
+        self.clock = clock
+        # token → (remembered until, monotonic seconds; expires at, epoch seconds)
+        self._tokens: dict[str, tuple[float, float]] = {}
+
+    async def __call__(self, scope: Scope, send: Send) -> bool:
+        params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        names = [name for name, _ in params]
+        if len(set(names)) != len(names):
+            return False  # a repeated parameter: the framework's reading of it decides
+        given = dict(params)
+        imei_norm, imsi, msisdn, wrong = check_query(
+            given.get("pei"), given.get("supi"), given.get("gpsi")
+        )
+        if wrong or imei_norm is None:
+            return False
+        now = self.clock()
+        if not self._authorised(scope, now):
+            return False
+        status = await self._status(imei_norm, imsi, msisdn, now)
+        if status is None:
+            return False
+        body = _BODIES[status]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    def _authorised(self, scope: Scope, now: dt.datetime) -> bool:
+        header = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value
+                break
+        kind, _, token_bytes = header.partition(b" ")
+        if kind.lower() != b"bearer":
+            return False
+        token = token_bytes.strip().decode("latin-1")
+        if not token:
+            return False
+        moment = now.timestamp()
+        known = self._tokens.get(token)
+        if known is not None and known[0] > time.monotonic() and known[1] > moment:
+            return True
+        try:
+            who = verify_token(token, secret_key=self.secret_key, now=now)
+        except OperatorAuthError:
+            return False
+        if SCOPE_EIR not in who.scopes:
+            return False
+        if len(self._tokens) >= _TOKEN_MEMORY_SIZE:
+            self._tokens.clear()
+        self._tokens[token] = (time.monotonic() + _TOKEN_MEMORY_SECONDS, who.expires_at)
+        return True
+
+    async def _status(
+        self, imei_norm: str, imsi: str | None, msisdn: str | None, now: dt.datetime
+    ) -> EquipmentStatus | None:
+        snapshot = self.snapshot
+        if snapshot is not None:
+            if not snapshot.ready:
+                snapshot.start_once()
+            if snapshot.ready:
+                found = snapshot.lookup(int(imei_norm))
+                if found is None:
+                    return None  # unknown: the route answers 404 or starts a grace period
+                flags, grace_us = found
+                if not (flags & CLONE) or flags & STOLEN:
+                    return STATUS_OF_CODE[decide_code(flags, grace_us, micros(now))]
+        return await run_in_threadpool(self._from_database, imei_norm, imsi, msisdn, now)
+
+    def _from_database(
+        self, imei_norm: str, imsi: str | None, msisdn: str | None, now: dt.datetime
+    ) -> EquipmentStatus | None:
+        with self.db.reading() as session:
+            return equipment_status(session, imei_norm=imei_norm, imsi=imsi, msisdn=msisdn, now=now)
