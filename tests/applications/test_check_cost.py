@@ -15,12 +15,12 @@ from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
 from mcqs.applications.models import Application
-from mcqs.applications.service import CheckInput, confirm_person
+from mcqs.applications.service import CheckInput, confirm_person, confirm_signed_in_person
 from mcqs.config import Settings
 from mcqs.db import Database
 from mcqs.devices.models import BlacklistedImei
 from mcqs.errors import FormErrors
-from mcqs.identity.population import IdCardCheck, Person
+from mcqs.identity.population import CurrentIdCard, IdCardCheck, Person
 from mcqs_simulators.population.citizens import CITIZENS
 
 from conftest import FIXED_CODE, CitizenFlow, error_code_of
@@ -119,9 +119,19 @@ class MeetingRegistry:
         self.both_asked.wait()
         return IdCardCheck(match=False, valid=False)
 
+    def current_id_card(self, fin: str) -> CurrentIdCard | None:
+        self.both_asked.wait()
+        return CurrentIdCard(document=OWNER.id_card, valid=False)
+
 
 def test_the_registrys_two_questions_are_asked_at_once(demo_imeis: list[str]) -> None:
     data = CheckInput(id_card=OWNER.id_card, fin=OWNER.fin, imeis=(demo_imeis[0], "", "", ""))
     with pytest.raises(FormErrors) as refused:
         confirm_person(MeetingRegistry(), data)  # type: ignore[arg-type]
     assert refused.value.errors[0].code == "id_card_not_of_fin"
+
+
+def test_a_signed_in_citizens_two_questions_are_asked_at_once(demo_imeis: list[str]) -> None:
+    with pytest.raises(FormErrors) as refused:
+        confirm_signed_in_person(MeetingRegistry(), fin=OWNER.fin, imeis=(demo_imeis[0],))  # type: ignore[arg-type]
+    assert refused.value.errors[0].code == "id_card_expired"
