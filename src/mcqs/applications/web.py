@@ -183,25 +183,30 @@ def check(
             checked = confirm_person(app.services.population, data)
         else:
             checked = confirm_signed_in_person(app.services.population, fin=fin, imeis=data.imeis)
-        # Counted only now that the ID card matched the FİN: someone who merely knows a
-        # FİN cannot use up its owner's tries.
-        fin_refused = _counted(
-            app.db,
-            lambda session: count_fin_check(
-                session, settings=app.settings, fin=checked.fin, now=utcnow()
-            ),
-        )
-        if fin_refused is not None:
-            raise fin_refused
+        # One transaction: the FİN's try is counted (only now that the ID card matched the
+        # FİN: someone who merely knows a FİN cannot use up its owner's tries), then the
+        # application is written in a savepoint, so that a refused one still counts.
         with app.db.transaction() as session:
-            application = create_application(
+            now = utcnow()
+            refusal: DomainError | FormErrors | None = _counted_in(
                 session,
-                checked=checked,
-                channel=CHANNEL_ONLINE_ANONYMOUS if signed_in is None else CHANNEL_EGOV,
-                max_open_per_fin=app.settings.open_applications_per_fin,
-                now=utcnow(),
-                language=i18n.current(),
+                lambda: count_fin_check(session, settings=app.settings, fin=checked.fin, now=now),
             )
+            if refusal is None:
+                try:
+                    with session.begin_nested():
+                        application = create_application(
+                            session,
+                            checked=checked,
+                            channel=CHANNEL_ONLINE_ANONYMOUS if signed_in is None else CHANNEL_EGOV,
+                            max_open_per_fin=app.settings.open_applications_per_fin,
+                            now=now,
+                            language=i18n.current(),
+                        )
+                except (FormErrors, DomainError) as error:
+                    refusal = error
+        if refusal is not None:
+            raise refusal
     except (FormErrors, DomainError) as error:
         return _check_form(
             request, values=values, errors=field_errors(error), status_code=form_status(error)
@@ -214,10 +219,16 @@ def _counted(db: Database, count: Callable[[Session], None]) -> DomainError | No
     """Run a counting step (rate limits, the security code's tries) in a transaction that
     is committed even when it refuses, since a refused try must count; returns the refusal."""
     with db.transaction() as session:
-        try:
-            count(session)
-        except DomainError as error:
-            return error
+        return _counted_in(session, lambda: count(session))
+
+
+def _counted_in(session: Session, count: Callable[[], None]) -> DomainError | None:
+    """A counting step inside a transaction that the caller commits even when it refuses;
+    returns the refusal."""
+    try:
+        count()
+    except DomainError as error:
+        return error
     return None
 
 

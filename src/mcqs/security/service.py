@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
@@ -76,15 +76,25 @@ def count_rate_limit_hit(
         # once would each count the others as not there yet.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
     since = now - dt.timedelta(seconds=window_seconds)
-    used = session.scalar(
+    used = (
         select(func.count())
         .select_from(RateLimitHit)
         .where(RateLimitHit.key == key, RateLimitHit.at > since)
+        .scalar_subquery()
     )
-    if (used or 0) >= limit:
+    # Counted and recorded in one statement: the hit is written only while under the limit.
+    written = session.scalar(
+        insert(RateLimitHit)
+        .from_select(
+            ["key", "at"],
+            select(literal(key, RateLimitHit.key.type), literal(now, RateLimitHit.at.type)).where(
+                used < limit
+            ),
+        )
+        .returning(RateLimitHit.id)
+    )
+    if written is None:
         raise TooManyRequests("too_many_checks")
-    session.add(RateLimitHit(key=key, at=now))
-    session.flush()
 
 
 def guard_check(

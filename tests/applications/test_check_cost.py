@@ -1,0 +1,137 @@
+"""What one press of "Məlumatları yoxla" costs the database: counted so that it cannot
+creep back (issue 10: the check was 12× a one-select request)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from starlette.testclient import TestClient
+
+from mcqs.applications.models import Application
+from mcqs.applications.service import CheckInput, confirm_person, confirm_signed_in_person
+from mcqs.config import Settings
+from mcqs.db import Database
+from mcqs.devices.models import BlacklistedImei
+from mcqs.errors import FormErrors
+from mcqs.identity.population import CurrentIdCard, IdCardCheck, Person
+from mcqs_simulators.population.citizens import CITIZENS
+
+from conftest import FIXED_CODE, CitizenFlow, error_code_of
+
+OWNER = CITIZENS[0]
+
+
+@dataclass
+class Statements:
+    sql: list[str] = field(default_factory=list)
+    commits: int = 0
+
+
+@contextmanager
+def statements_of(db: Database) -> Iterator[Statements]:
+    """The SQL statements and commits sent through ``db`` inside the block."""
+    seen = Statements()
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.sql.append(sql)
+
+    def commit(conn: Any) -> None:
+        seen.commits += 1
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    event.listen(db.engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+        event.remove(db.engine, "commit", commit)
+
+
+def _check_form_data(client: TestClient, imei: str) -> Any:
+    page = client.get("/register")
+    code_id = re.search(r'name="security_code_id" value="([0-9a-f]+)"', page.text)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert code_id and token
+    return {
+        "id_card": OWNER.id_card,
+        "fin": OWNER.fin,
+        "imei_1": imei,
+        "security_code": FIXED_CODE,
+        "security_code_id": code_id.group(1),
+        "csrf_token": token.group(1),
+    }
+
+
+# On PostgreSQL (SQLite's count differs by its BEGIN and advisory locks): the guard 4 (the
+# client's lock, its hit counted and written; the code read and marked), the FİN's 2 (lock,
+# hit), then in a savepoint the IMEIs' holds, registration and blacklist, the FİN's stale
+# applications, its lock and open count, the device, its price and the tariff, 2 inserts.
+MAX_STATEMENTS = 19
+
+
+def test_a_check_is_two_transactions_of_few_statements(
+    client: TestClient, catalogue: Database, demo_imeis: list[str]
+) -> None:
+    form = _check_form_data(client, demo_imeis[0])
+    with statements_of(catalogue) as seen:
+        answer = client.post("/register", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    # The guard (client's limit, security code), then the FİN's count with the application.
+    assert seen.commits == 2
+    assert len(seen.sql) <= MAX_STATEMENTS, "\n".join(seen.sql)
+
+
+def test_a_refused_application_still_counts_the_fins_try(
+    flow: CitizenFlow, catalogue: Database, demo_imeis: list[str], app_settings: Settings
+) -> None:
+    with catalogue.transaction() as session:
+        session.add(BlacklistedImei(imei_norm=demo_imeis[0][:14], reason="stolen"))
+    for _ in range(app_settings.check_limit_per_fin):
+        refused = flow.check(id_card=OWNER.id_card, fin=OWNER.fin, imeis=(demo_imeis[0],))
+        assert refused.status_code == 409
+        assert error_code_of(refused.text, "imei_1") == "imei_blacklisted"
+    answer = flow.check(id_card=OWNER.id_card, fin=OWNER.fin, imeis=(demo_imeis[1],))
+    assert answer.status_code == 429
+    assert 'data-error="too_many_checks"' in answer.text
+    with catalogue.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Application)) == 0
+
+
+class MeetingRegistry:
+    """A stand-in registry whose two answers each wait for the other question to arrive:
+    it answers only when both are asked at once."""
+
+    def __init__(self) -> None:
+        self.both_asked = threading.Barrier(2, timeout=5)
+
+    def get_person(self, fin: str) -> Person | None:
+        self.both_asked.wait()
+        return Person(fin, "S", "N", "P", "A", OWNER.id_card, OWNER.id_card_valid_until)
+
+    def id_card_check(self, fin: str, id_card: str) -> IdCardCheck | None:
+        self.both_asked.wait()
+        return IdCardCheck(match=False, valid=False)
+
+    def current_id_card(self, fin: str) -> CurrentIdCard | None:
+        self.both_asked.wait()
+        return CurrentIdCard(document=OWNER.id_card, valid=False)
+
+
+def test_the_registrys_two_questions_are_asked_at_once(demo_imeis: list[str]) -> None:
+    data = CheckInput(id_card=OWNER.id_card, fin=OWNER.fin, imeis=(demo_imeis[0], "", "", ""))
+    with pytest.raises(FormErrors) as refused:
+        confirm_person(MeetingRegistry(), data)  # type: ignore[arg-type]
+    assert refused.value.errors[0].code == "id_card_not_of_fin"
+
+
+def test_a_signed_in_citizens_two_questions_are_asked_at_once(demo_imeis: list[str]) -> None:
+    with pytest.raises(FormErrors) as refused:
+        confirm_signed_in_person(MeetingRegistry(), fin=OWNER.fin, imeis=(demo_imeis[0],))  # type: ignore[arg-type]
+    assert refused.value.errors[0].code == "id_card_expired"
