@@ -79,6 +79,19 @@ def wired() -> None:
     connect()
 
 
+def sqlite_write_lock_free(database: str) -> None:
+    """Take and give back SQLite's write lock at once: raises "database is locked" if a
+    connection of the app holds a transaction that writes."""
+    import sqlite3
+
+    connection = sqlite3.connect(database, timeout=0)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.rollback()
+    finally:
+        connection.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

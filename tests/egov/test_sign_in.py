@@ -28,7 +28,7 @@ from mcqs.db import Database
 from mcqs.egov.client import _CLAIM_CODES
 from mcqs_simulators.population.citizens import CITIZENS
 
-from conftest import FIXED_CODE, csrf_token_of, make_settings
+from conftest import FIXED_CODE, csrf_token_of, make_settings, sqlite_write_lock_free
 
 ELVIN, AYNUR, RASHAD = CITIZENS[0], CITIZENS[1], CITIZENS[2]  # Rəşad's card has expired
 
@@ -457,18 +457,11 @@ def test_every_refusal_has_words() -> None:
 def _no_transaction_open(db: Database) -> bool:
     """No connection of the app holds a transaction: the SQLite write lock is free, and
     PostgreSQL shows no other session in a transaction on this database."""
-    import sqlite3
-
     from sqlalchemy import text
 
     url = db.engine.url
     if url.get_backend_name() == "sqlite":
-        connection = sqlite3.connect(url.database or "", timeout=0)
-        try:
-            connection.execute("BEGIN IMMEDIATE")  # "database is locked" if a writer holds it
-            connection.rollback()
-        finally:
-            connection.close()
+        sqlite_write_lock_free(url.database or "")
         return True
     with db.engine.connect() as connection:
         others = connection.execute(

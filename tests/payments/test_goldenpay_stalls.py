@@ -8,7 +8,6 @@ lets it go, so the test can look at the database while a call is in flight."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from mcqs.db import Database
 from mcqs.payments.models import Payment, PaymentStatus
 from mcqs_simulators.population.citizens import CITIZENS
 
-from conftest import CitizenFlow, LiveServer, free_port, make_settings
+from conftest import CitizenFlow, LiveServer, free_port, make_settings, sqlite_write_lock_free
 from factories import create_application, create_awaiting_payment
 
 
@@ -80,12 +79,7 @@ def assert_nothing_locked(db: Database, application_id: int) -> None:
     payments' row locks (PostgreSQL) without waiting."""
     url = db.engine.url
     if url.get_backend_name() == "sqlite":
-        connection = sqlite3.connect(url.database or "", timeout=0)
-        try:
-            connection.execute("BEGIN IMMEDIATE")  # "database is locked" if a writer holds it
-            connection.rollback()
-        finally:
-            connection.close()
+        sqlite_write_lock_free(url.database or "")
         return
     engine = create_engine(url.render_as_string(hide_password=False))
     try:
