@@ -29,6 +29,8 @@ from mcqs.eir.api import mount_operator_api
 from mcqs.errors import DomainError
 from mcqs.health import check_health
 from mcqs.i18n import LanguageMiddleware
+from mcqs.back_office.web import router as back_office_router
+from mcqs.counter.web import router as counter_router
 from mcqs.my_devices.web import router as my_devices_router
 from mcqs.pages import AppState, ShownError, field_errors, render
 from mcqs.payments.web import RecentlyPending
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(receipts_router)
     app.include_router(egov_router)
     app.include_router(my_devices_router)
+    app.include_router(counter_router)
+    app.include_router(back_office_router)
 
     # Health checks answer anyone (a load balancer, a monitor): the anonymous principal.
     @app.get("/livez", include_in_schema=False, dependencies=[Depends(any_browser)])

@@ -49,3 +49,9 @@ class FormErrors(Exception):
     def __init__(self, errors: list[DomainError]) -> None:
         super().__init__(", ".join(e.code for e in errors))
         self.errors = errors
+
+
+class Forbidden(DomainError):
+    """Someone known, whose role may not do this (an agent cancelling a registration)."""
+
+    status_code = 403

@@ -117,6 +117,29 @@ AZ: dict[str, str] = {
     ),
     "notification_code_malformed": N_("Bildirişin kodu düzgün deyil. Qəbzdəki kodu yoxlayın."),
     "notification_code_unknown": N_("Bu kod üzrə ərizə tapılmadı."),
+    # at a registration point's counter
+    "payment_method_required": N_("Ödəniş növünü seçin: nağd və ya kart terminalı."),
+    "amount_required": N_("Alınan məbləği daxil edin."),
+    "amount_malformed": N_("Məbləği manatla daxil edin, məs. 20 və ya 20.00."),
+    "amount_not_fee": N_("Alınan məbləğ rüsuma ({fee}) bərabər olmalıdır."),
+    "slip_reference_required": N_("Terminalın çekindəki əməliyyat nömrəsini daxil edin."),
+    "slip_reference_malformed": N_(
+        "Çekin əməliyyat nömrəsi 4–40 simvoldur: latın hərfləri, rəqəmlər və defis."
+    ),
+    "counter_form_expired": N_("Forma köhnəlib. Səhifəni yeniləyib yenidən daxil edin."),
+    "day_already_closed": N_("Bu məntəqənin bu günü artıq bağlanıb."),
+    "day_closed_no_payments": N_(
+        "Bu məntəqənin günü bağlanıb: bu gün daha ödəniş qəbul edilmir."
+    ),
+    "day_not_closed": N_("Bu gün hələ bağlanmayıb."),
+    "cancel_reason_required": N_("Ləğvin səbəbini yazın."),
+    "cancel_reason_too_long": N_("Ləğvin səbəbi ən çoxu {limit} simvol ola bilər."),
+    "application_not_cancellable": N_("Yalnız ödənilmiş qeydiyyat ləğv edilə bilər."),
+    "refund_reference_required": N_("Bankın və ya kassanın əməliyyat nömrəsini daxil edin."),
+    "refund_reference_too_long": N_("Əməliyyat nömrəsi ən çoxu 64 simvol ola bilər."),
+    "refund_already_paid": N_("Bu məbləğ artıq qaytarılıb."),
+    "refund_unknown": N_("Qaytarılacaq məbləğ tapılmadı."),
+    "staff_role_refused": N_("Bu əməliyyat sizin rolunuz üçün deyil."),
     # external parties
     "population_registry_unavailable": N_(
         "Əhali reyestri hazırda cavab vermir. Bir neçə dəqiqədən sonra yenidən cəhd edin."
@@ -200,6 +223,11 @@ FIELD_LABELS_AZ: dict[str, str] = {
     "phone": N_("Mobil telefon nömrəsi"),
     "card_type": N_("Kartın növü"),
     "code": N_("Bildirişin kodu"),
+    "method": N_("Ödəniş növü"),
+    "amount": N_("Alınan məbləğ"),
+    "slip_reference": N_("Çekin əməliyyat nömrəsi"),
+    "reason": N_("Ləğvin səbəbi"),
+    "reference": N_("Əməliyyat nömrəsi"),
 }
 
 STATUS_AZ: dict[str, str] = {
@@ -210,6 +238,26 @@ STATUS_AZ: dict[str, str] = {
     "registered": N_("Qeydiyyata alınıb"),
     "rejected": N_("İmtina edilib"),
     "expired": N_("Müddəti bitib (ödənilməyib)"),
+    "cancelled": N_("Qeydiyyat məntəqəsində ləğv edilib"),
+}
+
+PAYMENT_METHODS_AZ: dict[str, str] = {
+    "goldenpay": N_("Bank kartı (GoldenPay)"),
+    "cash": N_("Nağd"),
+    "card_terminal": N_("Kart terminalı"),
+}
+
+CHANNELS_AZ: dict[str, str] = {
+    "online_anonymous": N_("Onlayn (girişsiz)"),
+    "egov": N_("Onlayn (e-hökumət portalı)"),
+    "counter": N_("Qeydiyyat məntəqəsi"),
+}
+
+STAFF_ROLES_AZ: dict[str, str] = {
+    "counter_agent": N_("Operator"),
+    "point_supervisor": N_("Məntəqənin rəhbəri"),
+    "back_office": N_("Arxa ofis"),
+    "admin": N_("İnzibatçı"),
 }
 
 REJECT_REASONS_AZ: dict[str, str] = {
@@ -217,6 +265,7 @@ REJECT_REASONS_AZ: dict[str, str] = {
     "imei_blacklisted": N_("İMEİ kodu qara siyahıdadır"),
     "imei_invalid": N_("İMEİ kodu etibarsızdır"),
     "duplicate_payment": N_("Ərizə üçün ödəniş artıq edilib (təkrar ödəniş)"),
+    "cancelled_at_point": N_("qeydiyyat məntəqəsində ləğv edildi"),
     "imei_taken_while_unpaid": N_(
         "ödəniş müddəti bitdikdən sonra edildi və İMEİ kodu bu arada başqa ərizə üzrə ödənilir"
     ),
@@ -243,6 +292,9 @@ def text(error: DomainError) -> str:
 # The same mappings, read in the current language (for templates and SMS).
 statuses = Translated(STATUS_AZ)
 reject_reasons = Translated(REJECT_REASONS_AZ)
+payment_methods = Translated(PAYMENT_METHODS_AZ)
+channels = Translated(CHANNELS_AZ)
+staff_roles = Translated(STAFF_ROLES_AZ)
 field_labels = Translated(FIELD_LABELS_AZ)
 
 

@@ -1,6 +1,7 @@
 """Imports every domain's models so that metadata (Alembic, tests) sees all tables."""
 
 from mcqs.applications.models import Application, ApplicationImei, ImeiHold
+from mcqs.counter.models import DayClose
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
 from mcqs.egov.models import CitizenSession
 from mcqs.eir.models import EirImei, EirPairing, ListFile, ListRun, NetworkSighting, Operator
@@ -17,6 +18,7 @@ __all__ = [
     "ApplicationImei",
     "BlacklistedImei",
     "CitizenSession",
+    "DayClose",
     "EirImei",
     "EirPairing",
     "ImeiHold",

@@ -40,6 +40,9 @@ templates.env.filters["baku"] = format_baku
 templates.env.globals["status_text"] = messages.statuses
 templates.env.globals["reject_text"] = messages.reject_reasons
 templates.env.globals["field_label"] = messages.field_labels
+templates.env.globals["method_text"] = messages.payment_methods
+templates.env.globals["channel_text"] = messages.channels
+templates.env.globals["role_text"] = messages.staff_roles
 i18n.install(templates.env)
 # Templates name statuses through the enum, the one list of them, not as repeated strings.
 templates.env.globals["Status"] = ApplicationStatus

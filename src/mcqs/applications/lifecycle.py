@@ -10,6 +10,7 @@ the same transaction, so a rollback discards the change and everything that foll
        └────────expire────────────┴──▶ expired (mark_paid: a late payment)   register│reject
                                                                                 ▼      ▼
                                                                         registered  rejected
+    paid | submitted | registered ──cancel (a point's supervisor)──▶ cancelled
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Action(StrEnum):
     REGISTER = "register"
     REJECT = "reject"
     EXPIRE = "expire"
+    CANCEL = "cancel"
 
 
 # action → (the statuses it may start from, the status it leads to)
@@ -48,10 +50,13 @@ TRANSITIONS: dict[Action, tuple[frozenset[ApplicationStatus], ApplicationStatus]
     Action.REGISTER: (frozenset({S.SUBMITTED}), S.REGISTERED),
     Action.REJECT: (frozenset({S.PAID, S.SUBMITTED}), S.REJECTED),
     Action.EXPIRE: (frozenset({S.CREATED, S.AWAITING_PAYMENT}), S.EXPIRED),
+    # A point's supervisor undoes a paid registration (a mistake at the counter): whatever
+    # the registry did is undone and the fee is owed back.
+    Action.CANCEL: (frozenset({S.PAID, S.SUBMITTED, S.REGISTERED}), S.CANCELLED),
 }
 
 # Paid and what can follow: the fee is in; never payable again.
-PAID_OR_DECIDED = frozenset({S.PAID, S.SUBMITTED, S.REGISTERED, S.REJECTED})
+PAID_OR_DECIDED = frozenset({S.PAID, S.SUBMITTED, S.REGISTERED, S.REJECTED, S.CANCELLED})
 # What a payment may be started from: the table's own answer, not a second list.
 PAYABLE = TRANSITIONS[Action.AWAIT_PAYMENT][0]
 
@@ -103,6 +108,14 @@ class ApplicationRejected(ApplicationEvent):
 @dataclass(frozen=True)
 class ApplicationExpired(ApplicationEvent):
     pass
+
+
+@dataclass(frozen=True)
+class ApplicationCancelled(ApplicationEvent):
+    """Cancelled after payment by a point's supervisor: its IMEIs are no longer registered
+    (if they were) and the fee is owed back."""
+
+    was_registered: bool
 
 
 @dataclass(frozen=True)
@@ -256,3 +269,15 @@ def expire(session: Session, application: Application, *, now: dt.datetime) -> N
     release_holds(session, application_id=application.id, now=now)
     session.flush()
     publish(session, ApplicationExpired(application, now))
+
+
+def cancel(session: Session, application: Application, *, reason: str, now: dt.datetime) -> None:
+    """A supervisor cancels a paid application, with a written ``reason``: handlers undo the
+    registration, owe the fee back and tell the citizen."""
+    was_registered = application.status == S.REGISTERED
+    _move(application, Action.CANCEL)
+    application.cancel_reason = reason
+    application.decided_at = now
+    release_holds(session, application_id=application.id, now=now)
+    session.flush()
+    publish(session, ApplicationCancelled(application, now, was_registered=was_registered))

@@ -4,7 +4,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mcqs.db import Base, UTCDateTime, enum_column, utcnow
@@ -25,6 +25,16 @@ class ApplicationStatus(StrEnum):
     REGISTERED = "registered"
     REJECTED = "rejected"  # after payment: a refund is owed
     EXPIRED = "expired"  # never paid
+    CANCELLED = "cancelled"  # paid, then cancelled by a point's supervisor: a refund is owed
+
+
+class Channel(StrEnum):
+    """Where an application was made: online (without login, or signed in through e-gov),
+    or at a registration point's counter by an agent for the citizen in front of them."""
+
+    ONLINE_ANONYMOUS = "online_anonymous"
+    EGOV = "egov"
+    COUNTER = "counter"
 
 
 class Application(Base):
@@ -64,6 +74,15 @@ class Application(Base):
         default=Language.AZ,
         server_default=Language.AZ.value,
     )
+
+    # Made at a counter: the registration point and the agent who made it (NULL online).
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("registration_points.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+    # The counter form's one-time key: the same form submitted twice is one application.
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # A supervisor's written reason for cancelling it after payment.
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
 
     imeis: Mapped[list[ApplicationImei]] = relationship(
         back_populates="application", lazy="raise", order_by="ApplicationImei.position"

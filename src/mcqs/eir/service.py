@@ -51,6 +51,16 @@ def mark_registered(session: Session, imei_norms: Iterable[str], *, now: dt.date
     session.flush()
 
 
+def mark_unregistered(session: Session, imei_norms: Iterable[str], *, now: dt.datetime) -> None:
+    """A registration cancelled at a point: no longer whitelisted. The status is derived from
+    the row as ever (a grace period still running, or over)."""
+    for imei_norm in imei_norms:
+        row = imei_row(session, imei_norm, now=now)
+        row.registered = False
+        row.updated_at = now
+    session.flush()
+
+
 def report_stolen(
     session: Session,
     *,

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from mcqs.applications.codes import format_notification_code
 from mcqs.applications.lifecycle import (
+    ApplicationCancelled,
     ApplicationRegistered,
     ApplicationRejected,
     PaymentReceivedTwice,
@@ -65,3 +66,23 @@ def tell_paid_twice(session: Session, event: PaymentReceivedTwice) -> None:
             "Ödədiyiniz {amount} geri qaytarılacaq."
         )
         _tell(session, application, text.format(amount=format_azn(event.amount_qepik)))
+
+
+@on(ApplicationCancelled)
+def tell_cancelled(session: Session, event: ApplicationCancelled) -> None:
+    application = event.application
+    payment = application.paid_payment
+    with language(application.language):
+        amount = format_azn(payment.amount_qepik if payment else application.fee_qepik)
+        text = _(
+            "Cihazınızın qeydiyyatı qeydiyyat məntəqəsində ləğv edildi. "
+            "Ödədiyiniz {amount} geri qaytarılacaq."
+        )
+        _tell(session, application, text.format(amount=amount))
+
+
+def tell_refund_paid(session: Session, application: Application, *, amount_qepik: int) -> None:
+    """The back office paid a refund out: one SMS, in the application's language."""
+    with language(application.language):
+        text = _("Sizə {amount} geri qaytarıldı.")
+        _tell(session, application, text.format(amount=format_azn(amount_qepik)))

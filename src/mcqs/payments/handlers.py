@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from mcqs.applications.lifecycle import ApplicationRejected, PaymentReceivedTwice, on
-from mcqs.payments.models import Refund, RefundStatus
+from mcqs.applications.lifecycle import (
+    ApplicationCancelled,
+    ApplicationRejected,
+    PaymentReceivedTwice,
+    on,
+)
+from mcqs.payments.models import REFUND_CANCELLED_AT_POINT, Refund, RefundStatus
 
 
 @on(ApplicationRejected)
@@ -16,6 +21,22 @@ def owe_fee_back(session: Session, event: ApplicationRejected) -> None:
     if payment is None:
         raise RuntimeError(f"application {event.application.id} is rejected but not paid")
     _owe(session, event.application.id, payment.id, payment.amount_qepik, event.reason, event)
+
+
+@on(ApplicationCancelled)
+def owe_cancelled_fee_back(session: Session, event: ApplicationCancelled) -> None:
+    """Cancelled at a point after payment: the fee is owed back, paid out by the back office."""
+    payment = event.application.paid_payment
+    if payment is None:
+        raise RuntimeError(f"application {event.application.id} is cancelled but not paid")
+    _owe(
+        session,
+        event.application.id,
+        payment.id,
+        payment.amount_qepik,
+        REFUND_CANCELLED_AT_POINT,
+        event,
+    )
 
 
 @on(PaymentReceivedTwice)
@@ -36,7 +57,7 @@ def _owe(
     payment_id: int,
     amount_qepik: int,
     reason: str,
-    event: ApplicationRejected | PaymentReceivedTwice,
+    event: ApplicationRejected | ApplicationCancelled | PaymentReceivedTwice,
 ) -> None:
     session.add(
         Refund(

@@ -41,6 +41,19 @@ class FailureReason(StrEnum):
     FAILED = "failed"  # any other reason, or one GoldenPay words in a way we do not know
 
 
+class PaymentMethod(StrEnum):
+    """How the fee was paid: online through GoldenPay, or at a registration point's counter
+    in cash or on the point's card terminal (its slip's reference is kept)."""
+
+    GOLDENPAY = "goldenpay"
+    CASH = "cash"
+    CARD_TERMINAL = "card_terminal"
+
+
+# Taken at a counter: paid the moment it is recorded, no outside party to ask.
+COUNTER_METHODS = frozenset({PaymentMethod.CASH, PaymentMethod.CARD_TERMINAL})
+
+
 class PaymentStatus(StrEnum):
     PENDING = "pending"  # being opened (no key yet) or open at GoldenPay
     PAID = "paid"
@@ -53,17 +66,25 @@ class RefundStatus(StrEnum):
     PAID_OUT = "paid_out"
 
 
+# Why a refund is owed besides a rejection's reason (``messages.REJECT_REASONS_AZ``).
+REFUND_CANCELLED_AT_POINT = "cancelled_at_point"
+
+
 class Payment(Base):
-    """One GoldenPay payment session for an application. Never holds card data."""
+    """One payment for an application: a GoldenPay session, or money taken at a counter.
+    Never holds card data."""
 
     __tablename__ = "payments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
-    provider: Mapped[str] = mapped_column(String(20), default="goldenpay")
+    method: Mapped[PaymentMethod] = mapped_column(
+        enum_column(PaymentMethod, "payment_method", length=20), default=PaymentMethod.GOLDENPAY
+    )
     # GoldenPay's key; None while the session is being opened (we reserve, then call).
     payment_key: Mapped[str | None] = mapped_column(String(64), unique=True)
-    card_type: Mapped[str] = mapped_column(String(1))  # v | m
+    # The card type chosen for GoldenPay (v | m); None at a counter.
+    card_type: Mapped[str | None] = mapped_column(String(1))
     amount_qepik: Mapped[int] = mapped_column(Integer)
     status: Mapped[PaymentStatus] = mapped_column(
         enum_column(PaymentStatus, "payment_status", length=12), index=True
@@ -75,6 +96,8 @@ class Payment(Base):
     )
     masked_card: Mapped[str | None] = mapped_column(String(20))
     rrn: Mapped[str | None] = mapped_column(String(32))
+    # The card terminal's slip reference, typed by the agent (the terminal is not connected).
+    slip_reference: Mapped[str | None] = mapped_column(String(40))
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -100,9 +123,11 @@ class PaymentEvent(Base):
 
 
 class Refund(Base):
-    """Money owed back for one payment: its application was rejected, or it was already paid.
+    """Money owed back for one payment: its application was rejected or cancelled at a
+    point, or it was already paid.
 
-    GoldenPay has no refund call: finance pays these out and marks them."""
+    GoldenPay has no refund call: the back office pays these out (a bank transfer or the
+    point's cashier) and marks them paid with that reference."""
 
     __tablename__ = "refunds"
 
@@ -115,3 +140,7 @@ class Refund(Base):
         enum_column(RefundStatus, "refund_status", length=12), default=RefundStatus.OWED
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The bank's transfer reference or the cashier's receipt number.
+    paid_reference: Mapped[str | None] = mapped_column(String(64))
+    paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))

@@ -47,6 +47,7 @@ from mcqs.payments.models import (
     FailureReason,
     Payment,
     PaymentEvent,
+    PaymentMethod,
     PaymentStatus,
 )
 
@@ -123,7 +124,7 @@ def _reserve(
         raise FormErrors([hold_conflict(next(iter(blocked.values())))])
     payment = Payment(
         application_id=application.id,
-        provider="goldenpay",
+        method=PaymentMethod.GOLDENPAY,
         payment_key=None,
         card_type=card_type,
         amount_qepik=application.fee_qepik,

@@ -6,8 +6,24 @@ import datetime as dt
 from dataclasses import dataclass
 
 from mcqs.devices.naming import device_name
+from mcqs.i18n import N_, gettext
 from mcqs.localtime import BAKU
-from mcqs.payments.models import CARD_TYPES
+from mcqs.payments.models import CARD_TYPES, PaymentMethod
+
+
+CASH = N_("Nağd (qeydiyyat məntəqəsində)")
+CARD_TERMINAL = N_("Kart terminalı (qeydiyyat məntəqəsində)")
+SLIP = N_("çek №")
+
+
+@dataclass(frozen=True)
+class CounterParty:
+    """Where and by whom an application made at a counter was taken: printed on its receipt."""
+
+    point_code: str
+    point_name: str
+    point_address: str
+    agent: str  # the agent's username, as the audit log names them
 
 
 @dataclass(frozen=True)
@@ -19,7 +35,9 @@ class ReceiptView:
     full_name: str  # "Məmmədov Elvin Rəşid oğlu"
     address: str
     phone: str  # E.164
-    card_type: str  # "v" or "m": of the card that paid (see receipt_view), not the one chosen
+    # "v" or "m": of the card that paid (see receipt_view), not the one chosen; None at a
+    # counter.
+    card_type: str | None
     masked_card: str | None  # "422865******8101"
     imeis: tuple[str, ...]
     brand: str | None
@@ -28,16 +46,35 @@ class ReceiptView:
     paid_at: dt.datetime  # aware, UTC
     status: str  # application status value, e.g. "paid", "registered"
     verify_url: str  # absolute URL of the public verification page
+    method: PaymentMethod = PaymentMethod.GOLDENPAY
+    slip_reference: str | None = None  # the card terminal's slip
+    counter: CounterParty | None = None  # made at a registration point's counter
 
     def __post_init__(self) -> None:
-        if self.card_type not in CARD_TYPES:
+        if self.method == PaymentMethod.GOLDENPAY and self.card_type not in CARD_TYPES:
             raise ValueError(f"unknown card type {self.card_type!r}")
         if self.paid_at.tzinfo is None:
             raise ValueError("paid_at must be timezone-aware")
 
     @property
     def card_type_label(self) -> str:
-        return CARD_TYPES[self.card_type]
+        return CARD_TYPES.get(self.card_type or "", "")
+
+    @property
+    def payment_text(self) -> str:
+        """How it was paid, as the receipt prints it in the current language: the card
+        (type and masked number) online, cash, or the card terminal with its slip."""
+        if self.method == PaymentMethod.CASH:
+            return gettext(CASH)
+        if self.method == PaymentMethod.CARD_TERMINAL:
+            text = gettext(CARD_TERMINAL)
+            if self.slip_reference:
+                text = f"{text}, {gettext(SLIP)} {self.slip_reference}"
+            return text
+        text = self.card_type_label
+        if self.masked_card:
+            text = f"{text}, {self.masked_card}"
+        return text
 
     @property
     def device_name(self) -> str:

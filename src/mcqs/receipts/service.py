@@ -17,10 +17,11 @@ from mcqs.db import Database
 from mcqs.errors import NotFound
 from mcqs.i18n import Language
 from mcqs.i18n import language as in_language
-from mcqs.payments.models import card_type_of
+from mcqs.payments.models import PaymentMethod, card_type_of
 from mcqs.receipts.models import ReceiptDocument
-from mcqs.receipts.pdf import render_receipt_pdf
-from mcqs.receipts.schemas import ReceiptView
+from mcqs.receipts.pdf import A4, render_receipt_pdf
+from mcqs.receipts.schemas import CounterParty, ReceiptView
+from mcqs.staff.models import RegistrationPoint, StaffAccount
 
 DEFAULT_LANGUAGE: str = Language.AZ
 
@@ -29,11 +30,32 @@ def verify_url(public_url: str, notification_code: str) -> str:
     return f"{public_url}/verify/{notification_code}"
 
 
-def receipt_view(application: Application, *, public_url: str) -> ReceiptView:
-    """The receipt of an application; there is none until it is paid."""
+def counter_of(session: Session, application: Application) -> CounterParty | None:
+    """The point and agent of an application made at a counter (None for one made online),
+    for its receipt."""
+    if application.point_id is None:
+        return None
+    found = session.execute(
+        select(RegistrationPoint.code, RegistrationPoint.name, RegistrationPoint.address)
+        .where(RegistrationPoint.id == application.point_id)
+    ).one()
+    agent = session.scalar(
+        select(StaffAccount.username).where(StaffAccount.id == application.agent_id)
+    )
+    return CounterParty(
+        point_code=found.code, point_name=found.name, point_address=found.address, agent=agent or ""
+    )
+
+
+def receipt_view(
+    application: Application, *, public_url: str, counter: CounterParty | None = None
+) -> ReceiptView:
+    """The receipt of an application; there is none until it is paid. ``counter``: where it
+    was made, if at a counter (:func:`counter_of`)."""
     payment = application.paid_payment
     if payment is None or payment.paid_at is None or application.phone is None:
         raise NotFound("receipt_unknown")
+    online = payment.method == PaymentMethod.GOLDENPAY
     return ReceiptView(
         notification_code=format_notification_code(application.notification_code),
         fin=application.fin,
@@ -41,7 +63,7 @@ def receipt_view(application: Application, *, public_url: str) -> ReceiptView:
         address=application.address,
         phone=application.phone,
         # GoldenPay's card page takes any card, whatever type was chosen before it.
-        card_type=card_type_of(payment.masked_card) or payment.card_type,
+        card_type=(card_type_of(payment.masked_card) or payment.card_type) if online else None,
         masked_card=payment.masked_card,
         imeis=tuple(item.imei for item in application.imeis),
         brand=application.brand,
@@ -50,23 +72,37 @@ def receipt_view(application: Application, *, public_url: str) -> ReceiptView:
         paid_at=payment.paid_at,
         status=application.status,
         verify_url=verify_url(public_url, application.notification_code),
+        method=PaymentMethod(payment.method),
+        slip_reference=payment.slip_reference,
+        counter=counter,
     )
 
 
 def kept_receipt_pdf(
-    session: Session, notification_code: str, *, language: str = DEFAULT_LANGUAGE
+    session: Session,
+    notification_code: str,
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    layout: str = A4,
 ) -> bytes | None:
     """The receipt's PDF as made the first time it was asked for, if it was."""
     return session.scalar(
         select(ReceiptDocument.pdf).where(
             ReceiptDocument.notification_code == notification_code,
             ReceiptDocument.language == language,
+            ReceiptDocument.layout == layout,
         )
     )
 
 
 def make_receipt_pdf(
-    db: Database, application: Application, *, public_url: str, language: str = DEFAULT_LANGUAGE
+    db: Database,
+    application: Application,
+    *,
+    public_url: str,
+    language: str = DEFAULT_LANGUAGE,
+    layout: str = A4,
+    counter: CounterParty | None = None,
 ) -> bytes:
     """Make the receipt's PDF (in ``language``) and keep it; returns the kept one. What it
     prints (code, amount, card, payment time, QR code) is fixed once paid, so the kept PDF
@@ -74,20 +110,25 @@ def make_receipt_pdf(
 
     Made with no transaction open, one at a time per process; two browsers asking for a new
     receipt at the same moment both make it, the first one kept wins, and both are sent it."""
-    receipt = receipt_view(application, public_url=public_url)
+    receipt = receipt_view(application, public_url=public_url, counter=counter)
     with _making, in_language(language):
-        made = render_receipt_pdf(receipt)
+        made = render_receipt_pdf(receipt, layout=layout)
         _give_memory_back()
     try:
         with db.transaction() as session:
             session.add(
                 ReceiptDocument(
-                    notification_code=application.notification_code, language=language, pdf=made
+                    notification_code=application.notification_code,
+                    language=language,
+                    layout=layout,
+                    pdf=made,
                 )
             )
     except IntegrityError:
         with db.transaction() as session:
-            kept = kept_receipt_pdf(session, application.notification_code, language=language)
+            kept = kept_receipt_pdf(
+                session, application.notification_code, language=language, layout=layout
+            )
         return kept or made
     return made
 

@@ -13,18 +13,28 @@ from mcqs.pages import field_errors, may_see, public_url_for, render, state
 from mcqs.principals import AnyBrowser, Browser, refuse_another_citizens
 from mcqs.receipts.qr import qr_svg
 from mcqs.receipts.schemas import ReceiptView, mask_fin, mask_name
-from mcqs.receipts.service import kept_receipt_pdf, make_receipt_pdf, receipt_view
+from mcqs.receipts.schemas import CounterParty
+from mcqs.receipts.service import counter_of, kept_receipt_pdf, make_receipt_pdf, receipt_view
 
 router = APIRouter()
 
 
 def _find(request: Request, code: str) -> Application:
     with state(request).db.transaction() as session:
-        return find_by_notification_code(session, code)
+        application = find_by_notification_code(session, code)
+        # Made at a counter: the point and agent are printed too (read while here).
+        request.state.receipt_counter = counter_of(session, application)
+        return application
+
+
+def _counter(request: Request) -> CounterParty | None:
+    return getattr(request.state, "receipt_counter", None)
 
 
 def _receipt(request: Request, application: Application) -> ReceiptView:
-    return receipt_view(application, public_url=state(request).settings.public_url)
+    return receipt_view(
+        application, public_url=state(request).settings.public_url, counter=_counter(request)
+    )
 
 
 def _load(request: Request, code: str) -> tuple[Application, ReceiptView]:
@@ -74,7 +84,11 @@ def receipt_pdf(request: Request, code: str, principal: AnyBrowser) -> Response:
         pdf = kept_receipt_pdf(session, application.notification_code, language=language)
     if pdf is None:
         pdf = make_receipt_pdf(
-            app.db, application, public_url=app.settings.public_url, language=language
+            app.db,
+            application,
+            public_url=app.settings.public_url,
+            language=language,
+            counter=_counter(request),
         )
     filename = f"qebz-{receipt.notification_code}.pdf"
     return Response(

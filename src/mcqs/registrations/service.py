@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from stdnum import imei as stdnum_imei
@@ -43,6 +43,23 @@ def register_application(session: Session, *, application_id: int, now: dt.datet
     else:
         lifecycle.reject(session, application, reason=reason, now=now)
     return application
+
+
+def deregister_application(session: Session, *, application_id: int) -> None:
+    """The application's registration no longer holds its IMEIs (kept, inactive, as the
+    record of what was). Nothing to do if it was never registered."""
+    registration_id = session.scalar(
+        select(Registration.id).where(Registration.application_id == application_id)
+    )
+    if registration_id is None:
+        return
+    session.execute(
+        update(RegistrationImei)
+        .where(RegistrationImei.registration_id == registration_id)
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
 
 
 def imei_registered(session: Session, imei_norm: str) -> bool:
