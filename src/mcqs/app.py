@@ -16,7 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcqs import messages
@@ -32,14 +32,16 @@ from mcqs.i18n import LanguageMiddleware
 from mcqs.back_office.web import router as back_office_router
 from mcqs.counter.web import router as counter_router
 from mcqs.my_devices.web import router as my_devices_router
-from mcqs.pages import AppState, ShownError, field_errors, render
+from mcqs.pages import AppState, ShownError, field_errors, public_url_for, render
 from mcqs.payments.web import RecentlyPending
 from mcqs.payments.web import router as payments_router
-from mcqs.principals import SignInRequired, any_browser
+from mcqs.principals import SignInRequired, StaffSignInRequired, any_browser
+from mcqs.problems import problem_response
 from mcqs.receipts.web import router as receipts_router
 from mcqs.security.access_log import mask_access_log
 from mcqs.security.limits import ClientLimiter
 from mcqs.services import Services
+from mcqs.staff.web import router as staff_router
 from mcqs.wiring import connect
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         sign_in_limiter=ClientLimiter(
             limit=settings.egov_sign_in_limit_per_client, window_seconds=60
         ),
+        staff_sign_in_limiter=ClientLimiter(
+            limit=settings.staff_sign_in_limit_per_client, window_seconds=60
+        ),
     )
     app.state.recently_pending = RecentlyPending()
     app.state.egov = egov_client(settings)
@@ -93,6 +98,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(receipts_router)
     app.include_router(egov_router)
     app.include_router(my_devices_router)
+    app.include_router(staff_router)
     app.include_router(counter_router)
     app.include_router(back_office_router)
 
@@ -165,6 +171,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             message=messages.message(error.code),
             code=error.code,
         )
+
+    @app.exception_handler(StaffSignInRequired)
+    def staff_sign_in_required(request: Request, error: StaffSignInRequired) -> Response:
+        # A page sends the browser to sign in; a client asking for JSON gets 401.
+        accept = request.headers.get("accept", "")
+        if "json" in accept and "html" not in accept:
+            return problem_response(401, messages.message(error.code), code=error.code)
+        return RedirectResponse(public_url_for(request, "staff:sign_in"), status_code=303)
 
     @app.exception_handler(DomainError)
     def domain_error_page(request: Request, error: DomainError) -> Response:

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # A citizen signed in through e-gov is signed out this long after signing in, however
     # busy (the idle limit above applies too).
     citizen_session_hours: int = Field(default=8, gt=0)
+    # Staff (counters, back office) are signed out after this long idle, and this long
+    # after signing in however busy.
+    staff_idle_minutes: int = Field(default=15, gt=0)
+    staff_session_hours: int = Field(default=12, gt=0)
+    # Staff sign-in attempts (password or code) per client address per minute, per process.
+    staff_sign_in_limit_per_client: int = Field(default=20, gt=0)
     # Proxies whose X-Forwarded-For is believed (the client address drives rate limits).
     forwarded_allow_ips: str = "127.0.0.1"
     # Web processes `mcqs serve` runs on this node (uvicorn's multi-process mode).

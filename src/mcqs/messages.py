@@ -193,7 +193,28 @@ AZ: dict[str, str] = {
     "too_many_sign_ins": N_(
         "Bu brauzerdən çox sayda portala giriş cəhdi edildi. Bir dəqiqədən sonra yenidən cəhd edin."
     ),
-    "staff_not_available": N_("Bu səhifə əməkdaşlar üçündür və hələ istifadəyə verilməyib."),
+    # staff: counters and back office
+    "staff_sign_in_required": N_("Bu səhifə əməkdaşlar üçündür. Əməkdaş kimi daxil olun."),
+    "staff_role_refused": N_("Bu səhifə sizin vəzifəniz üçün nəzərdə tutulmayıb."),
+    "staff_record_unknown": N_("Belə qeyd tapılmadı."),
+    "staff_sign_in_refused": N_("İstifadəçi adı və ya parol yanlışdır."),
+    "staff_account_locked": N_(
+        "Parol ardıcıl 5 dəfə yanlış yazıldığı üçün hesab bağlanıb. Hesabı açmaq üçün "
+        "administratora müraciət edin."
+    ),
+    "staff_code_wrong": N_(
+        "Birdəfəlik kod yanlışdır və ya artıq istifadə olunub. Tətbiqdəki yeni kodu yazın."
+    ),
+    "staff_sign_in_expired": N_(
+        "Girişin müddəti bitdi və ya çox sayda yanlış kod yazıldı. İstifadəçi adı və parolu "
+        "yenidən yazın."
+    ),
+    "staff_username_required": N_("İstifadəçi adını yazın."),
+    "staff_password_required": N_("Parolu yazın."),
+    "staff_code_required": N_("Autentifikator tətbiqindəki 6 rəqəmli kodu yazın."),
+    "too_many_staff_sign_ins": N_(
+        "Bu ünvandan çox sayda giriş cəhdi edildi. Bir dəqiqədən sonra yenidən cəhd edin."
+    ),
     # pages
     "page_not_found": N_("Belə səhifə yoxdur. Ünvanı yoxlayın və ya ana səhifədən başlayın."),
     "control_characters": N_(
@@ -213,6 +234,9 @@ AZ: dict[str, str] = {
 
 # What a form field is called on the page, for errors shown away from the field itself.
 FIELD_LABELS_AZ: dict[str, str] = {
+    "username": N_("İstifadəçi adı"),
+    "password": N_("Parol"),
+    "totp_code": N_("Birdəfəlik kod"),
     "id_card": N_("Şəxsiyyət vəsiqəsinin seriya və nömrəsi"),
     "fin": N_("FİN kod"),
     "imei_1": N_("İMEİ kodu"),
@@ -253,13 +277,6 @@ CHANNELS_AZ: dict[str, str] = {
     "counter": N_("Qeydiyyat məntəqəsi"),
 }
 
-STAFF_ROLES_AZ: dict[str, str] = {
-    "counter_agent": N_("Operator"),
-    "point_supervisor": N_("Məntəqənin rəhbəri"),
-    "back_office": N_("Arxa ofis"),
-    "admin": N_("İnzibatçı"),
-}
-
 REJECT_REASONS_AZ: dict[str, str] = {
     "imei_registered_to_other": N_("İMEİ kodu artıq başqa şəxsin adına qeydiyyatdadır"),
     "imei_blacklisted": N_("İMEİ kodu qara siyahıdadır"),
@@ -269,6 +286,21 @@ REJECT_REASONS_AZ: dict[str, str] = {
     "imei_taken_while_unpaid": N_(
         "ödəniş müddəti bitdikdən sonra edildi və İMEİ kodu bu arada başqa ərizə üzrə ödənilir"
     ),
+}
+
+
+# Staff roles and the pages the staff home page links to.
+ROLES_AZ: dict[str, str] = {
+    "counter_agent": N_("Qeydiyyat məntəqəsinin əməkdaşı"),
+    "point_supervisor": N_("Qeydiyyat məntəqəsinin rəhbəri"),
+    "back_office": N_("Reyestrin əməkdaşı (geri ödəmələr)"),
+    "admin": N_("Administrator"),
+}
+
+STAFF_LINKS_AZ: dict[str, str] = {
+    "counter": N_("Cihazın qeydiyyatı (kassa)"),
+    "supervisor": N_("Məntəqənin idarə edilməsi"),
+    "refunds": N_("Geri qaytarılacaq ödənişlər"),
 }
 
 
@@ -294,8 +326,9 @@ statuses = Translated(STATUS_AZ)
 reject_reasons = Translated(REJECT_REASONS_AZ)
 payment_methods = Translated(PAYMENT_METHODS_AZ)
 channels = Translated(CHANNELS_AZ)
-staff_roles = Translated(STAFF_ROLES_AZ)
 field_labels = Translated(FIELD_LABELS_AZ)
+roles = Translated(ROLES_AZ)
+staff_links = Translated(STAFF_LINKS_AZ)
 
 
 # Operators' command line (English, for the engineers who run imports).
@@ -307,6 +340,17 @@ OPERATOR_EN: dict[str, str] = {
     "tac_file_bad_header": "{path}: the header is not the one this format has",
     "price_list_bad_header": "{path}: expected the header brand,model,market_value_usd,is_basic",
     "price_list_bad_row": "line {line}: not a valid price row",
+    # registration points and staff accounts (mcqs points / mcqs staff)
+    "point_code_malformed": "the point's code must be 1 to 32 characters",
+    "point_code_taken": "a registration point with this code exists already",
+    "point_operator_required": "an operator shop needs --operator (the operator's name)",
+    "point_unknown": "no registration point has this code",
+    "staff_username_malformed": "a username is 1 to 64 letters, digits, '.', '-' or '_'",
+    "staff_password_too_short": "a password has at least 10 characters",
+    "staff_username_taken": "an account with this username exists already",
+    "staff_point_required": "counter agents and point supervisors need --point CODE",
+    "staff_point_not_for_role": "back office and admin accounts belong to no point",
+    "staff_account_unknown": "no staff account has this username",
 }
 
 

@@ -1,6 +1,7 @@
 """Imports every domain's models so that metadata (Alembic, tests) sees all tables."""
 
 from mcqs.applications.models import Application, ApplicationImei, ImeiHold
+from mcqs.audit.models import AuditChainHead, AuditEntry
 from mcqs.counter.models import DayClose
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
 from mcqs.egov.models import CitizenSession
@@ -12,10 +13,13 @@ from mcqs.payments.models import Payment, PaymentEvent, Refund
 from mcqs.receipts.models import ReceiptDocument
 from mcqs.registrations.models import Registration, RegistrationImei
 from mcqs.security.models import RateLimitHit, SecurityCode
+from mcqs.staff.models import RegistrationPoint, StaffAccount, StaffSession
 
 __all__ = [
     "Application",
     "ApplicationImei",
+    "AuditChainHead",
+    "AuditEntry",
     "BlacklistedImei",
     "CitizenSession",
     "DayClose",
@@ -36,8 +40,11 @@ __all__ = [
     "Refund",
     "Registration",
     "RegistrationImei",
+    "RegistrationPoint",
     "SecurityCode",
     "SmsMessage",
+    "StaffAccount",
+    "StaffSession",
     "TacModel",
     "TariffBand",
     "WorkerHeartbeat",

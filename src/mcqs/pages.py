@@ -25,7 +25,13 @@ from mcqs.db import Database
 from mcqs.errors import DomainError, FormErrors
 from mcqs.localtime import format_baku
 from mcqs.money import format_azn
-from mcqs.principals import Browser, SignedInCitizen, citizen_in_session, is_own
+from mcqs.principals import (
+    Browser,
+    SignedInCitizen,
+    citizen_in_session,
+    is_own,
+    staff_in_session,
+)
 from mcqs.security.limits import ClientLimiter
 
 if TYPE_CHECKING:  # the adapters are built by the app; pages only carry them
@@ -42,7 +48,8 @@ templates.env.globals["reject_text"] = messages.reject_reasons
 templates.env.globals["field_label"] = messages.field_labels
 templates.env.globals["method_text"] = messages.payment_methods
 templates.env.globals["channel_text"] = messages.channels
-templates.env.globals["role_text"] = messages.staff_roles
+templates.env.globals["role_text"] = messages.roles
+templates.env.globals["staff_link_text"] = messages.staff_links
 i18n.install(templates.env)
 # Templates name statuses through the enum, the one list of them, not as repeated strings.
 templates.env.globals["Status"] = ApplicationStatus
@@ -65,6 +72,7 @@ class AppState:
     return_limiter: ClientLimiter
     security_code_limiter: ClientLimiter
     sign_in_limiter: ClientLimiter
+    staff_sign_in_limiter: ClientLimiter
 
 
 def state(request: Request) -> AppState:
@@ -76,6 +84,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     context.setdefault("demo", state(request).settings.env == "demo")
     context.setdefault("csrf_token", csrf_token(request))
     context.setdefault("citizen", citizen_in_session(request))
+    context.setdefault("staff", staff_in_session(request))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

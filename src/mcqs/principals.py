@@ -6,7 +6,11 @@ Every route declares the principal it accepts with one of :data:`PRINCIPAL_DEPEN
 - :func:`any_browser` — an anonymous browser or a citizen signed in through e-gov
   (the citizen pages, which work either way; health checks);
 - :func:`signed_in_citizen` — a citizen signed in through e-gov only ("Mənim cihazlarım");
-- :func:`staff_member` — the counter and back office to come: refuses everyone for now.
+- :func:`staff_member` — staff signed in with a password and a one-time code, in one of
+  the roles the route names: ``Depends(staff_member(StaffRole.COUNTER_AGENT))``. Someone
+  not signed in is sent to the staff sign-in page (401 for a client that asks for JSON);
+  another role gets 403 ``staff_role_refused``. Routes naming a point's data call
+  :func:`refuse_another_point`, which answers another point's data as not existing (404).
 
 The database dependency hands over the :class:`~mcqs.db.Database`, not a session: a
 route opens short transactions (``db.transaction()``, ``db.reading()``) around its
@@ -16,18 +20,24 @@ party (the registry, GoldenPay, e-gov) is asked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from mcqs.db import Database, utcnow
 from mcqs.egov.sessions import active_session
 from mcqs.errors import DomainError, NotFound
+from mcqs.staff.models import POINT_ROLES, StaffRole
+from mcqs.staff.sessions import active_staff
 
 # Where the signed-in citizen's session id is kept in the (signed) session cookie: only
 # the id; the FİN, the name and the ID token stay in the citizen_sessions row.
 SESSION_KEY = "citizen"
+# Where a signed-in (or half signed-in) staff member's session id is kept: only the id.
+STAFF_SESSION_KEY = "staff"
 
 
 @dataclass(frozen=True)
@@ -46,12 +56,22 @@ class SignedInCitizen:
 
 @dataclass(frozen=True)
 class StaffMember:
-    """Reserved: staff of a registration point (post office, operator's shop) or of the
-    back office, with a role and a point. Nobody is one yet."""
+    """Staff signed in with a password and a one-time code: a counter agent or a point
+    supervisor (of one registration point), back office or an administrator (no point).
+    ``client_address`` is where this request came from, for the audit log; a
+    StaffMember is what :func:`mcqs.audit.service.record_staff_action` takes."""
 
+    account_id: int
     username: str
-    role: str
-    point: str
+    role: StaffRole
+    point_id: int | None
+    point_code: str | None
+    client_address: str
+
+    @property
+    def at_a_point(self) -> bool:
+        """Whether this member works at one point and sees only its data."""
+        return self.role in POINT_ROLES
 
 
 Browser = AnonymousBrowser | SignedInCitizen
@@ -64,11 +84,32 @@ class SignInRequired(DomainError):
         super().__init__("sign_in_required")
 
 
-class StaffOnly(DomainError):
+class StaffSignInRequired(DomainError):
+    """No staff member is signed in: a page sends the browser to the staff sign-in page,
+    a JSON client gets 401 (``app.staff_sign_in_required``)."""
+
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__("staff_sign_in_required")
+
+
+class CsrfRefused(DomainError):
+    """A staff form posted without this session's CSRF token."""
+
     status_code = 403
 
     def __init__(self) -> None:
-        super().__init__("staff_not_available")
+        super().__init__("csrf_refused")
+
+
+class StaffRoleRefused(DomainError):
+    """Signed in, but this route is not for this role."""
+
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__("staff_role_refused")
 
 
 def citizen_in_session(request: Request) -> SignedInCitizen | None:
@@ -131,9 +172,90 @@ def signed_in_citizen(request: Request) -> SignedInCitizen:
     return citizen
 
 
-def staff_member(request: Request) -> StaffMember:
-    """Staff pages do not exist yet: every request is refused (403)."""
-    raise StaffOnly()
+def staff_in_session(request: Request) -> StaffMember | None:
+    """The staff member whose verified session this browser's cookie names, if it is
+    active (not signed out, not idle ``staff_idle_minutes``, the account not locked or
+    deactivated meanwhile). Looked up once per request."""
+    if hasattr(request.state, "staff"):
+        return request.state.staff  # type: ignore[no-any-return]
+    member: StaffMember | None = None
+    session_id = request.session.get(STAFF_SESSION_KEY)
+    if isinstance(session_id, str) and session_id:
+        app = request.app.state.mcqs
+        with app.db.transaction() as session:
+            found = active_staff(
+                session, settings=app.settings, session_id=session_id, now=utcnow()
+            )
+        if found is not None:
+            member = StaffMember(
+                account_id=found.account_id,
+                username=found.username,
+                role=found.role,
+                point_id=found.point_id,
+                point_code=found.point_code,
+                client_address=request.client.host if request.client else "unknown",
+            )
+    request.state.staff = member
+    return member
+
+
+def forget_staff(request: Request) -> None:
+    """After signing in or out: the next look-up reads the session again."""
+    if hasattr(request.state, "staff"):
+        del request.state.staff
+
+
+@dataclass(frozen=True)
+class StaffGuard:
+    """The dependency ``staff_member(*roles)`` makes: the signed-in staff member, if in
+    one of ``roles``. It keeps the roles, so the guard-rail test reads from each route
+    whom it admits and tries every other role against it."""
+
+    roles: frozenset[StaffRole]
+
+    async def __call__(self, request: Request) -> StaffMember:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            # Every staff form is checked here, before anything else: a forged post is
+            # refused the same whether or not someone is signed in.
+            from mcqs.pages import csrf_valid  # pages builds on this module
+
+            posted = (await request.form()).get("csrf_token")
+            if not isinstance(posted, str) or not csrf_valid(request, posted):
+                raise CsrfRefused()
+        member = await run_in_threadpool(staff_in_session, request)
+        if member is None:
+            raise StaffSignInRequired()
+        if member.role not in self.roles:
+            raise StaffRoleRefused()
+        return member
+
+
+def staff_member(*roles: StaffRole) -> StaffGuard:
+    """A route's staff principal: ``member: StaffMember = Depends(staff_member(ROLE, …))``.
+    At least one role; every role must be named (no "any staff" by omission)."""
+    if not roles:
+        raise ValueError("staff_member() needs the roles the route admits")
+    return StaffGuard(frozenset(StaffRole(role) for role in roles))
+
+
+#: Every staff role: for the pages every member uses (the staff home, signing out).
+ANY_STAFF = tuple(StaffRole)
+
+
+def refuse_another_point(
+    member: StaffMember,
+    point_id: int | None,
+    *,
+    code: str = "staff_record_unknown",
+    field: str | None = None,
+) -> None:
+    """The rule of every staff route that names a point's data (an application made at a
+    counter, a day, an agent): a counter agent or supervisor reaches only their own
+    point's, and another point's answers exactly as a record that does not exist (404
+    ``code``: pass the code the route gives for an unknown id). Back office and
+    administrators see every point."""
+    if member.at_a_point and member.point_id != point_id:
+        raise NotFound(code, field=field)
 
 
 def database(request: Request) -> Database:
@@ -144,8 +266,48 @@ def database(request: Request) -> Database:
 
 AnyBrowser = Annotated[Browser, Depends(any_browser)]
 CitizenOnly = Annotated[SignedInCitizen, Depends(signed_in_citizen)]
-StaffOnlyPrincipal = Annotated[StaffMember, Depends(staff_member)]
+AnyStaff = Annotated[StaffMember, Depends(staff_member(*ANY_STAFF))]
 Db = Annotated[Database, Depends(database)]
 
-#: What a route must depend on, directly or through a router's dependencies.
-PRINCIPAL_DEPENDENCIES = (any_browser, signed_in_citizen, staff_member)
+#: What a route must depend on, directly or through a router's dependencies (besides a
+#: :class:`StaffGuard`, which ``declares_principal`` recognises).
+PRINCIPAL_DEPENDENCIES = (any_browser, signed_in_citizen)
+
+
+def declares_principal(call: Callable[..., Any] | None) -> bool:
+    """Whether a dependency is one of the principals a route may declare."""
+    return call in PRINCIPAL_DEPENDENCIES or isinstance(call, StaffGuard)
+
+
+def staff_roles_of(call: Callable[..., Any] | None) -> frozenset[StaffRole] | None:
+    """The roles a staff principal dependency admits (None: not a staff principal)."""
+    return call.roles if isinstance(call, StaffGuard) else None
+
+
+def api_routes(routes: list[Any]) -> list[Any]:
+    """Every FastAPI route of an app's (or router's) ``routes``, those of included routers
+    too (FastAPI keeps an included router as one entry holding the original router)."""
+    from fastapi.routing import APIRoute
+
+    found: list[Any] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found.extend(api_routes(route.original_router.routes))
+    return found
+
+
+def admitted_roles(route: Any) -> frozenset[StaffRole]:
+    """The staff roles a route admits: those of the staff principals it declares, directly
+    or through its dependencies (none: not a staff route). The staff home page links by
+    it, and the guard-rail test tries every other role against it."""
+    roles: frozenset[StaffRole] | None = None
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        found = staff_roles_of(dependant.call)
+        if found is not None:  # two guards on one route: both must admit
+            roles = found if roles is None else roles & found
+        pending.extend(dependant.dependencies)
+    return roles or frozenset()
