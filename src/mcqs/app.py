@@ -21,7 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcqs import messages
 from mcqs.applications.web import router as applications_router
+from mcqs.back_office.web import router as back_office_router
 from mcqs.config import Settings, get_settings
+from mcqs.counter.web import router as counter_router
 from mcqs.db import Database, utcnow
 from mcqs.egov.client import egov_client
 from mcqs.egov.web import router as egov_router
@@ -29,8 +31,6 @@ from mcqs.eir.api import mount_operator_api
 from mcqs.errors import DomainError
 from mcqs.health import check_health
 from mcqs.i18n import LanguageMiddleware
-from mcqs.back_office.web import router as back_office_router
-from mcqs.counter.web import router as counter_router
 from mcqs.my_devices.web import router as my_devices_router
 from mcqs.pages import AppState, ShownError, field_errors, public_url_for, render
 from mcqs.payments.web import RecentlyPending

@@ -128,9 +128,7 @@ AZ: dict[str, str] = {
     ),
     "counter_form_expired": N_("Forma köhnəlib. Səhifəni yeniləyib yenidən daxil edin."),
     "day_already_closed": N_("Bu məntəqənin bu günü artıq bağlanıb."),
-    "day_closed_no_payments": N_(
-        "Bu məntəqənin günü bağlanıb: bu gün daha ödəniş qəbul edilmir."
-    ),
+    "day_closed_no_payments": N_("Bu məntəqənin günü bağlanıb: bu gün daha ödəniş qəbul edilmir."),
     "day_not_closed": N_("Bu gün hələ bağlanmayıb."),
     "cancel_reason_required": N_("Ləğvin səbəbini yazın."),
     "cancel_reason_too_long": N_("Ləğvin səbəbi ən çoxu {limit} simvol ola bilər."),
@@ -139,7 +137,6 @@ AZ: dict[str, str] = {
     "refund_reference_too_long": N_("Əməliyyat nömrəsi ən çoxu 64 simvol ola bilər."),
     "refund_already_paid": N_("Bu məbləğ artıq qaytarılıb."),
     "refund_unknown": N_("Qaytarılacaq məbləğ tapılmadı."),
-    "staff_role_refused": N_("Bu əməliyyat sizin rolunuz üçün deyil."),
     # external parties
     "population_registry_unavailable": N_(
         "Əhali reyestri hazırda cavab vermir. Bir neçə dəqiqədən sonra yenidən cəhd edin."

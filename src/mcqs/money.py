@@ -21,7 +21,9 @@ _AMOUNT = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?")
 def parse_azn(text: str) -> int | None:
     """What a cashier types (``20``, ``20.00``, ``20,5``, ``20 AZN``) → qəpik; None if it is
     not an amount of manat."""
-    cleaned = text.strip().upper().removesuffix("AZN").strip().replace("\u00a0", "").replace(" ", "")
+    cleaned = (
+        text.strip().upper().removesuffix("AZN").strip().replace("\u00a0", "").replace(" ", "")
+    )
     found = _AMOUNT.fullmatch(cleaned)
     if found is None:
         return None

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import at_the_same_moment
 from counter.support import counter_form, fee_text, make_point_staff, member_of, pay, register
 from sqlalchemy import func, select
+from staff.signing_in import create_staff
 
 from mcqs.applications import lifecycle
 from mcqs.applications.models import Application, ApplicationStatus, Channel
@@ -29,6 +29,9 @@ from mcqs.localtime import baku_day
 from mcqs.notifications.models import SmsMessage
 from mcqs.payments.models import Payment, PaymentMethod, Refund, RefundStatus
 from mcqs.registrations.models import RegistrationImei
+from mcqs.staff.models import StaffRole
+
+from conftest import at_the_same_moment
 
 
 def codes_of(error: FormErrors) -> dict[str, str]:
@@ -60,7 +63,7 @@ def test_a_counter_registration_goes_through_the_online_lifecycle(
         payment = session.scalars(select(Payment)).one()
         assert payment.method == PaymentMethod.CASH
         assert payment.card_type is None
-        jobs = session.scalars(select(Job.name)).all()
+        jobs = session.scalars(select(Job.task)).all()
     assert "registrations.register_application" in jobs  # the same job as online
 
     run_worker()
@@ -249,12 +252,15 @@ def test_a_supervisor_cancels_a_registration_with_a_reason_and_a_refund_is_owed(
                 session, member=supervisor, notification_code=code, reason=reason, now=utcnow()
             )
         assert codes_of(refused.value) == {"reason": "cancel_reason_required"}
+    other_supervisor = create_staff(
+        catalogue, role=StaffRole.POINT_SUPERVISOR, point=staff.other_point
+    )
     with catalogue.transaction() as session, pytest.raises(NotFound):
         cancel_registration(
             session,
-            member=member_of(staff.other_agent),
+            member=member_of(other_supervisor),
             notification_code=code,
-            reason="x",
+            reason="another point's supervisor",
             now=utcnow(),
         )
 
@@ -312,7 +318,14 @@ def test_the_day_closes_once_with_its_cash_report_and_takes_no_payment_after(
         agent,
         counter_form(imeis=(demo_imeis[1],), fin="6DEF2G3", id_card="AZE12345678"),
     )
-    pay(catalogue, agent, card.notification_code, method="card_terminal", amount=fee_text(card), slip="A1B2C3")
+    pay(
+        catalogue,
+        agent,
+        card.notification_code,
+        method="card_terminal",
+        amount=fee_text(card),
+        slip="A1B2C3",
+    )
     late = register(
         catalogue,
         services,

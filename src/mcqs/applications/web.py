@@ -270,7 +270,7 @@ def application_form_page(
         )
     values.setdefault("phone", application.phone or "")
     if application.payments:  # paying again: the card type chosen last time stays chosen
-        values.setdefault("card_type", application.payments[-1].card_type)
+        values.setdefault("card_type", application.payments[-1].card_type or "")
     return render(
         request,
         "application.html",

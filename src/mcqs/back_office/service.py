@@ -49,7 +49,7 @@ def refunds(session: Session, *, status: RefundStatus | None = None) -> list[Ref
         query = query.where(Refund.status == status)
     return [
         RefundLine(refund=refund, application=application, payment_method=method, point_code=code)
-        for refund, application, method, code in session.execute(query).tuples()
+        for refund, application, method, code in session.execute(query)
     ]
 
 

@@ -17,9 +17,7 @@ from mcqs.staff.models import StaffRole
 
 router = APIRouter()
 
-BackOffice = Annotated[
-    StaffMember, Depends(staff_member(StaffRole.BACK_OFFICE, StaffRole.ADMIN))
-]
+BackOffice = Annotated[StaffMember, Depends(staff_member(StaffRole.BACK_OFFICE, StaffRole.ADMIN))]
 
 
 def _page(
@@ -71,7 +69,8 @@ def refund_paid(
                 now=utcnow(),
             )
     except FormErrors as error:
-        errors = {field: value for value in field_errors(error).values()}
+        # Shown next to that refund's reference field, whichever field the error names.
+        errors = {field: next(iter(field_errors(error).values()))}
         return _page(
             request,
             member,

@@ -76,9 +76,7 @@ class CounterCheck:
     submission_key: str
 
 
-def confirm_at_counter(
-    population: PopulationRegistryClient, data: CounterInput
-) -> CounterCheck:
+def confirm_at_counter(population: PopulationRegistryClient, data: CounterInput) -> CounterCheck:
     """Validate the counter form and ask the population registry, as the online check does
     (an expired card refused with its reason, a FİN not the card's refused). Every typed
     error is collected first, the phone's too. Called with no transaction open."""
@@ -102,9 +100,7 @@ def confirm_at_counter(
 
 
 def _by_submission_key(session: Session, key: str) -> Application | None:
-    application_id = session.scalar(
-        select(Application.id).where(Application.submission_key == key)
-    )
+    application_id = session.scalar(select(Application.id).where(Application.submission_key == key))
     return None if application_id is None else get_application(session, application_id)
 
 
@@ -127,7 +123,7 @@ def register_at_counter(
     _require_point_role(member)
     existing = _by_submission_key(session, check.submission_key)
     if existing is not None:
-        refuse_another_point(member, existing.point_id)
+        refuse_another_point(member, existing.point_id, code="notification_code_unknown")
         return existing
     try:
         with session.begin_nested():
@@ -148,7 +144,7 @@ def register_at_counter(
         existing = _by_submission_key(session, check.submission_key)
         if existing is None:
             raise
-        refuse_another_point(member, existing.point_id)
+        refuse_another_point(member, existing.point_id, code="notification_code_unknown")
         return existing
     record_staff_action(
         session,
@@ -167,7 +163,7 @@ def application_at_point(
     """An application of the member's point, by its code; another point's (or one made
     online) answers exactly as a code that does not exist."""
     application = find_by_notification_code(session, notification_code)
-    refuse_another_point(member, application.point_id)
+    refuse_another_point(member, application.point_id, code="notification_code_unknown")
     return application
 
 
@@ -181,7 +177,9 @@ class CounterPaymentInput:
     slip_reference: str = ""
 
 
-def _parse_payment(data: CounterPaymentInput, *, fee_qepik: int) -> tuple[PaymentMethod, str | None]:
+def _parse_payment(
+    data: CounterPaymentInput, *, fee_qepik: int
+) -> tuple[PaymentMethod, str | None]:
     errors: list[DomainError] = []
     method: PaymentMethod | None = None
     if data.method in {m.value for m in COUNTER_METHODS}:
@@ -238,9 +236,7 @@ def take_payment(
         raise FormErrors([Conflict("application_not_payable")])
     if application.expires_at <= now:
         raise FormErrors([Conflict("application_expired")])
-    blocked = lifecycle.await_payment(
-        session, application, hold_until=now + _COUNTER_HOLD, now=now
-    )
+    blocked = lifecycle.await_payment(session, application, hold_until=now + _COUNTER_HOLD, now=now)
     if blocked:
         raise FormErrors([hold_conflict(next(iter(blocked.values())))])
     payment = Payment(
@@ -281,7 +277,12 @@ def take_payment(
 
 
 def record_receipt_printed(
-    session: Session, *, member: StaffMember, application: Application, layout: str, now: dt.datetime
+    session: Session,
+    *,
+    member: StaffMember,
+    application: Application,
+    layout: str,
+    now: dt.datetime,
 ) -> None:
     """Each print of a receipt at the counter is in the audit log (a copy given out)."""
     record_staff_action(
@@ -357,7 +358,7 @@ def point_day(session: Session, *, point_id: int, day: dt.date) -> PointDay:
                 Payment.paid_at < end,
             )
             .order_by(Payment.paid_at, Payment.id)
-        ).tuples()
+        ).all()
     ]
     totals = [
         MethodTotal(
@@ -426,7 +427,15 @@ def _report_csv(day: PointDay, agents: dict[int, str]) -> str:
         )
     for total in day.totals:
         writer.writerow(
-            ("", "total", total.method.value, "", f"{total.amount_qepik / 100:.2f}", "", total.count)
+            (
+                "",
+                "total",
+                total.method.value,
+                "",
+                f"{total.amount_qepik / 100:.2f}",
+                "",
+                total.count,
+            )
         )
     return out.getvalue()
 
@@ -444,13 +453,12 @@ def close_day(session: Session, *, member: StaffMember, now: dt.datetime) -> Day
     if _day_close(session, point_id=point_id, day=day) is not None:
         raise Conflict("day_already_closed")
     summary = point_day(session, point_id=point_id, day=day)  # type: ignore[arg-type]
-    agents = dict(
-        session.execute(
-            select(StaffAccount.id, StaffAccount.username).where(
-                StaffAccount.point_id == point_id
-            )
-        ).tuples()
-    )
+    agents = {
+        account_id: username
+        for account_id, username in session.execute(
+            select(StaffAccount.id, StaffAccount.username).where(StaffAccount.point_id == point_id)
+        )
+    }
     by_method = {total.method: total for total in summary.totals}
     closed = DayClose(
         point_id=point_id,
@@ -520,7 +528,7 @@ def point_agents(session: Session, *, point_id: int) -> list[tuple[StaffAccount,
             .outerjoin(made, made.c.agent_id == StaffAccount.id)
             .where(StaffAccount.point_id == point_id)
             .order_by(StaffAccount.username)
-        ).tuples()
+        ).all()
     ]
 
 
@@ -589,4 +597,3 @@ def _require_point_role(member: StaffMember) -> None:
         member.point_id is None
     ):
         raise Forbidden("staff_role_refused")
-

@@ -390,9 +390,7 @@ def supervisor_cancel(
             )
     except FormErrors as error:
         # Shown next to the reason field of that registration's form.
-        errors = {
-            f"{key or 'reason'}-{code}": value for key, value in field_errors(error).items()
-        }
+        errors = {f"{key or 'reason'}-{code}": value for key, value in field_errors(error).items()}
         return _supervisor_page(
             request, member, values=values, errors=errors, status_code=_status(error)
         )

@@ -10,7 +10,6 @@ from mcqs.i18n import N_, gettext
 from mcqs.localtime import BAKU
 from mcqs.payments.models import CARD_TYPES, PaymentMethod
 
-
 CASH = N_("Nağd (qeydiyyat məntəqəsində)")
 CARD_TERMINAL = N_("Kart terminalı (qeydiyyat məntəqəsində)")
 SLIP = N_("çek №")

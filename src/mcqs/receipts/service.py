@@ -36,8 +36,9 @@ def counter_of(session: Session, application: Application) -> CounterParty | Non
     if application.point_id is None:
         return None
     found = session.execute(
-        select(RegistrationPoint.code, RegistrationPoint.name, RegistrationPoint.address)
-        .where(RegistrationPoint.id == application.point_id)
+        select(RegistrationPoint.code, RegistrationPoint.name, RegistrationPoint.address).where(
+            RegistrationPoint.id == application.point_id
+        )
     ).one()
     agent = session.scalar(
         select(StaffAccount.username).where(StaffAccount.id == application.agent_id)

@@ -12,8 +12,7 @@ from mcqs.errors import DomainError
 from mcqs.pages import field_errors, may_see, public_url_for, render, state
 from mcqs.principals import AnyBrowser, Browser, refuse_another_citizens
 from mcqs.receipts.qr import qr_svg
-from mcqs.receipts.schemas import ReceiptView, mask_fin, mask_name
-from mcqs.receipts.schemas import CounterParty
+from mcqs.receipts.schemas import CounterParty, ReceiptView, mask_fin, mask_name
 from mcqs.receipts.service import counter_of, kept_receipt_pdf, make_receipt_pdf, receipt_view
 
 router = APIRouter()

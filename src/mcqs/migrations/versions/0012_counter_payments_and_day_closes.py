@@ -159,7 +159,9 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             op.f("fk_applications_cancelled_by_id_staff_accounts"), type_="foreignkey"
         )
-        batch_op.drop_constraint(op.f("fk_applications_agent_id_staff_accounts"), type_="foreignkey")
+        batch_op.drop_constraint(
+            op.f("fk_applications_agent_id_staff_accounts"), type_="foreignkey"
+        )
         batch_op.drop_constraint(
             op.f("fk_applications_point_id_registration_points"), type_="foreignkey"
         )
