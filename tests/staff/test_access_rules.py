@@ -16,12 +16,22 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pytest
+from fastapi import APIRouter, Depends
 from staff.route_samples import SAMPLES, Sample
 from staff.signing_in import Staff, create_point, create_staff, csrf_of, sign_in
+from starlette.responses import PlainTextResponse
 
 from mcqs.config import Settings
 from mcqs.db import Database
-from mcqs.principals import admitted_roles, api_routes
+
+# Module level: the probe route's annotations are resolved from here.
+from mcqs.principals import (
+    StaffMember,
+    admitted_roles,
+    api_routes,
+    refuse_another_point,
+    staff_member,
+)
 from mcqs.staff.models import POINT_ROLES, StaffRole
 
 STAFF_PREFIXES = ("/staff", "/counter", "/supervisor", "/back-office")
@@ -46,11 +56,6 @@ PROBE = "/counter/_guard-rail-probe/{probe_point}"
 
 
 def _probe_router() -> Any:
-    from fastapi import APIRouter, Depends
-    from starlette.responses import PlainTextResponse
-
-    from mcqs.principals import StaffMember, refuse_another_point, staff_member
-
     router = APIRouter()
 
     @router.get(PROBE)
