@@ -7,7 +7,9 @@ Every route declares the principal it accepts with one of :data:`PRINCIPAL_DEPEN
   (the citizen pages, which work either way; health checks);
 - :func:`signed_in_citizen` — a citizen signed in through e-gov only ("Mənim cihazlarım");
 - :func:`staff_member` — staff signed in with a password and a one-time code, in one of
-  the roles the route names: ``Depends(staff_member(StaffRole.COUNTER_AGENT))``. Someone
+  the roles the route names: ``member: Annotated[StaffMember,
+  Depends(staff_member(StaffRole.COUNTER_AGENT, StaffRole.POINT_SUPERVISOR))]`` (or a
+  module-level alias of it, as :data:`AnyStaff`). Someone
   not signed in is sent to the staff sign-in page (401 for a client that asks for JSON);
   another role gets 403 ``staff_role_refused``. Routes naming a point's data call
   :func:`refuse_another_point`, which answers another point's data as not existing (404).
