@@ -28,3 +28,23 @@ class Sample:
 
 #: Path parameter name → how to make a record for it.
 SAMPLES: dict[str, Sample] = {}
+
+
+def _counter_application(db: Database, owner: Staff) -> str:
+    """An application made at ``owner``'s counter: its notification code."""
+    from factories import create_application
+
+    from mcqs.applications.models import Channel
+    from mcqs.devices.demo import example_imeis
+
+    assert owner.point is not None
+    with db.transaction() as session:
+        imei = example_imeis(session, count=1)[0][0]
+        application = create_application(session, imeis=(imei,))
+        application.channel = Channel.COUNTER
+        application.point_id = owner.point.id
+        application.agent_id = owner.account_id
+        return application.notification_code
+
+
+SAMPLES["code"] = Sample(make=_counter_application)
