@@ -41,6 +41,8 @@ def _act(session, application: Application, action: Action) -> None:
         lifecycle.register(session, application, now=NOW)
     elif action == Action.REJECT:
         lifecycle.reject(session, application, reason="imei_invalid", now=NOW)
+    elif action == Action.CANCEL:
+        lifecycle.cancel(session, application, reason="typed the wrong IMEI", now=NOW)
     else:
         lifecycle.expire(session, application, now=NOW)
 

@@ -232,7 +232,9 @@ def test_two_browsers_making_one_receipt_at_once_are_sent_the_one_kept(
     with db.transaction() as session:
         application = find_by_notification_code(session, code)
     first = service.make_receipt_pdf(db, application, public_url="https://mcqs.example.az")
-    monkeypatch.setattr(service, "render_receipt_pdf", lambda receipt: b"%PDF-made again")
+    monkeypatch.setattr(
+        service, "render_receipt_pdf", lambda receipt, layout="a4": b"%PDF-made again"
+    )
     again = service.make_receipt_pdf(db, application, public_url="https://mcqs.example.az")
     assert again == first
     with db.transaction() as session:

@@ -32,10 +32,10 @@ SAMPLES: dict[str, Sample] = {}
 
 def _counter_application(db: Database, owner: Staff) -> str:
     """An application made at ``owner``'s counter: its notification code."""
-    from factories import create_application
-
     from mcqs.applications.models import Channel
     from mcqs.devices.demo import example_imeis
+
+    from factories import create_application
 
     assert owner.point is not None
     with db.transaction() as session:
