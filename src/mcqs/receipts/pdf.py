@@ -170,6 +170,7 @@ def _thermal(receipt: ReceiptView, *, height: float) -> FPDF:
     pdf.set_text_color(*DARK)
     pdf.set_font(FONT, size=8)
     pdf.multi_cell(w=pdf.epw, text=gettext(SYSTEM_NAME), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1.5)
     pdf.set_font(FONT, "B", size=12)
     pdf.multi_cell(w=pdf.epw, text=gettext(TITLE), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
