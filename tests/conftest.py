@@ -134,14 +134,16 @@ class System:
 def whole_system(database_url: str, **overrides: object) -> Iterator[System]:
     """Migrate and seed the demo catalogue, then serve the demo's composition (the app with
     the simulators under /_sim, their state in a temporary directory) on one live server,
-    as `make run` does (a fixed security code, for scripts)."""
+    as `make run` does (a fixed security code, for scripts; the demo's staff accounts)."""
     from mcqs.devices.demo import seed_demo_catalogue
+    from mcqs.staff.demo import seed_demo_staff
     from mcqs_simulators.config import SimulatorSettings
     from mcqs_simulators.demo import demo_app
 
     upgrade_database(database_url)
     db = Database(database_url)
     seed_demo_catalogue(db)
+    seed_demo_staff(db)
     port = free_port()
     values: dict[str, object] = {
         "env": "test",

@@ -7,12 +7,15 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from mcqs.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from mcqs.audit.service import RecordedActor
 
 app = typer.Typer(help="MCQS - Mobile Device Registration System", no_args_is_help=True)
 
@@ -332,6 +335,196 @@ def detect(
         f"run {report.run_id}: {report.grace_expired} grace periods ended, "
         f"{report.clones} clones ({report.pairings} pairings), of {report.seen} seen IMEIs"
     )
+
+
+# ---- registration points, staff accounts, the audit log -----------------------------------
+
+points_app = typer.Typer(
+    help="Registration points (post offices, operator shops)", no_args_is_help=True
+)
+staff_app = typer.Typer(
+    help="Staff accounts of the points and the back office", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The audit log of staff actions", no_args_is_help=True)
+app.add_typer(points_app, name="points")
+app.add_typer(staff_app, name="staff")
+app.add_typer(audit_app, name="audit")
+
+
+def _cli_actor() -> RecordedActor:
+    """Who the audit log names for a command: the operating-system user at the console."""
+    from mcqs.audit.service import RecordedActor
+
+    return RecordedActor(None, f"cli:{os.environ.get('USER', 'unknown')}"[:64], "cli", None, "cli")
+
+
+def _staff_refusal(error: Exception) -> typer.Exit:
+    from mcqs import messages
+    from mcqs.errors import DomainError
+
+    text = messages.operator_text(error) if isinstance(error, DomainError) else str(error)
+    typer.secho(f"refused: {text}", fg="red", err=True)
+    return typer.Exit(2)
+
+
+@points_app.command("add")
+def points_add(
+    code: Annotated[str, typer.Argument(help="short code, e.g. AZPOST-BAKU-01")],
+    name: Annotated[str, typer.Option(help="the point's name")],
+    address: Annotated[str, typer.Option(help="its address")],
+    kind: Annotated[str, typer.Option(help="post_office or operator_shop")],
+    operator: Annotated[
+        str | None, typer.Option(help="the operator whose shop it is (operator_shop only)")
+    ] = None,
+) -> None:
+    """Add a registration point."""
+    from mcqs.audit.service import record_staff_action
+    from mcqs.db import Database, utcnow
+    from mcqs.errors import DomainError
+    from mcqs.staff.models import PointKind
+    from mcqs.staff.service import add_point
+
+    try:
+        point_kind = PointKind(kind)
+    except ValueError:
+        typer.secho("refused: --kind is post_office or operator_shop", fg="red", err=True)
+        raise typer.Exit(2) from None
+    db = Database(load_settings().database_url)
+    try:
+        with db.transaction() as session:
+            point = add_point(
+                session,
+                code=code,
+                name=name,
+                address=address,
+                kind=point_kind,
+                operator_name=operator,
+                now=utcnow(),
+            )
+            record_staff_action(
+                session,
+                _cli_actor(),
+                "points.added",
+                details={"point_code": point.code, "kind": str(point.kind)},
+            )
+            added = point.code
+    except DomainError as error:
+        raise _staff_refusal(error) from error
+    typer.echo(f"registration point {added} added")
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Argument(help="the sign-in name, e.g. aliyev.r")],
+    role: Annotated[
+        str, typer.Option(help="counter_agent, point_supervisor, back_office or admin")
+    ],
+    point: Annotated[
+        str | None, typer.Option(help="the point's code (counter agents and supervisors)")
+    ] = None,
+) -> None:
+    """Add a staff account. The password is MCQS_STAFF_PASSWORD if set, otherwise one is
+    made and printed once (hand it over; it is never logged). The first sign-in enrols an
+    authenticator app."""
+    from mcqs.audit.service import record_staff_action
+    from mcqs.db import Database, utcnow
+    from mcqs.errors import DomainError
+    from mcqs.staff.models import StaffRole
+    from mcqs.staff.passwords import new_password
+    from mcqs.staff.service import add_account
+
+    try:
+        staff_role = StaffRole(role)
+    except ValueError:
+        choices = ", ".join(r.value for r in StaffRole)
+        typer.secho(f"refused: --role is one of {choices}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    given = os.environ.get("MCQS_STAFF_PASSWORD")
+    password = given or new_password()
+    db = Database(load_settings().database_url)
+    try:
+        with db.transaction() as session:
+            account = add_account(
+                session,
+                username=username,
+                password=password,
+                role=staff_role,
+                point_code=point,
+                now=utcnow(),
+            )
+            record_staff_action(
+                session,
+                _cli_actor(),
+                "staff.account_added",
+                details={"account_id": account.id, "username": account.username, "role": role},
+            )
+            added = account.username
+    except DomainError as error:
+        raise _staff_refusal(error) from error
+    typer.echo(f"staff account {added} ({staff_role.value}) added")
+    if not given:
+        typer.echo(f"password={password}")
+        typer.echo("The password is shown only now: hand it to its owner.")
+
+
+@staff_app.command("unlock")
+def staff_unlock(username: Annotated[str, typer.Argument(help="the account's username")]) -> None:
+    """Let an account locked after 5 wrong passwords sign in again."""
+    from mcqs.db import Database, utcnow
+    from mcqs.errors import DomainError
+    from mcqs.staff.service import unlock_account
+
+    db = Database(load_settings().database_url)
+    try:
+        with db.transaction() as session:
+            unlock_account(session, username=username, by=_cli_actor(), now=utcnow())
+    except DomainError as error:
+        raise _staff_refusal(error) from error
+    typer.echo(f"staff account {username} unlocked")
+
+
+@staff_app.command("reset-code")
+def staff_reset_code(
+    username: Annotated[str, typer.Argument(help="the account's username")],
+) -> None:
+    """A lost or new phone: the next sign-in enrols an authenticator app again."""
+    from mcqs.db import Database, utcnow
+    from mcqs.errors import DomainError
+    from mcqs.staff.service import reset_second_factor
+
+    db = Database(load_settings().database_url)
+    try:
+        with db.transaction() as session:
+            reset_second_factor(session, username=username, by=_cli_actor(), now=utcnow())
+    except DomainError as error:
+        raise _staff_refusal(error) from error
+    typer.echo(f"staff account {username}: the next sign-in enrols an authenticator app")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain: OK, or the first broken entry (exit code 1)."""
+    from mcqs.audit.service import verify_chain
+    from mcqs.db import Database
+
+    db = Database(load_settings().database_url)
+    with db.reading() as session:
+        broken, count = verify_chain(session), _audit_count(session)
+    if broken is None:
+        typer.echo(f"OK: {count} audit entries, chain intact")
+        return
+    typer.secho(f"BROKEN: {broken.describe()}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+def _audit_count(session: object) -> int:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from mcqs.audit.models import AuditEntry
+
+    assert isinstance(session, Session)
+    return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
 
 
 if __name__ == "__main__":

@@ -204,10 +204,12 @@ def main() -> None:
     from mcqs.devices.demo import seed_demo_catalogue
     from mcqs.eir.demo import seed_demo_eir
     from mcqs.migrate import upgrade_database
+    from mcqs.staff.demo import seed_demo_staff
 
     upgrade_database(settings.database_url)
     seed_demo_catalogue(Database(settings.database_url))
     seed_demo_eir(Database(settings.database_url))
+    seed_demo_staff(Database(settings.database_url))
     configure_logging()  # after the migration, whose every step would log at INFO
     supervisor = WorkerSupervisor(WORKER_COMMAND)
     supervisor.start()
@@ -256,6 +258,10 @@ def _print_welcome(settings: Settings) -> None:
     typer.echo(
         f"  Operator API:    client {DEMO_CLIENT_ID} / {DEMO_CLIENT_SECRET}; "
         f"simulator {url}/_sim/operator/"
+    )
+    typer.echo(
+        f"  Staff sign-in:   {url}/staff/sign-in (accounts and TOTP secrets: README, "
+        "'For counter and back-office staff'), e.g. agent.post / demo-agent-post"
     )
     typer.echo(f"  Web processes:   {settings.web_workers}; worker restarted if it dies\n")
 

@@ -1,4 +1,4 @@
-"""Every citizen page at zero axe-core violations of the WCAG 2.0, 2.1 and 2.2 A and AA
+"""Every citizen and staff page at zero axe-core violations of the WCAG 2.0, 2.1 and 2.2 A and AA
 rules, in Azerbaijani, English and Russian, on a 390 px phone and on a desktop.
 
 axe-core is the copy bundled in the pinned PyPI package axe-playwright-python (installed
@@ -162,6 +162,40 @@ def _my_devices(page: Any, journey: Journey) -> None:
     page.locator("#applications a.continue").first.wait_for()
 
 
+def _staff_sign_in(page: Any, journey: Journey) -> None:
+    """The staff sign-in page, after a wrong password (its error shown)."""
+    from staff.signing_in import create_staff
+
+    from mcqs.staff.models import StaffRole
+
+    staff = create_staff(journey.system.db, role=StaffRole.POINT_SUPERVISOR, enrolled=False)
+    journey.extra["staff_username"], journey.extra["staff_password"] = (
+        staff.username,
+        staff.password,
+    )
+    page.goto(journey.url("/staff/sign-in"))
+    page.locator("#username").fill(staff.username)
+    page.locator("#password").fill("not the password")
+    page.locator("#staff-continue").click()
+    page.locator("[data-error=staff_sign_in_refused]").first.wait_for()
+
+
+def _staff_enrolment(page: Any, journey: Journey) -> None:
+    """The first sign-in's enrolment page: the QR code and the secret."""
+    page.locator("#password").fill(journey.extra["staff_password"])
+    page.locator("#staff-continue").click()
+    page.locator("[data-enrolment=true]").wait_for()
+    journey.extra["staff_secret"] = page.locator("#totp-secret").inner_text().strip()
+
+
+def _staff_home(page: Any, journey: Journey) -> None:
+    import pyotp
+
+    page.locator("#totp_code").fill(pyotp.TOTP(journey.extra["staff_secret"]).now())
+    page.locator("#staff-verify").click()
+    page.wait_for_url("**/staff")
+
+
 PAGES: list[Visit] = [
     Visit("home", _home),
     Visit("check form", _check_form),
@@ -176,6 +210,9 @@ PAGES: list[Visit] = [
     Visit("sign-in refused", _sign_in_refused),
     Visit("signed-in check form", _signed_in_check_form),
     Visit("my devices", _my_devices),
+    Visit("staff sign-in", _staff_sign_in),
+    Visit("staff enrolment", _staff_enrolment),
+    Visit("staff home", _staff_home),
 ]
 
 

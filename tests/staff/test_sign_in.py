@@ -1,24 +1,258 @@
-"""Signing in as staff: password, then the one-time code; the principal on staff routes."""
+"""Signing in as staff: the password (argon2), the one-time code (TOTP), enrolment by QR
+code, lockout after 5 wrong passwords, 15 minutes idle, signing out; each step audited."""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from staff.signing_in import create_staff, sign_in
+import pyotp
+from sqlalchemy import select, update
+from staff.signing_in import (
+    create_staff,
+    csrf_of,
+    enrolment_secret,
+    sign_in,
+    type_code,
+    type_password,
+)
 
+from mcqs.audit.models import AuditEntry
+from mcqs.audit.service import verify_chain
 from mcqs.db import Database
-from mcqs.staff.models import StaffRole
+from mcqs.staff.models import StaffAccount, StaffRole, StaffSession
+from mcqs.staff.passwords import accepted_step, hash_password, password_matches
+
+from conftest import error_code_of
+
+
+def _actions(db: Database) -> list[str]:
+    with db.reading() as session:
+        return list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.sequence)))
+
+
+def _form_error(html: str) -> str:
+    import re
+
+    found = re.search(r'<p class="alert" data-error="([a-z_]+)"', html)
+    assert found, "the page shows a form-wide error"
+    return found.group(1)
+
+
+def test_passwords_are_argon2_hashes_that_match_only_their_password() -> None:
+    hashed = hash_password("correct horse battery")
+    assert hashed.startswith("$argon2id$")
+    assert "correct horse" not in hashed
+    assert password_matches(hashed, "correct horse battery")
+    assert not password_matches(hashed, "correct horse batterY")
+    assert not password_matches(None, "correct horse battery")  # no such account
+    assert not password_matches("not a hash", "x")
+
+
+def test_a_code_is_accepted_once_and_only_near_its_time() -> None:
+    secret = pyotp.random_base32()
+    now = dt.datetime(2026, 11, 29, 12, 0, 10, tzinfo=dt.UTC)
+    totp = pyotp.TOTP(secret)
+    step = accepted_step(secret, totp.at(now), last_step=0, now=now)
+    assert step == totp.timecode(now)
+    assert accepted_step(secret, totp.at(now), last_step=step, now=now) is None  # replayed
+    earlier = now - dt.timedelta(seconds=30)
+    assert accepted_step(secret, totp.at(earlier), last_step=0, now=now) == step - 1
+    long_ago = now - dt.timedelta(minutes=5)
+    assert accepted_step(secret, totp.at(long_ago), last_step=0, now=now) is None
+    assert accepted_step(secret, "12345", last_step=0, now=now) is None
+    assert accepted_step(secret, "abcdef", last_step=0, now=now) is None
 
 
 def test_a_counter_agent_signs_in_with_password_and_code(client: Any, db: Database) -> None:
     agent = create_staff(db, role=StaffRole.COUNTER_AGENT)
-    assert (
-        client.get("/staff", follow_redirects=False).headers["location"].endswith("/staff/sign-in")
-    )
+    refused = client.get("/staff", follow_redirects=False)
+    assert refused.status_code == 303
+    assert refused.headers["location"].endswith("/staff/sign-in")
     answer = sign_in(client, agent)
     assert answer.headers["location"].endswith("/staff")
     home = client.get("/staff")
     assert home.status_code == 200
     assert f'data-staff="{agent.username}"' in home.text
     assert 'data-role="counter_agent"' in home.text
+    assert agent.point and f'data-point="{agent.point.code}"' in home.text
     assert home.headers["cache-control"] == "no-store"
+    assert _actions(db) == ["staff.password_accepted", "staff.signed_in"]
+    with db.reading() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.sequence == 2)).one()
+        assert (entry.actor_account_id, entry.actor_role) == (agent.account_id, "counter_agent")
+        assert entry.point_code == agent.point.code and entry.application_id is None
+        assert entry.client_address == "testclient"
+
+
+def test_the_password_step_alone_signs_nobody_in(client: Any, db: Database) -> None:
+    agent = create_staff(db)
+    assert type_password(client, agent.username, agent.password).status_code == 303
+    assert client.get("/staff", follow_redirects=False).status_code == 303
+
+
+def test_a_wrong_password_and_an_unknown_username_are_refused_alike(
+    client: Any, db: Database
+) -> None:
+    agent = create_staff(db)
+    wrong = type_password(client, agent.username, "not the password")
+    unknown = type_password(client, "nobody-here", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert _form_error(wrong.text) == _form_error(unknown.text) == "staff_sign_in_refused"
+    assert 'value="nobody-here"' in unknown.text  # the username stays typed
+    assert "not the password" not in unknown.text
+
+
+def test_empty_fields_are_named(client: Any, db: Database) -> None:
+    page = client.get("/staff/sign-in")
+    answer = client.post(
+        "/staff/sign-in", data={"username": "", "password": "", "csrf_token": csrf_of(page.text)}
+    )
+    assert answer.status_code == 422
+    assert error_code_of(answer.text, "username") == "staff_username_required"
+    assert error_code_of(answer.text, "password") == "staff_password_required"
+
+
+def test_five_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(
+    client: Any, db: Database
+) -> None:
+    from mcqs.audit.service import RecordedActor
+    from mcqs.db import utcnow
+    from mcqs.staff.service import unlock_account
+
+    agent = create_staff(db)
+    for _ in range(4):
+        assert _form_error(type_password(client, agent.username, "wrong").text) == (
+            "staff_sign_in_refused"
+        )
+    fifth = type_password(client, agent.username, "wrong")
+    assert fifth.status_code == 423 and _form_error(fifth.text) == "staff_account_locked"
+    right = type_password(client, agent.username, agent.password)
+    assert right.status_code == 423 and _form_error(right.text) == "staff_account_locked"
+    assert _actions(db)[4:] == ["staff.locked_out", "staff.sign_in_refused"]
+    with db.transaction() as session:
+        admin = RecordedActor(None, "cli:root", "cli", None, "cli")
+        unlock_account(session, username=agent.username, by=admin, now=utcnow())
+    sign_in(client, agent)
+    assert client.get("/staff").status_code == 200
+
+
+def test_a_wrong_code_is_refused_and_five_end_the_half_sign_in(client: Any, db: Database) -> None:
+    agent = create_staff(db)
+    type_password(client, agent.username, agent.password)
+    wrong = type_code(client, "000000" if agent.code() != "000000" else "111111")
+    assert wrong.status_code == 401
+    assert error_code_of(wrong.text, "totp_code") == "staff_code_wrong"
+    for _ in range(4):
+        last = client.post(
+            "/staff/sign-in/code",
+            data={"totp_code": "999999x", "csrf_token": csrf_of(wrong.text)},
+            follow_redirects=False,
+        )
+    assert _form_error(last.text) == "staff_sign_in_expired"
+    right = client.get("/staff/sign-in/code")
+    assert _form_error(right.text) == "staff_sign_in_expired"  # back to the password
+
+
+def test_a_code_used_once_cannot_sign_in_again(client: Any, db: Database) -> None:
+    agent = create_staff(db)
+    code = agent.code()
+    type_password(client, agent.username, agent.password)
+    assert type_code(client, code).status_code == 303
+    client.cookies.clear()
+    type_password(client, agent.username, agent.password)
+    replayed = type_code(client, code)
+    assert replayed.status_code == 401
+    assert error_code_of(replayed.text, "totp_code") == "staff_code_wrong"
+
+
+def test_the_first_sign_in_enrols_an_authenticator_app(client: Any, db: Database) -> None:
+    agent = create_staff(db, role=StaffRole.BACK_OFFICE, enrolled=False)
+    type_password(client, agent.username, agent.password)
+    page = client.get("/staff/sign-in/code")
+    assert 'data-enrolment="true"' in page.text and "<svg" in page.text
+    secret = enrolment_secret(client)
+    assert enrolment_secret(client) == secret  # the same secret on every look
+    assert type_code(client, pyotp.TOTP(secret).now()).status_code == 303
+    assert client.get("/staff").status_code == 200
+    with db.reading() as session:
+        account = session.get(StaffAccount, agent.account_id)
+        assert account is not None and account.totp_enrolled and account.totp_secret == secret
+    assert _actions(db) == ["staff.password_accepted", "staff.enrolled", "staff.signed_in"]
+    # The next sign-in asks for the code only.
+    client.cookies.clear()
+    type_password(client, agent.username, agent.password)
+    assert 'data-enrolment="true"' not in client.get("/staff/sign-in/code").text
+
+
+def test_a_session_left_alone_15_minutes_is_over(client: Any, db: Database) -> None:
+    agent = create_staff(db)
+    sign_in(client, agent)
+    assert client.get("/staff").status_code == 200
+    with db.transaction() as session:
+        session.execute(
+            update(StaffSession).values(
+                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=14)
+            )
+        )
+    assert client.get("/staff").status_code == 200  # 14 minutes: still on (and seen now)
+    with db.transaction() as session:
+        session.execute(
+            update(StaffSession).values(
+                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=15, seconds=1)
+            )
+        )
+    assert client.get("/staff", follow_redirects=False).status_code == 303
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(
+    client: Any, db: Database
+) -> None:
+    agent = create_staff(db)
+    sign_in(client, agent)
+    copy = dict(client.cookies)
+    home = client.get("/staff")
+    out = client.post(
+        "/staff/sign-out", data={"csrf_token": csrf_of(home.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303 and "signed_out=1" in out.headers["location"]
+    client.cookies.clear()
+    for name, value in copy.items():
+        client.cookies.set(name, value)
+    assert client.get("/staff", follow_redirects=False).status_code == 303
+    assert _actions(db)[-1] == "staff.signed_out"
+    with db.reading() as session:
+        assert verify_chain(session) is None
+
+
+def test_a_locked_account_is_signed_out_at_once(client: Any, db: Database) -> None:
+    agent = create_staff(db)
+    sign_in(client, agent)
+    with db.transaction() as session:
+        session.execute(update(StaffAccount).values(locked_at=dt.datetime.now(dt.UTC)))
+    assert client.get("/staff", follow_redirects=False).status_code == 303
+
+
+def test_staff_pages_speak_three_languages(client: Any, db: Database) -> None:
+    agent = create_staff(db)
+    texts = {lang: client.get(f"/staff/sign-in?lang={lang}").text for lang in ("az", "en", "ru")}
+    assert '<html lang="en">' in texts["en"] and '<html lang="ru">' in texts["ru"]
+    assert len({texts["az"], texts["en"], texts["ru"]}) == 3
+    sign_in(client, agent)
+    assert client.get("/staff?lang=ru").status_code == 200
+
+
+def test_the_demo_accounts_sign_in_with_the_readmes_secrets(client: Any, db: Database) -> None:
+    from mcqs.staff.demo import DEMO_ACCOUNTS, seed_demo_staff
+
+    seed_demo_staff(db)
+    seed_demo_staff(db)  # safe to repeat
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for demo in DEMO_ACCOUNTS:
+        assert f"`{demo.username}`" in readme and f"`{demo.totp_secret}`" in readme
+        assert f"`{demo.password}`" in readme
+    post = next(d for d in DEMO_ACCOUNTS if d.username == "agent.post")
+    assert type_password(client, post.username, post.password).status_code == 303
+    assert type_code(client, pyotp.TOTP(post.totp_secret).now()).status_code == 303
+    assert 'data-point="AZPOST-BAKU-01"' in client.get("/staff").text
