@@ -196,6 +196,76 @@ def _staff_home(page: Any, journey: Journey) -> None:
     page.wait_for_url("**/staff")
 
 
+def _counter_form_with_errors(page: Any, journey: Journey) -> None:
+    """The counter's form (the journey's supervisor works at a point), a mistake shown."""
+    page.goto(journey.url("/counter"))
+    page.locator("#id_card").fill(journey.citizen.id_card)
+    page.locator("#fin").fill(journey.citizen.fin)
+    page.locator("#imei_1").fill(wrong_check_digit(journey.extra["counter_imei"]))
+    page.locator("#phone").fill(PHONE_TYPED)
+    page.locator("#counter-form button[type=submit]").click()
+    page.locator("#imei_1-error[data-error=imei_bad_check_digit]").wait_for()
+
+
+def _counter_application(page: Any, journey: Journey) -> None:
+    page.locator("#imei_1").fill(journey.extra["counter_imei"])
+    page.locator("#counter-form button[type=submit]").click()
+    page.locator("#payment-form").wait_for()
+
+
+def _counter_paid(page: Any, journey: Journey) -> None:
+    """Cash, a wrong amount first (the error checked), then the fee: the receipts to print."""
+    fee = int(page.locator("[data-fee-qepik]").get_attribute("data-fee-qepik") or 0)
+    page.locator("#method").check()
+    page.locator("#amount").fill("1")
+    page.locator("#payment-form button[type=submit]").click()
+    page.locator("#amount-error[data-error=amount_not_fee]").wait_for()
+    page.locator("#amount").fill(f"{fee // 100}.{fee % 100:02d}")
+    page.locator("#payment-form button[type=submit]").click()
+    page.locator("#paid").wait_for()
+    journey.extra["counter_code"] = page.url.rsplit("/", 1)[-1]
+
+
+def _counter_day_closed(page: Any, journey: Journey) -> None:
+    page.goto(journey.url("/counter"))
+    page.locator("#close-day button").click()
+    page.locator("#day-closed").wait_for()
+
+
+def _supervisor_with_errors(page: Any, journey: Journey) -> None:
+    """The point's supervisor page, a cancellation without a reason refused."""
+    page.goto(journey.url("/supervisor"))
+    row = page.locator(f"tr[data-code='{journey.extra['counter_code']}']")
+    row.locator("button[type=submit]").click()
+    page.locator("[data-error=cancel_reason_required]").first.wait_for()
+
+
+def _back_office_refunds(page: Any, journey: Journey) -> None:
+    """Cancelled with a reason; then back office (signed in anew) sees the refund owed."""
+    import pyotp
+    from staff.signing_in import create_staff
+
+    from mcqs.staff.models import StaffRole
+
+    row = page.locator(f"tr[data-code='{journey.extra['counter_code']}']")
+    row.locator("textarea").fill("Yanlış İMEİ")
+    row.locator("button[type=submit]").click()
+    page.locator(
+        f"tr[data-code='{journey.extra['counter_code']}'][data-status=cancelled]"
+    ).wait_for()
+    page.locator("#staff-sign-out").click()
+    office = create_staff(journey.system.db, role=StaffRole.BACK_OFFICE)
+    page.goto(journey.url("/staff/sign-in"))
+    page.locator("#username").fill(office.username)
+    page.locator("#password").fill(office.password)
+    page.locator("#staff-continue").click()
+    page.locator("#totp_code").fill(pyotp.TOTP(office.totp_secret).now())
+    page.locator("#staff-verify").click()
+    page.wait_for_url("**/staff")
+    page.goto(journey.url("/back-office/refunds"))
+    page.locator("#refunds tr[data-refund-status=owed]").first.wait_for()
+
+
 PAGES: list[Visit] = [
     Visit("home", _home),
     Visit("check form", _check_form),
@@ -213,6 +283,12 @@ PAGES: list[Visit] = [
     Visit("staff sign-in", _staff_sign_in),
     Visit("staff enrolment", _staff_enrolment),
     Visit("staff home", _staff_home),
+    Visit("counter form with errors", _counter_form_with_errors),
+    Visit("counter application", _counter_application),
+    Visit("counter paid", _counter_paid),
+    Visit("counter day closed", _counter_day_closed),
+    Visit("supervisor with errors", _supervisor_with_errors),
+    Visit("back-office refunds", _back_office_refunds),
 ]
 
 
@@ -266,7 +342,7 @@ def test_every_page_has_no_wcag_violations(
         lang=lang,
         citizen=citizen,
         imei=imeis[index],
-        extra={"unpaid_imei": imeis[3 + index]},
+        extra={"unpaid_imei": imeis[3 + index], "counter_imei": imeis[6 + index]},
     )
     page = page_on(PHONE)
     found: dict[str, list[str]] = {}
