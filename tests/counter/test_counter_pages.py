@@ -328,3 +328,7 @@ def test_the_refund_flow_cancel_pay_out_tell_and_show(
     mine = client.get("/my-devices")
     assert 'data-refund-status="paid_out"' in mine.text
     assert f'data-paid-at="{refund.paid_at.isoformat()}"' in mine.text  # type: ignore[union-attr]
+    # The citizen's own receipt of the counter application: cancelled, the point named.
+    receipt = client.get(f"/receipts/{code}")
+    assert 'data-status="cancelled"' in receipt.text
+    assert f'data-point="{staff.point.code}"' in receipt.text
