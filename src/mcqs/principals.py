@@ -234,8 +234,9 @@ class StaffGuard:
 
 
 def staff_member(*roles: StaffRole) -> StaffGuard:
-    """A route's staff principal: ``member: StaffMember = Depends(staff_member(ROLE, …))``.
-    At least one role; every role must be named (no "any staff" by omission)."""
+    """A route's staff principal:
+    ``member: Annotated[StaffMember, Depends(staff_member(ROLE, …))]``. At least one role;
+    every role must be named (no "any staff" by omission)."""
     if not roles:
         raise ValueError("staff_member() needs the roles the route admits")
     return StaffGuard(frozenset(StaffRole(role) for role in roles))
