@@ -196,16 +196,13 @@ AZ: dict[str, str] = {
     "staff_record_unknown": N_("Belə qeyd tapılmadı."),
     "staff_sign_in_refused": N_("İstifadəçi adı və ya parol yanlışdır."),
     "staff_account_locked": N_(
-        "Parol ardıcıl 5 dəfə yanlış yazıldığı üçün hesab bağlanıb. Hesabı açmaq üçün "
-        "administratora müraciət edin."
+        "Ardıcıl 5 uğursuz giriş cəhdinə (yanlış parol və ya kod) görə hesab bağlanıb. "
+        "Hesabı açmaq üçün administratora müraciət edin."
     ),
     "staff_code_wrong": N_(
         "Birdəfəlik kod yanlışdır və ya artıq istifadə olunub. Tətbiqdəki yeni kodu yazın."
     ),
-    "staff_sign_in_expired": N_(
-        "Girişin müddəti bitdi və ya çox sayda yanlış kod yazıldı. İstifadəçi adı və parolu "
-        "yenidən yazın."
-    ),
+    "staff_sign_in_expired": N_("Girişin müddəti bitdi. İstifadəçi adı və parolu yenidən yazın."),
     "staff_username_required": N_("İstifadəçi adını yazın."),
     "staff_password_required": N_("Parolu yazın."),
     "staff_code_required": N_("Autentifikator tətbiqindəki 6 rəqəmli kodu yazın."),

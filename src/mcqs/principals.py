@@ -221,7 +221,8 @@ class StaffGuard:
             # refused the same whether or not someone is signed in.
             from mcqs.pages import csrf_valid  # pages builds on this module
 
-            posted = (await request.form()).get("csrf_token")
+            # A form posts it as a field; a script (fetch) may send it as a header.
+            posted = request.headers.get("x-csrf-token") or (await request.form()).get("csrf_token")
             if not isinstance(posted, str) or not csrf_valid(request, posted):
                 raise CsrfRefused()
         member = await run_in_threadpool(staff_in_session, request)
@@ -233,8 +234,9 @@ class StaffGuard:
 
 
 def staff_member(*roles: StaffRole) -> StaffGuard:
-    """A route's staff principal: ``member: StaffMember = Depends(staff_member(ROLE, …))``.
-    At least one role; every role must be named (no "any staff" by omission)."""
+    """A route's staff principal:
+    ``member: Annotated[StaffMember, Depends(staff_member(ROLE, …))]``. At least one role;
+    every role must be named (no "any staff" by omission)."""
     if not roles:
         raise ValueError("staff_member() needs the roles the route admits")
     return StaffGuard(frozenset(StaffRole(role) for role in roles))

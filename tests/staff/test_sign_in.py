@@ -138,21 +138,36 @@ def test_five_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(
     assert client.get("/staff").status_code == 200
 
 
-def test_a_wrong_code_is_refused_and_five_end_the_half_sign_in(client: Any, db: Database) -> None:
+def test_wrong_codes_count_as_failed_sign_ins_and_lock_the_account(
+    client: Any, db: Database
+) -> None:
+    """Knowing the password buys no more than 5 guesses at the code in a row, however
+    many times the password is typed again."""
     agent = create_staff(db)
+    assert type_password(client, agent.username, "wrong").status_code == 401
     type_password(client, agent.username, agent.password)
-    wrong = type_code(client, "000000" if agent.code() != "000000" else "111111")
-    assert wrong.status_code == 401
-    assert error_code_of(wrong.text, "totp_code") == "staff_code_wrong"
+    wrong = "000000" if agent.code() != "000000" else "111111"
+    refused = type_code(client, wrong)
+    assert refused.status_code == 401
+    assert error_code_of(refused.text, "totp_code") == "staff_code_wrong"
+    type_code(client, wrong)
+    type_password(client, agent.username, agent.password)  # a new half sign-in
+    type_code(client, wrong)
+    locked = type_code(client, wrong)  # the fifth failure: a password and four codes
+    assert locked.status_code == 423 and _form_error(locked.text) == "staff_account_locked"
+    assert _actions(db)[-2:] == ["staff.code_refused", "staff.locked_out"]
+    again = type_password(client, agent.username, agent.password)
+    assert again.status_code == 423  # the right password no longer helps
+
+
+def test_a_complete_sign_in_starts_the_count_again(client: Any, db: Database) -> None:
+    agent = create_staff(db)
     for _ in range(4):
-        last = client.post(
-            "/staff/sign-in/code",
-            data={"totp_code": "999999x", "csrf_token": csrf_of(wrong.text)},
-            follow_redirects=False,
-        )
-    assert _form_error(last.text) == "staff_sign_in_expired"
-    right = client.get("/staff/sign-in/code")
-    assert _form_error(right.text) == "staff_sign_in_expired"  # back to the password
+        type_password(client, agent.username, "wrong")
+    sign_in(client, agent)
+    client.cookies.clear()
+    for _ in range(4):
+        assert type_password(client, agent.username, "wrong").status_code == 401
 
 
 def test_a_code_used_once_cannot_sign_in_again(client: Any, db: Database) -> None:

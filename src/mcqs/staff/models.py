@@ -67,7 +67,7 @@ class StaffAccount(Base):
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole, "staff_role"))
     point_id: Mapped[int | None] = mapped_column(ForeignKey("registration_points.id"), index=True)
-    failed_passwords: Mapped[int] = mapped_column(Integer, default=0)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

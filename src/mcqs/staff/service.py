@@ -26,10 +26,10 @@ from mcqs.staff.models import (
 )
 from mcqs.staff.sessions import begin_session, end_session, half_session, verify_session
 
-#: Wrong passwords in a row that lock an account (until an administrator unlocks it).
-MAX_FAILED_PASSWORDS = 5
-#: Wrong one-time codes in one half sign-in that end it (the password must be typed again).
-MAX_FAILED_CODES = 5
+#: Failed sign-ins in a row (a wrong password, or a wrong one-time code after the right
+#: password) that lock an account until an administrator unlocks it. Counting the codes
+#: too means knowing the password does not buy unlimited guesses at the code.
+MAX_FAILED_SIGN_INS = 5
 
 
 # ---- points and accounts (the command line, the demo) -----------------------------------
@@ -113,7 +113,7 @@ def add_account(
         totp_last_step=0,
         role=role,
         point_id=point_id,
-        failed_passwords=0,
+        failed_sign_ins=0,
         active=True,
         created_at=now,
     )
@@ -135,7 +135,7 @@ def unlock_account(session: Session, *, username: str, by: Actor, now: dt.dateti
     """An administrator lets a locked-out account try again (the command line)."""
     account = account_by_username(session, username)
     was_locked = account.locked_at is not None
-    account.locked_at, account.failed_passwords = None, 0
+    account.locked_at, account.failed_sign_ins = None, 0
     record_staff_action(
         session,
         by,
@@ -170,7 +170,9 @@ def _actor(
     session: Session, account: StaffAccount | None, username: str, client: str
 ) -> RecordedActor:
     if account is None:
-        return RecordedActor(None, username[:64], "unknown", None, client)
+        # Not what was typed: people type their password into the username field, and
+        # the audit log keeps everything for ever.
+        return RecordedActor(None, "(unknown)", "unknown", None, client)
     return RecordedActor(
         account.id, account.username, str(account.role), _point_code(session, account), client
     )
@@ -196,8 +198,9 @@ def check_password(
     now: dt.datetime,
 ) -> PasswordOutcome:
     """The first step of signing in. An unknown username and a wrong password are refused
-    alike (``staff_sign_in_refused``); the fifth wrong password in a row locks the account
-    (``staff_account_locked``), and a locked account is refused even with the right one."""
+    alike (``staff_sign_in_refused``); the fifth failed sign-in in a row locks the account
+    (``staff_account_locked``), and a locked account is refused even with the right
+    password. The count goes back to zero only when a sign-in is complete (the code)."""
     account = session.scalars(
         select(StaffAccount)
         .where(StaffAccount.username == username.strip().lower())
@@ -223,14 +226,14 @@ def check_password(
         )
         return PasswordOutcome(refused="staff_account_locked")
     if not matches:
-        account.failed_passwords += 1
-        if account.failed_passwords >= MAX_FAILED_PASSWORDS:
+        account.failed_sign_ins += 1
+        if account.failed_sign_ins >= MAX_FAILED_SIGN_INS:
             account.locked_at = now
             record_staff_action(
                 session,
                 actor,
                 "staff.locked_out",
-                details={"failed_passwords": account.failed_passwords},
+                details={"failed_sign_ins": account.failed_sign_ins},
                 now=now,
             )
             return PasswordOutcome(refused="staff_account_locked")
@@ -238,11 +241,10 @@ def check_password(
             session,
             actor,
             "staff.sign_in_refused",
-            details={"reason": "wrong_password", "failed_passwords": account.failed_passwords},
+            details={"reason": "wrong_password", "failed_sign_ins": account.failed_sign_ins},
             now=now,
         )
         return PasswordOutcome(refused="staff_sign_in_refused")
-    account.failed_passwords = 0
     if passwords.needs_rehash(account.password_hash):
         account.password_hash = passwords.hash_password(password)
     enrol = not account.totp_enrolled
@@ -299,9 +301,9 @@ def check_code(
     client_address: str,
     now: dt.datetime,
 ) -> CodeOutcome:
-    """The second step: the authenticator app's code. A code is accepted once; five wrong
-    ones end the half sign-in. The first accepted code of an account being enrolled
-    confirms its app."""
+    """The second step: the authenticator app's code. A code is accepted once; a wrong one
+    is a failed sign-in (the fifth in a row locks the account and ends the half sign-in).
+    The first accepted code of an account being enrolled confirms its app."""
     row = half_session(session, settings=settings, session_id=session_id, now=now, lock=True)
     account = session.get(StaffAccount, row.account_id, with_for_update=True) if row else None
     if row is None or account is None or not account.active or account.locked_at is not None:
@@ -316,19 +318,28 @@ def check_code(
     )
     if step is None:
         row.failed_codes += 1
-        restart = row.failed_codes >= MAX_FAILED_CODES
-        if restart:
-            row.ended_at = now
+        account.failed_sign_ins += 1
         record_staff_action(
             session,
             actor,
             "staff.code_refused",
-            details={"failed_codes": row.failed_codes, "ended": restart},
+            details={"failed_codes": row.failed_codes, "failed_sign_ins": account.failed_sign_ins},
             now=now,
         )
+        if account.failed_sign_ins >= MAX_FAILED_SIGN_INS:
+            account.locked_at, row.ended_at = now, now
+            record_staff_action(
+                session,
+                actor,
+                "staff.locked_out",
+                details={"failed_sign_ins": account.failed_sign_ins},
+                now=now,
+            )
+            session.flush()
+            return CodeOutcome(refused="staff_account_locked", restart=True)
         session.flush()
-        return CodeOutcome(refused="staff_code_wrong", restart=restart)
-    account.totp_last_step = step
+        return CodeOutcome(refused="staff_code_wrong")
+    account.totp_last_step, account.failed_sign_ins = step, 0
     if not account.totp_enrolled:
         account.totp_enrolled = True
         record_staff_action(session, actor, "staff.enrolled", now=now)
@@ -343,8 +354,7 @@ def sign_out(session: Session, *, member: Actor, session_id: str, now: dt.dateti
 
 
 __all__ = [
-    "MAX_FAILED_CODES",
-    "MAX_FAILED_PASSWORDS",
+    "MAX_FAILED_SIGN_INS",
     "CodeOutcome",
     "Enrolment",
     "PasswordOutcome",

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
@@ -54,7 +54,9 @@ def begin_session(
     return session_id
 
 
-def _active(settings: Settings, now: dt.datetime, session_id: str, *, verified: bool):  # type: ignore[no-untyped-def]
+def _active(
+    settings: Settings, now: dt.datetime, session_id: str, *, verified: bool
+) -> Select[StaffSession]:
     started_after, seen_after = _oldest_active(settings, now)
     return select(StaffSession).where(
         StaffSession.id_hash == _hash(session_id),

@@ -142,8 +142,10 @@ def _code_form(
 
 
 def _restart(request: Request, code: str) -> Response:
+    """Back to the password: the half sign-in ran out, or the account is locked now."""
     request.session.pop(STAFF_SESSION_KEY, None)
-    return _password_form(request, errors=_shown(code), status_code=401)
+    status = 423 if code == "staff_account_locked" else 401
+    return _password_form(request, errors=_shown(code), status_code=status)
 
 
 @router.get("/staff/sign-in/code", name="staff:code_form")
@@ -210,7 +212,7 @@ def check_code(
         )
     if outcome.session_id is None:
         if outcome.restart:
-            return _restart(request, "staff_sign_in_expired")
+            return _restart(request, outcome.refused or "staff_sign_in_expired")
         return _code_form(
             request,
             username=username,
