@@ -158,6 +158,10 @@ def test_the_card_terminal_records_the_slip_and_needs_one(
         pay(catalogue, agent, code, method="card_terminal", amount=fee)
     assert codes_of(refused.value) == {"slip_reference": "slip_reference_required"}
     with pytest.raises(FormErrors) as refused:
+        # A formula in the cash report's spreadsheet, were it let through.
+        pay(catalogue, agent, code, method="card_terminal", amount=fee, slip="-2+3")
+    assert codes_of(refused.value) == {"slip_reference": "slip_reference_malformed"}
+    with pytest.raises(FormErrors) as refused:
         pay(catalogue, agent, code, method="bitcoin", amount=fee)
     assert codes_of(refused.value) == {"method": "payment_method_required"}
 

@@ -48,9 +48,10 @@ from mcqs.staff.models import StaffAccount, StaffRole
 # The form's one-time key, as the counter form page makes it (secrets.token_urlsafe(24)).
 _SUBMISSION_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # What a terminal prints as the transaction's reference (RRN, authorisation code, slip no.).
-_SLIP_REFERENCE = re.compile(r"[A-Za-z0-9-]{4,40}")
+# Starting with a letter or digit: the cash report's CSV is opened in spreadsheets, where a
+# cell starting with "-" or "=" is a formula.
+_SLIP_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,39}")
 CANCEL_REASON_LIMIT = 500
-REFERENCE_LIMIT = 64
 # A counter payment holds the IMEIs for a moment only: it is paid in the same transaction.
 _COUNTER_HOLD = dt.timedelta(minutes=1)
 
