@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from mcqs import i18n, messages
 from mcqs.applications.lifecycle import PAYABLE
-from mcqs.applications.models import ApplicationStatus
+from mcqs.applications.models import ApplicationStatus, Channel
 from mcqs.applications.service import (
     CheckInput,
     confirm_person,
@@ -52,9 +52,6 @@ from mcqs.security.captcha import render_security_code, speak_security_code
 from mcqs.security.service import count_fin_check, guard_check, issue_security_code
 
 router = APIRouter()
-
-CHANNEL_ONLINE_ANONYMOUS = "online_anonymous"
-CHANNEL_EGOV = "egov"  # a citizen signed in through the e-government portal
 
 
 @router.get("/", name="home")
@@ -198,7 +195,7 @@ def check(
                         application = create_application(
                             session,
                             checked=checked,
-                            channel=CHANNEL_ONLINE_ANONYMOUS if signed_in is None else CHANNEL_EGOV,
+                            channel=Channel.ONLINE_ANONYMOUS if signed_in is None else Channel.EGOV,
                             max_open_per_fin=app.settings.open_applications_per_fin,
                             now=now,
                             language=i18n.current(),
