@@ -280,3 +280,48 @@ def test_an_upload_over_the_size_limit_is_413(api: Api, client: Any) -> None:
     )
     assert answer.status_code == 413
     assert answer.json()["cause"] == "UPLOAD_TOO_LARGE"
+
+
+def test_dates_outside_the_calendar_are_checked_the_long_way(azercell: Database) -> None:
+    """PostgreSQL looks valid dates up in a calendar of recent years; a date before it, one
+    that does not exist and one in the future are each told apart as Python does (SQLite)."""
+    rows = [
+        ("2026-11-01", imei(200 + n), "400011111111111", "994501000001", "4G") for n in range(60)
+    ]
+    odd = [
+        ("1999-12-31", imei(1), "400011111111111", "994501000001", "4G"),  # old, but a date
+        ("2026-02-29", imei(2), "400011111111111", "994501000001", "4G"),  # not a leap year
+        ("2024-02-29", imei(3), "400011111111111", "994501000001", "4G"),  # a leap year
+        ("2026-04-31", imei(4), "400011111111111", "994501000001", "4G"),
+        ("0000-01-01", imei(5), "400011111111111", "994501000001", "4G"),
+        ("2300-01-01", imei(6), "400011111111111", "994501000001", "4G"),
+        (" 2026-11-02 ", imei(7), "400011111111111", "+994501000001", "lte"),
+    ]
+    report = _import(azercell, activity(*rows, *odd), network_max_rejected_share=0.2)
+    assert report.rejected == {"date_invalid": 3, "date_in_future": 1}
+    assert report.examples == {"date_invalid": [63, 65, 66], "date_in_future": [67]}
+    assert report.accepted == 63
+    with azercell.transaction() as session:
+        months = set(
+            session.scalars(
+                select(NetworkSighting.month).where(
+                    NetworkSighting.imei_norm.in_([imei(n)[:14] for n in (1, 3, 7)])
+                )
+            )
+        )
+    assert {str(month) for month in months} == {"1999-12-01", "2024-02-01", "2026-11-01"}
+
+
+def test_the_ledger_keeps_how_long_each_step_took(azercell: Database) -> None:
+    """On PostgreSQL, where the import is set-based, the ledger says where a slow one spent
+    its time (the benchmark reports these steps)."""
+    _import(azercell, GOOD)
+    with azercell.transaction() as session:
+        counts = session.scalars(
+            select(OperatorRun.counts).where(OperatorRun.kind == "import-network")
+        ).one()
+    assert counts["accepted"] == 5
+    steps = {"stage", "check", "merge", "detect"}
+    postgres = azercell.engine.dialect.name == "postgresql"
+    assert set(counts["seconds"]) == (steps if postgres else set())
+    assert all(seconds >= 0 for seconds in counts["seconds"].values())

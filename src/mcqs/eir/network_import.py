@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import time
 import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -74,6 +75,9 @@ class NetworkImportReport:
     triplets: int = 0
     imeis: int = 0
     grace_started: int = 0
+    # Seconds each step took (PostgreSQL: stage, check, merge, detect), kept in the ledger:
+    # where a slow import spends its time.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def reject(self, reason: str, line: int) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -576,6 +580,7 @@ def _import_in_postgresql(
     _check_header(csv_text if end_of_header < 0 else csv_text[:end_of_header])
     body = "" if end_of_header < 0 else csv_text[end_of_header + 1 :]
     unterminated = not csv_text.endswith("\n")
+    started = time.perf_counter()
     latest = baku_day(now) + dt.timedelta(days=1)  # a network's clock may be a day ahead
     rules = {
         "latest": latest,
@@ -605,6 +610,7 @@ def _import_in_postgresql(
             copy.write(escaped.encode())
         del escaped
         lines = cursor.rowcount
+        step = _timer(report, "stage", started)
         cursor.execute(_CHECK_AND_GROUP, rules)
         if unterminated:
             last = cursor.execute(_LAST_LINE, {**rules, "n": lines}).fetchone()
@@ -626,6 +632,7 @@ def _import_in_postgresql(
             ).fetchall():
                 report.examples[reason] = list(examples)
         _check_thresholds(report, settings)
+        step = _timer(report, "check", step)
         serialise_network_writes(session)
         # Asked again under the lock: the same file uploaded twice at once.
         operator_code, sha256 = report.operator, report.sha256
@@ -634,6 +641,10 @@ def _import_in_postgresql(
             return
         cursor.execute(_MERGE_SIGHTINGS, {"operator": operator_id})
         report.triplets = cursor.rowcount
+        # A day's file can be a large share of the table: the lists' join plans on fresh
+        # figures (a sample of it, not a scan) rather than on autovacuum's of yesterday.
+        cursor.execute("ANALYZE network_sightings")
+        step = _timer(report, "merge", step)
         cursor.execute(_FILE_IMEIS)
         report.imeis = cursor.rowcount
         cursor.execute("ANALYZE network_imeis")  # autovacuum never analyses a temporary table
@@ -641,6 +652,14 @@ def _import_in_postgresql(
             session, cursor, settings=settings, now=now
         )
         _mark_merged(session, run_id)
+        _timer(report, "detect", step)
+
+
+def _timer(report: NetworkImportReport, step: str, since: float) -> float:
+    """Note in the report how long ``step`` took since ``since``; returns now."""
+    moment = time.perf_counter()
+    report.seconds[step] = round(moment - since, 3)
+    return moment
 
 
 def _first_sightings_in_postgresql(
