@@ -325,3 +325,33 @@ def test_the_ledger_keeps_how_long_each_step_took(azercell: Database) -> None:
     postgres = azercell.engine.dialect.name == "postgresql"
     assert set(counts["seconds"]) == (steps if postgres else set())
     assert all(seconds >= 0 for seconds in counts["seconds"].values())
+
+
+def test_a_later_file_widens_the_triplet_months_already_known(azercell: Database) -> None:
+    """Known triplet-months take the earlier first day, the later last day and both RATs;
+    new ones are added; a file that changes nothing known leaves those rows as they were."""
+    sim = ("400011111111111", "994501000001")
+    _import(azercell, activity(("2026-10-20", imei(20), *sim, "4G")))
+    second = _import(
+        azercell,
+        activity(
+            ("2026-10-18", imei(20), *sim, "2G"),
+            ("2026-10-25", imei(20), *sim, "4G"),
+            ("2026-10-22", imei(22), *sim, "3G"),
+        ),
+    )
+    assert second.triplets == 2
+    _import(azercell, activity(("2026-10-21", imei(20), *sim, "2G")))
+    with azercell.transaction() as session:
+        rows = session.execute(
+            select(
+                NetworkSighting.imei_norm,
+                NetworkSighting.first_seen,
+                NetworkSighting.last_seen,
+                NetworkSighting.rats,
+            ).order_by(NetworkSighting.imei_norm)
+        ).all()
+    assert [(r[0], str(r[1]), str(r[2]), r[3]) for r in rows] == [
+        (imei(20)[:14], "2026-10-18", "2026-10-25", 1 | 4),
+        (imei(22)[:14], "2026-10-22", "2026-10-22", 2),
+    ]
