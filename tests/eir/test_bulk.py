@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Any
 
 from eir_support import Api, imei
@@ -10,6 +13,7 @@ from starlette.testclient import TestClient
 from mcqs.app import create_app
 from mcqs.db import Database
 from mcqs.eir.service import mark_registered, report_stolen
+from mcqs.eir.status import bulk_numbers
 
 from conftest import make_settings
 
@@ -122,3 +126,85 @@ def test_the_all_peis_fast_path_refuses_what_the_slow_one_refuses(
         "/operator-api/v1/equipment-status", json={"peis": [f" {pei} "]}, headers=api.headers()
     )
     assert padded.json()["results"] == [{"pei": f" {pei} ", "status": "WHITELISTED"}]
+
+
+def test_the_answers_bytes_are_the_compact_json_and_csv_of_the_results(
+    api: Api, client: Any, catalogue: Database
+) -> None:
+    """The answer is written by joining pieces, not by a JSON or CSV library: byte for byte
+    what those libraries write, including an entry that needs escaping or quoting."""
+    _seed(catalogue, api)
+    peis = [
+        f"imei-{imei(2)}",
+        f" {imei(1)} ",  # kept as sent: JSON escapes nothing here, CSV needs no quotes
+        f"imeisv-{imei(1)[:14]}01",
+        imei(3),
+        f"imei-{imei(1)}\t",
+    ]
+    statuses = ["BLACKLISTED", "WHITELISTED", "WHITELISTED", "UNKNOWN", "WHITELISTED"]
+    answer = client.post(
+        "/operator-api/v1/equipment-status", json={"peis": peis}, headers=api.headers()
+    )
+    assert answer.headers["content-type"] == "application/json"
+    expected = {"results": [{"pei": p, "status": s} for p, s in zip(peis, statuses, strict=True)]}
+    assert answer.content == json.dumps(expected, separators=(",", ":")).encode()
+    csv_answer = client.post(
+        "/operator-api/v1/equipment-status",
+        content="\n".join(["pei", *[p.strip() for p in peis]]),
+        headers={**api.headers(), "Content-Type": "text/csv"},
+    )
+    assert csv_answer.headers["content-type"] == "text/csv; charset=utf-8"
+    written = io.StringIO()
+    writer = csv.writer(written, lineterminator="\n")
+    writer.writerow(["pei", "status"])
+    writer.writerows((p.strip(), s) for p, s in zip(peis, statuses, strict=True))
+    assert csv_answer.text == written.getvalue()
+    empty = client.post(
+        "/operator-api/v1/equipment-status", json={"peis": []}, headers=api.headers()
+    )
+    assert empty.content == b'{"results":[]}'
+
+
+def test_the_all_peis_fast_path_answers_as_the_entry_by_entry_path(
+    api: Api, client: Any, catalogue: Database
+) -> None:
+    """Many ``imei-`` PEIs are read as one matrix; the same IMEIs as bare numbers (one entry
+    at a time) get the same statuses, and an entry with a newline inside is refused."""
+    _seed(catalogue, api)
+    numbers = [imei(n) for n in range(1, 400)]
+    fast = client.post(
+        "/operator-api/v1/equipment-status",
+        json={"peis": [f"imei-{n}" for n in numbers]},
+        headers=api.headers(),
+    )
+    slow = client.post(
+        "/operator-api/v1/equipment-status", json={"peis": numbers}, headers=api.headers()
+    )
+    assert [r["status"] for r in fast.json()["results"]] == [
+        r["status"] for r in slow.json()["results"]
+    ]
+    assert [r["status"] for r in fast.json()["results"]][:2] == ["WHITELISTED", "BLACKLISTED"]
+    # Two PEIs in one entry and an empty one: as long as two PEIs, never read as two.
+    two_in_one = [f"imei-{imei(1)}\nimei-{imei(2)}", ""]
+    assert bulk_numbers(two_in_one) is None
+    assert bulk_numbers([f"imei-{imei(1)}", f"imei-{imei(2)}"]).tolist() == [
+        int(imei(1)[:14]),
+        int(imei(2)[:14]),
+    ]
+    refused = client.post(
+        "/operator-api/v1/equipment-status", json={"peis": two_in_one}, headers=api.headers()
+    )
+    assert refused.status_code == 400
+    assert [p["param"] for p in refused.json()["invalidParams"]] == ["/peis/0", "/peis/1"]
+
+
+def test_a_body_that_is_not_the_json_object_is_invalid_params(api: Api, client: Any) -> None:
+    for body in (b"{", b"[]", b'"peis"', b'{"peis": "imei-1"}', b'{"peis": [1]}', b"\xff"):
+        answer = client.post(
+            "/operator-api/v1/equipment-status",
+            content=body,
+            headers={**api.headers(), "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 400, body
+        assert answer.json()["cause"] == "INVALID_MSG_FORMAT"
+        assert answer.json()["invalidParams"] == [{"param": "/peis", "reason": "a list of strings"}]

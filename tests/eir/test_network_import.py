@@ -280,3 +280,78 @@ def test_an_upload_over_the_size_limit_is_413(api: Api, client: Any) -> None:
     )
     assert answer.status_code == 413
     assert answer.json()["cause"] == "UPLOAD_TOO_LARGE"
+
+
+def test_dates_outside_the_calendar_are_checked_the_long_way(azercell: Database) -> None:
+    """PostgreSQL looks valid dates up in a calendar of recent years; a date before it, one
+    that does not exist and one in the future are each told apart as Python does (SQLite)."""
+    rows = [
+        ("2026-11-01", imei(200 + n), "400011111111111", "994501000001", "4G") for n in range(60)
+    ]
+    odd = [
+        ("1999-12-31", imei(1), "400011111111111", "994501000001", "4G"),  # old, but a date
+        ("2026-02-29", imei(2), "400011111111111", "994501000001", "4G"),  # not a leap year
+        ("2024-02-29", imei(3), "400011111111111", "994501000001", "4G"),  # a leap year
+        ("2026-04-31", imei(4), "400011111111111", "994501000001", "4G"),
+        ("0000-01-01", imei(5), "400011111111111", "994501000001", "4G"),
+        ("2300-01-01", imei(6), "400011111111111", "994501000001", "4G"),
+        (" 2026-11-02 ", imei(7), "400011111111111", "+994501000001", "lte"),
+    ]
+    report = _import(azercell, activity(*rows, *odd), network_max_rejected_share=0.2)
+    assert report.rejected == {"date_invalid": 3, "date_in_future": 1}
+    assert report.examples == {"date_invalid": [63, 65, 66], "date_in_future": [67]}
+    assert report.accepted == 63
+    with azercell.transaction() as session:
+        months = set(
+            session.scalars(
+                select(NetworkSighting.month).where(
+                    NetworkSighting.imei_norm.in_([imei(n)[:14] for n in (1, 3, 7)])
+                )
+            )
+        )
+    assert {str(month) for month in months} == {"1999-12-01", "2024-02-01", "2026-11-01"}
+
+
+def test_the_ledger_keeps_how_long_each_step_took(azercell: Database) -> None:
+    """On PostgreSQL, where the import is set-based, the ledger says where a slow one spent
+    its time (the benchmark reports these steps)."""
+    _import(azercell, GOOD)
+    with azercell.transaction() as session:
+        counts = session.scalars(
+            select(OperatorRun.counts).where(OperatorRun.kind == "import-network")
+        ).one()
+    assert counts["accepted"] == 5
+    steps = {"stage", "check", "merge", "detect"}
+    postgres = azercell.engine.dialect.name == "postgresql"
+    assert set(counts["seconds"]) == (steps if postgres else set())
+    assert all(seconds >= 0 for seconds in counts["seconds"].values())
+
+
+def test_a_later_file_widens_the_triplet_months_already_known(azercell: Database) -> None:
+    """Known triplet-months take the earlier first day, the later last day and both RATs;
+    new ones are added; a file that changes nothing known leaves those rows as they were."""
+    sim = ("400011111111111", "994501000001")
+    _import(azercell, activity(("2026-10-20", imei(20), *sim, "4G")))
+    second = _import(
+        azercell,
+        activity(
+            ("2026-10-18", imei(20), *sim, "2G"),
+            ("2026-10-25", imei(20), *sim, "4G"),
+            ("2026-10-22", imei(22), *sim, "3G"),
+        ),
+    )
+    assert second.triplets == 2
+    _import(azercell, activity(("2026-10-21", imei(20), *sim, "2G")))
+    with azercell.transaction() as session:
+        rows = session.execute(
+            select(
+                NetworkSighting.imei_norm,
+                NetworkSighting.first_seen,
+                NetworkSighting.last_seen,
+                NetworkSighting.rats,
+            ).order_by(NetworkSighting.imei_norm)
+        ).all()
+    assert [(r[0], str(r[1]), str(r[2]), r[3]) for r in rows] == [
+        (imei(20)[:14], "2026-10-18", "2026-10-25", 1 | 4),
+        (imei(22)[:14], "2026-10-22", "2026-10-22", 2),
+    ]

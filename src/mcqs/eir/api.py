@@ -25,6 +25,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import numpy as np
+import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -285,7 +286,7 @@ def create_operator_api(
             entries = [e for e in entries if e and e.lower() not in ("pei", "imei")]
         else:
             try:
-                document = json.loads(body)
+                document = orjson.loads(body)
                 entries = document["peis"]
                 if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
                     raise TypeError
@@ -314,32 +315,20 @@ def create_operator_api(
                     invalidParams=wrong[:100],
                 )
             wanted = np.fromiter((int(key or 0) for key in keys), np.int64, len(keys))
-        statuses = await _bulk_statuses(wanted)
+        codes = await _bulk_codes(wanted)
         if is_csv:
-            lines = ["pei,status"]
-            lines += [
-                f"{_csv_field(entry)},{status}"
-                for entry, status in zip(entries, statuses, strict=True)
-            ]
-            lines.append("")
-            return PlainTextResponse("\n".join(lines), media_type="text/csv")
-        # The answer written at once: a PEI that passed the check needs no escaping unless
-        # it came with spaces around it.
-        results = ",".join(
-            f'{{"pei":{_json_string(entry)},"status":"{status}"}}'
-            for entry, status in zip(entries, statuses, strict=True)
-        )
-        return Response(f'{{"results":[{results}]}}', media_type="application/json")
+            return Response(bulk_csv(entries, codes), media_type="text/csv; charset=utf-8")
+        return Response(bulk_json(entries, codes), media_type="application/json")
 
-    async def _bulk_statuses(wanted: Any) -> list[str]:
+    async def _bulk_codes(wanted: Any) -> list[int]:
+        """Each IMEI's status as an index into ``STATUS_NAMES``, in the order asked."""
         if snapshot is not None:
             snapshot.start_once()
             if snapshot.ready:
-                codes = snapshot.codes(wanted, micros(now()))
-                return [STATUS_NAMES[code] for code in codes.tolist()]
+                return snapshot.codes(wanted, micros(now())).tolist()  # type: ignore[no-any-return]
         keys = [f"{number:014d}" for number in wanted.tolist()]
         found = await _in_thread(_bulk_lookup, keys)
-        return [found.get(key, UNKNOWN) for key in keys]
+        return [STATUS_CODES[found.get(key, UNKNOWN)] for key in keys]
 
     def _bulk_lookup(keys: list[str]) -> dict[str, str]:
         from mcqs.eir.status import bulk_statuses
@@ -463,8 +452,32 @@ async def _body_at_most(request: Request, most: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _json_string(entry: str) -> str:
-    return f'"{entry}"' if entry == entry.strip() else json.dumps(entry, ensure_ascii=False)
+STATUS_CODES = {name: code for code, name in enumerate(STATUS_NAMES)}
+# The end of a result after its PEI, one per status code.
+_JSON_TAILS = tuple(f'","status":"{name}"}}' for name in STATUS_NAMES)
+_CSV_TAILS = tuple(f",{name}\n" for name in STATUS_NAMES)
+
+
+def bulk_json(entries: list[str], codes: list[int]) -> bytes:
+    """``{"results":[{"pei":…,"status":…},…]}``, compact, written by joining pieces: a
+    hundred thousand results in milliseconds, no dict per result. An entry that passed the
+    check needs no escaping unless it came with spaces around it."""
+    pieces: list[str] = []
+    for entry, code in zip(entries, codes, strict=True):
+        if entry == entry.strip():
+            pieces += (',{"pei":"', entry, _JSON_TAILS[code])
+        else:
+            pieces += (',{"pei":', json.dumps(entry, ensure_ascii=False), _JSON_TAILS[code][1:])
+    results = "".join(pieces)[1:]
+    return f'{{"results":[{results}]}}'.encode()
+
+
+def bulk_csv(entries: list[str], codes: list[int]) -> bytes:
+    """``pei,status`` and a line per entry, in the order asked."""
+    pieces = ["pei,status\n"]
+    for entry, code in zip(entries, codes, strict=True):
+        pieces += (_csv_field(entry), _CSV_TAILS[code])
+    return "".join(pieces).encode()
 
 
 def _csv_field(entry: str) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Subquery, and_, case, func, insert, literal, or_, select
+from sqlalchemy import Subquery, case, func, insert, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from mcqs.eir.errors import refused
 from mcqs.eir.models import (
+    BLACKLISTABLE,
     BlacklistReason,
     EirImei,
     EirPairing,
@@ -45,12 +46,14 @@ def generate_lists(session: Session, *, operator: Operator, now: dt.datetime) ->
     session.add(run)
     session.flush()
     dialect = session.get_bind().dialect.name
-    for kind, found in (
-        (ListKind.BLACKLIST, _blacklist(now=now)),
-        (ListKind.NOTIFICATION, _notification(operator=operator, now=now, dialect=dialect)),
-        (ListKind.EXCEPTIONS, _exceptions(operator=operator)),
+    # Only the notification list can find a line twice (a triplet seen in several months);
+    # a blacklist line is one IMEI's, an exceptions line one pairing's: no DISTINCT's sort.
+    for kind, found, repeats in (
+        (ListKind.BLACKLIST, _blacklist(now=now), False),
+        (ListKind.NOTIFICATION, _notification(operator=operator, now=now, dialect=dialect), True),
+        (ListKind.EXCEPTIONS, _exceptions(operator=operator), False),
     ):
-        lines = select(found.c.line).distinct().subquery()
+        lines = (select(found.c.line).distinct() if repeats else select(found.c.line)).subquery()
         if dialect == "postgresql":
             # Sorted bytewise (COLLATE "C"), as Python sorts: the same list on SQLite.
             joined = func.string_agg(
@@ -115,7 +118,9 @@ def delta_csv(session: Session, *, since_run_id: int, run_id: int, kind: ListKin
 
 def _blacklist(*, now: dt.datetime) -> Subquery:
     """Every IMEI blacklisted for every SIM: stolen, clones (see the exceptions list), and
-    unregistered ones past their grace period."""
+    unregistered ones past their grace period. The condition is :data:`BLACKLISTABLE` (the
+    partial index's, so PostgreSQL reads the index alone) and, of those, the ones whose
+    grace period has ended by ``now``: the same rows as the rule itself."""
     why = case(
         (EirImei.blacklist_reason == BlacklistReason.STOLEN.value, BlacklistReason.STOLEN.value),
         (EirImei.clone.is_(True), BlacklistReason.CLONE.value),
@@ -124,15 +129,12 @@ def _blacklist(*, now: dt.datetime) -> Subquery:
     return (
         select((EirImei.imei_norm + "," + why).label("line"))
         .where(
+            text(f"({BLACKLISTABLE})"),
             or_(
                 EirImei.blacklist_reason == BlacklistReason.STOLEN.value,
                 EirImei.clone.is_(True),
-                and_(
-                    EirImei.registered.is_(False),
-                    EirImei.grace_until.is_not(None),
-                    EirImei.grace_until <= now,
-                ),
-            )
+                EirImei.grace_until <= now,
+            ),
         )
         .subquery()
     )
@@ -153,6 +155,7 @@ def _notification(*, operator: Operator, now: dt.datetime, dialect: str) -> Subq
         .join(NetworkSighting, NetworkSighting.imei_norm == EirImei.imei_norm)
         .where(
             NetworkSighting.operator_id == operator.id,
+            text(f"({BLACKLISTABLE})"),
             EirImei.registered.is_(False),
             EirImei.clone.is_(False),
             EirImei.blacklist_reason.is_(None),
