@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from mcqs.applications.holds import hold_imeis, release_holds
+from mcqs.applications.holds import hold_imeis, release_holds, release_holds_of
 from mcqs.applications.models import Application, ApplicationStatus
 from mcqs.errors import Conflict
 
@@ -248,6 +248,36 @@ def reject(session: Session, application: Application, *, reason: str, now: dt.d
     release_holds(session, application_id=application.id, now=now)
     session.flush()
     publish(session, ApplicationRejected(application, now, reason=reason))
+
+
+def decide(
+    session: Session,
+    decisions: Sequence[tuple[Application, str | None]],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Decide many paid or submitted applications at once (the worker's batch): each
+    submitted if still paid, then each ``(application, None)`` registered and each
+    ``(application, reason)`` rejected, as :func:`submit`, :func:`register` and
+    :func:`reject` would one by one, with the same transitions checked. The statuses are
+    written with one flush and the holds released with one statement; then each
+    application's event is published, in order, for its handlers (SMS, refund, EIR)."""
+    for application, reason in decisions:
+        if application.status == S.PAID:
+            _move(application, Action.SUBMIT)
+            application.submitted_at = application.submitted_at or now
+        _move(application, Action.REGISTER if reason is None else Action.REJECT)
+        if reason is not None:
+            application.reject_reason = reason
+        application.decided_at = now
+    if decisions:
+        release_holds_of(session, application_ids=[a.id for a, _ in decisions], now=now)
+    session.flush()
+    for application, reason in decisions:
+        if reason is None:
+            publish(session, ApplicationRegistered(application, now))
+        else:
+            publish(session, ApplicationRejected(application, now, reason=reason))
 
 
 def expire(session: Session, application: Application, *, now: dt.datetime) -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from mcqs.db import dialect_insert
 from mcqs.devices.imei import imei_with_check_digit
 from mcqs.devices.models import BlacklistedImei
 from mcqs.devices.service import is_blacklisted
@@ -31,12 +30,6 @@ def imei_row(session: Session, imei_norm: str, *, now: dt.datetime) -> EirImei:
         .on_conflict_do_nothing(index_elements=["imei_norm"])
     )
     return session.get_one(EirImei, imei_norm, with_for_update=True, populate_existing=True)
-
-
-def dialect_insert(session: Session) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's or SQLite's)."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def mark_registered(session: Session, imei_norms: Iterable[str], *, now: dt.datetime) -> None:

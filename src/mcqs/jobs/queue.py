@@ -42,6 +42,9 @@ class JobContext:
 
 TaskFunction = Callable[[JobContext, dict[str, Any]], None]
 TASKS: dict[str, TaskFunction] = {}
+# Tasks that can also run many of their jobs at once: (context, payloads in claim order).
+BatchTaskFunction = Callable[[JobContext, list[dict[str, Any]]], None]
+BATCH_TASKS: dict[str, BatchTaskFunction] = {}
 
 
 def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
@@ -51,6 +54,23 @@ def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
         if name in TASKS and TASKS[name] is not function:
             raise ValueError(f"task {name} registered twice")
         TASKS[name] = function
+        return function
+
+    return register
+
+
+def batch_task(name: str) -> Callable[[BatchTaskFunction], BatchTaskFunction]:
+    """Register how to run many jobs of the task ``name`` at once (the task itself is
+    registered with :func:`task`, which still runs a job alone).
+
+    The batch function must be all or nothing (one transaction): when it raises, nothing
+    it did stays, and the worker runs each job of the batch alone instead, so one bad job
+    fails alone and the others are not lost. It returning means every job in it is done."""
+
+    def register(function: BatchTaskFunction) -> BatchTaskFunction:
+        if name in BATCH_TASKS and BATCH_TASKS[name] is not function:
+            raise ValueError(f"batch task {name} registered twice")
+        BATCH_TASKS[name] = function
         return function
 
     return register
@@ -164,33 +184,77 @@ def _run_batch(
     now: dt.datetime | None,
     stopping: Callable[[], bool] = lambda: False,
 ) -> int:
+    """Claim up to ``count`` jobs and run them, task by task in the order first claimed:
+    the jobs of a task with a batch form (:func:`batch_task`) together, falling back to
+    one by one if the batch fails; the others one by one. Returns how many ran."""
+
     def moment() -> dt.datetime:
         return now or utcnow()
 
     claimed_at = moment()
     claimed = _claim(db, now=claimed_at, count=count)
+    context = JobContext(db=db, services=services, now=claimed_at)
     done: list[_Claimed] = []
-    for ran, job in enumerate(claimed):
-        if stopping():
-            _hand_back(db, claimed[ran:], now=claimed_at)
-            claimed = claimed[:ran]
-            break
-        try:
-            TASKS[job.task](JobContext(db=db, services=services, now=claimed_at), job.payload)
-        except Exception:
-            log.warning("job %s (%s) failed", job.id, job.task, exc_info=True)
-            _record_failure(
-                db,
-                job,
-                error=traceback.format_exc(limit=5),
-                max_attempts=max_attempts,
-                now=moment(),
-            )
-        else:
-            done.append(job)
+    tried: set[int] = set()
+    for group in _by_task(claimed):
+        batched = len(group) > 1 and group[0].task in BATCH_TASKS and not stopping()
+        if batched and _run_together(context, group):
+            tried.update(job.id for job in group)
+            done.extend(group)
+            continue
+        for job in group:
+            if stopping():
+                break
+            tried.add(job.id)
+            if _run_alone(context, job, max_attempts=max_attempts, moment=moment):
+                done.append(job)
+    left = [job for job in claimed if job.id not in tried]
+    if left:
+        _hand_back(db, left, now=claimed_at)
     if done:
         _record_done(db, done, now=moment())
-    return len(claimed)
+    return len(tried)
+
+
+def _by_task(claimed: list[_Claimed]) -> list[list[_Claimed]]:
+    groups: dict[str, list[_Claimed]] = {}
+    for job in claimed:
+        groups.setdefault(job.task, []).append(job)
+    return list(groups.values())
+
+
+def _run_together(context: JobContext, group: list[_Claimed]) -> bool:
+    """Run a task's jobs as one batch; False (nothing of it kept) if it raised."""
+    try:
+        BATCH_TASKS[group[0].task](context, [job.payload for job in group])
+    except Exception:
+        log.warning(
+            "a batch of %d %s jobs failed; running each alone",
+            len(group),
+            group[0].task,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def _run_alone(
+    context: JobContext, job: _Claimed, *, max_attempts: int, moment: Callable[[], dt.datetime]
+) -> bool:
+    """Run one job; a failure is recorded on its own (retried later, or failed for good)."""
+    try:
+        TASKS[job.task](context, job.payload)
+    except Exception:
+        log.warning("job %s (%s) failed", job.id, job.task, exc_info=True)
+        _record_failure(
+            context.db,
+            job,
+            error=traceback.format_exc(limit=5),
+            max_attempts=max_attempts,
+            now=moment(),
+        )
+        return False
+    return True
 
 
 def _record_failure(
