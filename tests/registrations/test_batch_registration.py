@@ -31,6 +31,16 @@ def wired() -> None:
     connect()
 
 
+def decide_together(db: Database, ids: list[int]) -> int:
+    """As the worker's batch task does; returns how many transactions it took."""
+    turns = 0
+    while ids:
+        turns += 1
+        with db.transaction() as session:
+            ids = register_applications(session, application_ids=ids, now=utcnow())
+    return turns
+
+
 def outcomes(db: Database, ids: list[int]) -> list[tuple[str, str | None, int, int]]:
     """Per application, in order: status, reject reason, refunds owed, SMS queued."""
     with db.transaction() as session:
@@ -53,13 +63,10 @@ def test_a_batch_of_applications_registers_each(db: Database, demo_imeis) -> Non
             create_paid_application(session, imeis=(imei,), fin=f"FIN{n:04d}").id
             for n, imei in enumerate(demo_imeis[:8])
         ]
-    with db.transaction() as session:
-        left = register_applications(session, application_ids=ids, now=utcnow())
-    assert left == dict.fromkeys(ids, "registered")
+    assert decide_together(db, ids) == 1
     assert outcomes(db, ids) == [("registered", None, 0, 1)] * 8
     assert active_imeis(db) == Counter(imei[:14] for imei in demo_imeis[:8])
-    with db.transaction() as session:  # the job run again: nothing changes
-        register_applications(session, application_ids=ids, now=utcnow())
+    decide_together(db, ids)  # the job run again: nothing changes
     assert outcomes(db, ids) == [("registered", None, 0, 1)] * 8
 
 
@@ -69,8 +76,7 @@ def test_two_applications_for_one_imei_in_one_batch(db: Database, demo_imeis) ->
             create_paid_application(session, imeis=(demo_imeis[0],), fin=fin).id
             for fin in ("5ABC1D2", "6DEF2G3")
         )
-    with db.transaction() as session:
-        register_applications(session, application_ids=[first, second], now=utcnow())
+    assert decide_together(db, [first, second]) == 1
     assert outcomes(db, [first, second]) == [
         ("registered", None, 0, 1),
         ("rejected", "imei_registered_to_other", 1, 1),
@@ -126,8 +132,7 @@ def test_a_batch_ends_as_one_by_one_would(db: Database, demo_imeis, name: str) -
     for application_id in alone:
         with db.transaction() as session:
             register_application(session, application_id=application_id, now=utcnow())
-    with db.transaction() as session:
-        register_applications(session, application_ids=together, now=utcnow())
+    decide_together(db, together)
     one_by_one = outcomes(db, alone)
     assert outcomes(db, together) == one_by_one
     assert {status for status, *_ in one_by_one} <= {"registered", "rejected"}
@@ -140,8 +145,7 @@ def test_one_by_one_outcomes_are_the_expected_ones(db: Database, demo_imeis) -> 
     """The yardstick of the test above, spelt out for the cases it decides."""
     scenario = SCENARIOS["a loser's IMEI frees the next"]
     ids = set_up(db, demo_imeis[0:4], scenario, "A")
-    with db.transaction() as session:
-        register_applications(session, application_ids=ids, now=utcnow())
+    assert decide_together(db, ids) == 2, "the second waits for the first's lost race"
     assert [o[:2] for o in outcomes(db, ids)] == [
         ("rejected", "imei_registered_to_other"),
         ("registered", None),
@@ -149,8 +153,7 @@ def test_one_by_one_outcomes_are_the_expected_ones(db: Database, demo_imeis) -> 
     ]
     _empty(db)
     ids = set_up(db, demo_imeis[0:4], SCENARIOS["a later application's hold"], "A")
-    with db.transaction() as session:
-        register_applications(session, application_ids=ids, now=utcnow())
+    decide_together(db, ids)
     assert [o[:2] for o in outcomes(db, ids)] == [
         ("rejected", "imei_taken_while_unpaid"),
         ("registered", None),
@@ -197,8 +200,7 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(
             for n in range(size)
         ]
     statements.clear()
-    with db.transaction() as session:
-        register_applications(session, application_ids=ids, now=utcnow())
+    assert decide_together(db, ids) == 1
     registry = [s for s in statements if REGISTRY_TABLES.search(s) and "eir_" not in s]
     # load (3), blacklist, holds, registrations, their IMEIs, statuses, holds released
     assert len(registry) == 9, registry

@@ -133,6 +133,26 @@ def on(
     return register
 
 
+BatchHandler = Callable[[Session, list[Any]], None]
+_batch_handlers: dict[type[ApplicationEvent], list[BatchHandler]] = defaultdict(list)
+
+
+def on_each(
+    event_type: type[E],
+) -> Callable[[Callable[[Session, list[E]], None]], Callable[[Session, list[E]], None]]:
+    """Register a handler of ``event_type`` that takes the events published together (the
+    worker's batch of decisions) in one list, so that it can write what follows them with
+    one statement instead of one per event; an event published alone comes as a list of
+    one. Like :func:`on`'s handlers, it runs in the transaction that publishes."""
+
+    def register(handler: Callable[[Session, list[E]], None]) -> Callable[[Session, list[E]], None]:
+        if handler not in _batch_handlers[event_type]:
+            _batch_handlers[event_type].append(handler)
+        return handler
+
+    return register
+
+
 # Domains above this one that can refuse an IMEI at the check (the registry: "already
 # registered"), asked in turn; each answers an error code or None.
 ImeiRefusal = Callable[[Session, str], str | None]
@@ -164,9 +184,23 @@ def mark_wired() -> None:
 
 
 def publish(session: Session, event: ApplicationEvent) -> None:
+    publish_all(session, [event])
+
+
+def publish_all(session: Session, events: Sequence[ApplicationEvent]) -> None:
+    """Publish events together, type by type in the order first seen: each :func:`on`
+    handler is called for each event, in order; each :func:`on_each` handler once, with
+    all the events of its type."""
     _require_wired()
-    for handler in _handlers[type(event)]:
-        handler(session, event)
+    by_type: dict[type[ApplicationEvent], list[ApplicationEvent]] = {}
+    for event in events:
+        by_type.setdefault(type(event), []).append(event)
+    for event_type, group in by_type.items():
+        for handler in _handlers[event_type]:
+            for event in group:
+                handler(session, event)
+        for batch_handler in _batch_handlers[event_type]:
+            batch_handler(session, group)
 
 
 # ---- the transitions -----------------------------------------------------------------------
@@ -260,8 +294,9 @@ def decide(
     submitted if still paid, then each ``(application, None)`` registered and each
     ``(application, reason)`` rejected, as :func:`submit`, :func:`register` and
     :func:`reject` would one by one, with the same transitions checked. The statuses are
-    written with one flush and the holds released with one statement; then each
-    application's event is published, in order, for its handlers (SMS, refund, EIR)."""
+    written with one flush and the holds released with one statement; then the decisions'
+    events are published together (:func:`publish_all`), so that their handlers (SMS,
+    refund, EIR) can write what follows them set-wise."""
     for application, reason in decisions:
         if application.status == S.PAID:
             _move(application, Action.SUBMIT)
@@ -273,11 +308,15 @@ def decide(
     if decisions:
         release_holds_of(session, application_ids=[a.id for a, _ in decisions], now=now)
     session.flush()
-    for application, reason in decisions:
-        if reason is None:
-            publish(session, ApplicationRegistered(application, now))
-        else:
-            publish(session, ApplicationRejected(application, now, reason=reason))
+    publish_all(
+        session,
+        [
+            ApplicationRegistered(application, now)
+            if reason is None
+            else ApplicationRejected(application, now, reason=reason)
+            for application, reason in decisions
+        ],
+    )
 
 
 def expire(session: Session, application: Application, *, now: dt.datetime) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mcqs.db import dialect_insert
@@ -34,9 +35,32 @@ def imei_row(session: Session, imei_norm: str, *, now: dt.datetime) -> EirImei:
 
 def mark_registered(session: Session, imei_norms: Iterable[str], *, now: dt.datetime) -> None:
     """Registered: whitelisted; a grace period ends, and so does a grace-expiry blacklisting
-    (registering is how an owner unblocks the phone). Stolen and clone stay."""
-    for imei_norm in imei_norms:
-        row = imei_row(session, imei_norm, now=now)
+    (registering is how an owner unblocks the phone). Stolen and clone stay.
+
+    Set-wise, as :func:`imei_row` one by one: the missing rows made with one
+    insert-or-ignore, all of them locked and read with one select (in IMEI order, the
+    order every writer locks them in), their changes written with one flush."""
+    norms = sorted(set(imei_norms))
+    if not norms:
+        return
+    session.execute(
+        dialect_insert(session)(EirImei)
+        .values(
+            [
+                {"imei_norm": n, "registered": False, "clone": False, "updated_at": now}
+                for n in norms
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["imei_norm"])
+    )
+    rows = session.scalars(
+        select(EirImei)
+        .where(EirImei.imei_norm.in_(norms))
+        .order_by(EirImei.imei_norm)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for row in rows:
         row.registered = True
         if row.blacklist_reason == BlacklistReason.GRACE_EXPIRED:
             _unlist(row)

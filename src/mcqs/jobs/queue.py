@@ -7,6 +7,10 @@ one at a time) and leases it; the task then runs with no transaction of the queu
 open — it opens its own, and calls outside parties between them — and the outcome is
 recorded in a third. A worker that dies mid-task leaves a lease that runs out: the job
 is due again. Tasks are therefore idempotent: run twice, they change nothing twice.
+
+Jobs are claimed in batches; a task that has a batch form (:func:`batch_task`, e.g. the
+registrations) runs the jobs of a batch together, with a few statements for all of them,
+and falls back to one job at a time when the batch fails.
 """
 
 from __future__ import annotations
@@ -63,9 +67,10 @@ def batch_task(name: str) -> Callable[[BatchTaskFunction], BatchTaskFunction]:
     """Register how to run many jobs of the task ``name`` at once (the task itself is
     registered with :func:`task`, which still runs a job alone).
 
-    The batch function must be all or nothing (one transaction): when it raises, nothing
-    it did stays, and the worker runs each job of the batch alone instead, so one bad job
-    fails alone and the others are not lost. It returning means every job in it is done."""
+    When the batch function raises, the worker runs each job of the batch alone instead,
+    so one bad job fails alone and the others are not lost; like every task it must
+    therefore be safe to run again (best: one transaction, all or nothing). It returning
+    means every job in it is done."""
 
     def register(function: BatchTaskFunction) -> BatchTaskFunction:
         if name in BATCH_TASKS and BATCH_TASKS[name] is not function:
@@ -79,10 +84,23 @@ def batch_task(name: str) -> Callable[[BatchTaskFunction], BatchTaskFunction]:
 def enqueue(
     session: Session, name: str, payload: dict[str, Any], *, run_after: dt.datetime | None = None
 ) -> Job:
-    job = Job(task=name, payload=payload, status=JobStatus.QUEUED, run_after=run_after or utcnow())
-    session.add(job)
+    return enqueue_all(session, name, [payload], run_after=run_after)[0]
+
+
+def enqueue_all(
+    session: Session,
+    name: str,
+    payloads: list[dict[str, Any]],
+    *,
+    run_after: dt.datetime | None = None,
+) -> list[Job]:
+    """Queue one job of ``name`` per payload, written with one flush (one multi-row
+    ``INSERT``)."""
+    due = run_after or utcnow()
+    jobs = [Job(task=name, payload=p, status=JobStatus.QUEUED, run_after=due) for p in payloads]
+    session.add_all(jobs)
     session.flush()
-    return job
+    return jobs
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -32,34 +32,39 @@ def register_application(session: Session, *, application_id: int, now: dt.datet
     """Move a paid application through submitted to registered, or to rejected (the
     lifecycle's events then owe the fee back and tell the citizen). Running it again on
     a decided application changes nothing."""
-    register_applications(session, application_ids=[application_id], now=now)
+    left = register_applications(session, application_ids=[application_id], now=now)
+    assert not left, "one application alone is always decided"
 
 
 def register_applications(
     session: Session, *, application_ids: Sequence[int], now: dt.datetime
-) -> dict[int, str]:
-    """Decide every still undecided (paid or submitted) application of ``application_ids``
-    in this transaction, and end exactly as if each had been decided alone, one after
-    another in the order given. Returns the status each was left in, by id.
+) -> list[int]:
+    """Decide the still undecided (paid or submitted) applications of ``application_ids``
+    in this transaction, each ending exactly as if decided alone, one after another in the
+    order given. Returns those that can only be decided after this transaction commits
+    (rare, below), in order: the caller decides them next, in a transaction of their own.
 
     In statements, whatever the batch's size: the applications locked and loaded (three),
     the blacklist and the holds on their IMEIs (two), the registrations written with one
     multi-row ``INSERT`` and their IMEIs with one ``INSERT … ON CONFLICT DO NOTHING
     RETURNING`` on the partial unique index (two), the statuses moved and the holds
-    released (two); then each decision's event, whose handlers write its SMS, its refund
-    owed, its EIR whitelisting. An IMEI another transaction registered first is simply not
-    returned by the insert: its application lost the race and is rejected
-    (``imei_registered_to_other``), its own rows deleted again (two more statements, only
-    then). No savepoint is needed, so none is paid per application; a failure of anything
-    else raises and rolls the whole batch back (the worker then runs each job alone).
+    released (two); then the decisions' events, whose handlers write the SMS, the refunds
+    owed, the EIR's whitelist set-wise too. An IMEI another transaction registered first
+    is simply not returned by the insert: its application lost the race and is rejected
+    (``imei_registered_to_other``), and its other rows are deleted again (two statements,
+    only then). So no savepoint is needed, and none is paid per application; a failure of
+    anything else raises and rolls the whole batch back (the worker then runs each job
+    alone).
 
     "As if one after another" decides three details. An application's IMEI held by an
     application *earlier* in the batch does not refuse it (that one is decided first and
     its hold released, so it meets the registration, if any, instead); a later one's hold
-    does (``imei_taken_while_unpaid``). Two applications in the batch sharing an IMEI: the
-    later one waits for the earlier one's outcome (a second round, only when needed).
-    The IMEIs are inserted sorted, so two workers racing on the same IMEIs wait for each
-    other in one order and never deadlock."""
+    does (``imei_taken_while_unpaid``). Of two applications in the batch sharing an IMEI,
+    the later one is rejected if the earlier one is registered; if the earlier one lost
+    its race, the later one's fate is not known until that is undone, so it is returned,
+    to be decided after this transaction. The IMEIs are inserted in one statement, sorted:
+    two workers racing for the same IMEIs wait for each other in one order and never
+    deadlock (a second insert in the same transaction would break that order)."""
     if not session.get_bind().dialect.insert_returning:
         raise RuntimeError("registering needs INSERT … RETURNING (SQLite 3.35 or later)")
     ids = sorted(set(application_ids))
@@ -74,17 +79,31 @@ def register_applications(
     order = list(dict.fromkeys(i for i in application_ids if i in by_id))
     pending = [by_id[i] for i in order if by_id[i].status in UNDECIDED]
     if not pending:
-        return {i: by_id[i].status.value for i in order}
+        return []
 
     reasons = _reject_reasons(session, pending, now=now)
-    registered = _insert_registrations(
-        session, [a for a in pending if reasons[a.id] is None], now=now
-    )
-    for application in pending:
-        if reasons[application.id] is None and application.id not in registered:
+    trying = [a for a in pending if reasons[a.id] is None]
+    # Those sharing an IMEI with an earlier one that tries wait for its outcome.
+    taken: set[str] = set()
+    first: list[Application] = []
+    waiting: list[Application] = []
+    for application in trying:
+        norms = {item.imei_norm for item in application.imeis}
+        (waiting if norms & taken else first).append(application)
+        taken |= norms
+    registered = _insert_registrations(session, first, now=now)
+    won = {item.imei_norm for a in first if a.id in registered for item in a.imeis}
+    waiting_ids = {a.id for a in waiting}
+    later: list[int] = []
+    for application in trying:
+        if application.id in registered:
+            continue
+        if application.id in waiting_ids and not {i.imei_norm for i in application.imeis} & won:
+            later.append(application.id)
+        else:
             reasons[application.id] = "imei_registered_to_other"
-    lifecycle.decide(session, [(a, reasons[a.id]) for a in pending], now=now)
-    return {i: by_id[i].status.value for i in order}
+    lifecycle.decide(session, [(a, reasons[a.id]) for a in pending if a.id not in later], now=now)
+    return later
 
 
 def imei_registered(session: Session, imei_norm: str) -> bool:
@@ -138,33 +157,11 @@ def _reject_reasons(
 def _insert_registrations(
     session: Session, applications: list[Application], *, now: dt.datetime
 ) -> set[int]:
-    """Register what the database lets register; returns the ids of the applications
-    registered. Each round takes the applications that share no IMEI with an earlier one
-    of the round; an application left for the next round is rejected there if the one it
-    shares an IMEI with was registered (as it would have been, alone, after it)."""
-    registered: set[int] = set()
-    waiting = applications
-    while waiting:
-        taken: set[str] = set()
-        this_round: list[Application] = []
-        later: list[Application] = []
-        for application in waiting:
-            norms = {item.imei_norm for item in application.imeis}
-            (later if norms & taken else this_round).append(application)
-            taken |= norms
-        won = _insert_round(session, this_round, now=now)
-        registered |= won
-        won_norms = {item.imei_norm for a in this_round if a.id in won for item in a.imeis}
-        waiting = [a for a in later if not {item.imei_norm for item in a.imeis} & won_norms]
-    return registered
-
-
-def _insert_round(
-    session: Session, applications: list[Application], *, now: dt.datetime
-) -> set[int]:
-    """One multi-row insert of registrations, one of their IMEIs (insert-or-ignore on the
+    """Register the applications (which share no IMEI) as far as the database lets:
+    one multi-row insert of registrations, one of their IMEIs (insert-or-ignore on the
     partial unique index); those whose IMEIs were not all inserted lost to a registration
-    committed (or committing) elsewhere, and their rows are deleted again."""
+    committed (or committing) elsewhere, and their rows are deleted again. Returns the ids
+    of the applications registered."""
     if not applications:
         return set()
     registration_of = dict(
