@@ -358,7 +358,7 @@ def fill_queue(database_url: str, tacs: list[str], count: int, start: int) -> li
         for first in range(0, count, 200):
             with db.transaction() as session:
                 for n in range(start + first, start + min(count, first + 200)):
-                    imei = imei_with_check_digit(f"{tacs[n % len(tacs)]}{700000 + n:06d}")
+                    imei = imei_with_check_digit(f"{tacs[n % len(tacs)]}{n:06d}")
                     app = create_paid_application(session, imeis=(imei,), fin=f"Q{n % 10**6:06d}")
                     ids.append(app.id)
         with db.transaction() as session:
@@ -377,6 +377,8 @@ class Drained:
     applications: int
     decided_seconds: float  # until every application was registered or rejected
     drained_seconds: float  # until no job was left (the SMS sent too)
+    worker_cpu: float  # CPU seconds of the worker processes until every one was decided
+    web_cpu: float  # the same for the web process (the simulators, the EIR's snapshot)
 
 
 def drain(system: System, database_url: str, workers: int, ids: list[int]) -> Drained:
@@ -419,15 +421,19 @@ def drain(system: System, database_url: str, workers: int, ids: list[int]) -> Dr
                     update(Job).where(Job.status == "queued").values(run_after=func.now())
                 )
             start = time.monotonic()
-            decided_seconds = 0.0
+            web = serving_pids(system.web_pid)
+            cpu_before = cpu_seconds(pids), cpu_seconds(web)
+            decided_seconds = worker_cpu = web_cpu = 0.0
             deadline = start + 600
             while time.monotonic() < deadline:
                 with db.transaction() as session:
                     if not decided_seconds and (session.scalar(decided) or 0) >= len(ids):
                         decided_seconds = time.monotonic() - start
+                        worker_cpu = cpu_seconds(pids) - cpu_before[0]
+                        web_cpu = cpu_seconds(web) - cpu_before[1]
                     if decided_seconds and not session.scalar(unfinished):
                         drained = time.monotonic() - start
-                        return Drained(len(ids), decided_seconds, drained)
+                        return Drained(len(ids), decided_seconds, drained, worker_cpu, web_cpu)
                 time.sleep(0.02)
             raise RuntimeError("the queue was not drained in 600 s")
     finally:
@@ -465,7 +471,7 @@ def bare_job_loop(database_url: str, count: int) -> float:
 def worker_figures(
     database_url: str, folder: Path, tacs: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
-    """``args.runs`` rounds, each: the bare loop, then 1 worker, then 2 workers on a new
+    """``args.runs`` rounds (at most 4), each: the bare loop, then 1 worker, then 2 workers on a new
     queue of ``args.registrations`` paid applications each (all on the same database, so
     every ratio compares figures of the same minute)."""
     rounds: list[dict[str, Any]] = []
@@ -474,7 +480,8 @@ def worker_figures(
             found: dict[str, Any] = {"load": os.getloadavg()[0]}
             found["bare"] = bare_job_loop(database_url, args.registrations * 2)
             for workers in (1, 2):
-                start = (run_ * 2 + workers) * 10**5
+                # Serial numbers of their own: 200000 up (the citizens' are 100000 up).
+                start = (run_ * 2 + workers + 1) * 10**5
                 ids = fill_queue(database_url, tacs, args.registrations, start=start)
                 found[workers] = drain(system, database_url, workers, ids)
             rounds.append(found)
@@ -840,6 +847,17 @@ def worker_method(worker: dict[str, Any], args: argparse.Namespace) -> str:
         f"{r[2].drained_seconds:.1f} s"
         for r in rounds
     )
+    cpu = "; ".join(
+        f"{r[1].worker_cpu / r[1].decided_seconds:.2f} and "
+        f"{r[2].worker_cpu / r[2].decided_seconds:.2f} cores"
+        for r in rounds
+    )
+    per_registration = median(
+        [r[w].worker_cpu / r[w].applications * 1000 for r in rounds for w in (1, 2)]
+    )
+    web_per_registration = median(
+        [r[w].web_cpu / r[w].applications * 1000 for r in rounds for w in (1, 2)]
+    )
     return f"""- **Worker**: {len(rounds)} rounds (median shown, lowest–highest in brackets; load
   average at each round's start: {loads}). Each round: the bare loop claims and marks done
   {args.registrations * 2} rows of a one-column table, a transaction each; then
@@ -848,7 +866,10 @@ def worker_method(worker: dict[str, Any], args: argparse.Namespace) -> str:
   registrations/s is the time until every application is registered or rejected; then the
   same with 2 processes on a new queue of as many. "With their SMS sent": until no job is
   left (each SMS a job of its own, sent to the simulator over HTTP, one at a time).
-  Per round: {decided}."""
+  Per round: {decided}. The worker processes used, while registering, {cpu} (1 worker
+  and 2, per round): {per_registration:.1f} ms of worker CPU per registration (median), and
+  the web process {web_per_registration:.1f} ms (its EIR snapshot following the
+  registrations)."""
 
 
 def worker_report(found: Results, args: argparse.Namespace) -> str:

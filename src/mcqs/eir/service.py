@@ -43,15 +43,11 @@ def mark_registered(session: Session, imei_norms: Iterable[str], *, now: dt.date
     norms = sorted(set(imei_norms))
     if not norms:
         return
-    session.execute(
-        dialect_insert(session)(EirImei)
-        .values(
-            [
-                {"imei_norm": n, "registered": False, "clone": False, "updated_at": now}
-                for n in norms
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["imei_norm"])
+    session.execute(  # executemany: one cached multi-row INSERT (insertmanyvalues)
+        dialect_insert(session)(EirImei.__table__).on_conflict_do_nothing(
+            index_elements=["imei_norm"]
+        ),
+        [{"imei_norm": n, "registered": False, "clone": False, "updated_at": now} for n in norms],
     )
     rows = session.scalars(
         select(EirImei)

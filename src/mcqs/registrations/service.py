@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 from stdnum import imei as stdnum_imei
 
@@ -164,13 +165,13 @@ def _insert_registrations(
     of the applications registered."""
     if not applications:
         return set()
-    registration_of = dict(
+    # Executemany form: SQLAlchemy caches the statement and sends one multi-row INSERT
+    # ("insertmanyvalues") for every 1000 rows, in the order given.
+    registrations = cast(Table, Registration.__table__)
+    registration_of: dict[int, int] = dict(
         session.execute(
-            dialect_insert(session)(Registration)
-            .values(
-                [{"application_id": a.id, "fin": a.fin, "registered_at": now} for a in applications]
-            )
-            .returning(Registration.application_id, Registration.id)
+            insert(registrations).returning(registrations.c.application_id, registrations.c.id),
+            [{"application_id": a.id, "fin": a.fin, "registered_at": now} for a in applications],
         ).all()
     )
     rows = sorted(
@@ -186,16 +187,16 @@ def _insert_registrations(
         ),
         key=lambda row: (row["imei_norm"], row["registration_id"]),
     )
-    inserted = set(
-        session.execute(
-            dialect_insert(session)(RegistrationImei)
-            .values(rows)
-            .on_conflict_do_nothing(
-                index_elements=["imei_norm"], index_where=RegistrationImei.active
-            )
-            .returning(RegistrationImei.registration_id, RegistrationImei.imei_norm)
-        ).all()
-    )
+    imeis = cast(Table, RegistrationImei.__table__)
+    inserted = {
+        (registration_id, imei_norm)
+        for registration_id, imei_norm in session.execute(
+            dialect_insert(session)(imeis)
+            .on_conflict_do_nothing(index_elements=["imei_norm"], index_where=imeis.c.active)
+            .returning(imeis.c.registration_id, imeis.c.imei_norm),
+            rows,
+        )
+    }
     lost = [
         registration_of[a.id]
         for a in applications
