@@ -302,3 +302,30 @@ def test_two_workers_on_one_queue_with_dual_sim_phones(
     assert sum(ran) == 120 and min(ran) > 0, f"both workers worked: {ran}"
     assert not [r for r in caplog.records if "running each alone" in r.getMessage()]
     assert_flow_promises_hold(db, demo_imeis[:6])
+
+
+def test_a_batch_of_registrations_takes_two_transactions(db: Database, demo_imeis) -> None:
+    """The claim, then the registrations with their jobs marked done in the same one."""
+    from sqlalchemy import event
+
+    with db.transaction() as session:
+        for n, imei in enumerate(demo_imeis[:8]):
+            create_paid_application(session, imeis=(imei,), fin=f"FIN{n:04d}")
+    connect()
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(db.engine, "commit", count)
+    try:
+        assert run_due_jobs(db, None, max_attempts=3, limit=8, batch=8) == 8
+    finally:
+        event.remove(db.engine, "commit", count)
+    assert len(commits) == 2
+    with db.transaction() as session:
+        jobs = session.execute(select(Job.task, Job.status)).all()
+    assert Counter(jobs) == {
+        ("registrations.register_application", "done"): 8,
+        ("notifications.send_sms", "queued"): 8,
+    }

@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select, tuple_, update
@@ -42,6 +42,16 @@ class JobContext:
     db: Database
     services: Any  # mcqs.services.Services (kept loose to avoid an import cycle)
     now: dt.datetime
+    # A batch task's jobs, and those of them it marked done itself (mark_batch_done).
+    batch: tuple[_Claimed, ...] = ()
+    marked: set[int] = field(default_factory=set, compare=False)
+
+    def mark_batch_done(self, session: Session) -> None:
+        """Mark the batch's jobs done in ``session``, the batch task's own (last)
+        transaction: the work and its record commit together, a transaction fewer per
+        batch. Each only if still this worker's claim, as when the worker marks them."""
+        _mark_done(session, list(self.batch), now=utcnow())
+        self.marked.update(job.id for job in self.batch)
 
 
 TaskFunction = Callable[[JobContext, dict[str, Any]], None]
@@ -216,9 +226,10 @@ def _run_batch(
     tried: set[int] = set()
     for group in _by_task(claimed):
         batched = len(group) > 1 and group[0].task in BATCH_TASKS and not stopping()
-        if batched and _run_together(context, group):
+        together = JobContext(db=db, services=services, now=claimed_at, batch=tuple(group))
+        if batched and _run_together(together, group):
             tried.update(job.id for job in group)
-            done.extend(group)
+            done.extend(job for job in group if job.id not in together.marked)
             continue
         for job in group:
             if stopping():
@@ -313,16 +324,20 @@ def _record_done(db: Database, claimed: list[_Claimed], *, now: dt.datetime) -> 
     attempt, still running): one whose lease ran out and was claimed again is left to its
     new owner."""
     with db.transaction() as session:
-        result = session.execute(
-            update(Job)
-            .where(
-                tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
-                Job.status == JobStatus.RUNNING,
-            )
-            .values(status=JobStatus.DONE, finished_at=now)
-            .execution_options(synchronize_session=False)
+        _mark_done(session, claimed, now=now)
+
+
+def _mark_done(session: Session, claimed: list[_Claimed], *, now: dt.datetime) -> None:
+    result = session.execute(
+        update(Job)
+        .where(
+            tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
+            Job.status == JobStatus.RUNNING,
         )
-        written = int(getattr(result, "rowcount", 0) or 0)
+        .values(status=JobStatus.DONE, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    written = int(getattr(result, "rowcount", 0) or 0)
     if written < len(claimed):
         log.warning(
             "%d of %d jobs outlived their lease; other workers have them",

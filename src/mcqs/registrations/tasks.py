@@ -15,8 +15,8 @@ def register_application_task(ctx: JobContext, payload: dict[str, Any]) -> None:
 @batch_task("registrations.register_application")
 def register_applications_task(ctx: JobContext, payloads: list[dict[str, Any]]) -> None:
     """A claimed batch's registrations in one transaction (see ``register_applications``;
-    rarely a second one). Should a later transaction fail, the jobs are run alone again:
-    those already decided change nothing.
+    rarely a second one), the jobs marked done in it. Should a later transaction fail,
+    the jobs are run alone again: those already decided change nothing.
 
     Why all or nothing, with no savepoint per application: the race a registration can
     lose (its IMEI registered elsewhere first) is not an error here but a row the insert
@@ -28,3 +28,5 @@ def register_applications_task(ctx: JobContext, payloads: list[dict[str, Any]]) 
     while left:  # a second turn only for an IMEI twice in the batch whose first try lost
         with ctx.db.transaction() as session:
             left = register_applications(session, application_ids=left, now=ctx.now)
+            if not left:
+                ctx.mark_batch_done(session)
