@@ -393,6 +393,16 @@ def drain(system: System, database_url: str, workers: int, ids: list[int]) -> Dr
         .select_from(Application)
         .where(Application.id.in_(ids), Application.status.in_(["registered", "rejected"]))
     )
+    # A batch's registration jobs are marked done in the transaction that decides them:
+    # none left unfinished is every application decided (one indexed count to poll).
+    undecided = (
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.task == "registrations.register_application",
+            Job.status.in_(["queued", "running"]),
+        )
+    )
     env = {**system.env, "MCQS_WORKER_POLL_SECONDS": "0.05"}
     try:
         with ExitStack() as stack:
@@ -415,7 +425,7 @@ def drain(system: System, database_url: str, workers: int, ids: list[int]) -> Dr
                 if time.monotonic() > deadline:
                     raise RuntimeError("the workers did not start in 120 s")
                 time.sleep(0.05)
-            time.sleep(1.0)  # past their first sweep
+            time.sleep(2.0)  # past their first sweep
             with db.transaction() as session:
                 session.execute(
                     update(Job).where(Job.status == "queued").values(run_after=func.now())
@@ -427,14 +437,16 @@ def drain(system: System, database_url: str, workers: int, ids: list[int]) -> Dr
             deadline = start + 600
             while time.monotonic() < deadline:
                 with db.transaction() as session:
-                    if not decided_seconds and (session.scalar(decided) or 0) >= len(ids):
+                    if not decided_seconds and not session.scalar(undecided):
                         decided_seconds = time.monotonic() - start
                         worker_cpu = cpu_seconds(pids) - cpu_before[0]
                         web_cpu = cpu_seconds(web) - cpu_before[1]
                     if decided_seconds and not session.scalar(unfinished):
                         drained = time.monotonic() - start
+                        with db.transaction() as session:
+                            assert session.scalar(decided) == len(ids), "all decided"
                         return Drained(len(ids), decided_seconds, drained, worker_cpu, web_cpu)
-                time.sleep(0.02)
+                time.sleep(0.05)
             raise RuntimeError("the queue was not drained in 600 s")
     finally:
         db.dispose()
@@ -862,9 +874,10 @@ def worker_method(worker: dict[str, Any], args: argparse.Namespace) -> str:
   average at each round's start: {loads}). Each round: the bare loop claims and marks done
   {args.registrations * 2} rows of a one-column table, a transaction each; then
   {args.registrations} paid applications are queued (their jobs held back), 1 `mcqs worker`
-  process is started (polling every 0.05 s) and, once it has beaten, the jobs are made due:
-  registrations/s is the time until every application is registered or rejected; then the
-  same with 2 processes on a new queue of as many. "With their SMS sent": until no job is
+  process is started (polling every 0.05 s) and, once it has beaten and swept, the jobs
+  are made due: registrations/s is the time until every application is registered or
+  rejected (no registration job left: a batch's jobs are marked done with its decisions),
+  then the same with 2 processes on a new queue of as many. "With their SMS sent": until no job is
   left (each SMS a job of its own, sent to the simulator over HTTP, one at a time).
   Per round: {decided}. The worker processes used, while registering, {cpu} (1 worker
   and 2, per round): {per_registration:.1f} ms of worker CPU per registration (median), and
