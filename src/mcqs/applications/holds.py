@@ -170,9 +170,3 @@ def release_holds_of(session: Session, *, application_ids: list[int], now: dt.da
         .values(released_at=now)
         .execution_options(synchronize_session=False)
     )
-
-
-def held_by_others(session: Session, *, application: Application, now: dt.datetime) -> bool:
-    """Whether another application holds one of its IMEIs (a payment that came too late)."""
-    held = holds_on(session, [item.imei_norm for item in application.imeis], now=now)
-    return any(hold.application_id != application.id for hold in held.values())

@@ -261,27 +261,25 @@ def mark_paid(
 
 
 def submit(session: Session, application: Application, *, now: dt.datetime) -> None:
-    _move(application, Action.SUBMIT)
-    application.submitted_at = application.submitted_at or now
+    submit_all([application], now=now)
     session.flush()
+
+
+def submit_all(applications: Sequence[Application], *, now: dt.datetime) -> None:
+    """Submit each paid application to the registry; written with the session's next
+    flush (the worker's batch: with its decisions)."""
+    for application in applications:
+        _move(application, Action.SUBMIT)
+        application.submitted_at = application.submitted_at or now
 
 
 def register(session: Session, application: Application, *, now: dt.datetime) -> None:
-    _move(application, Action.REGISTER)
-    application.decided_at = now
-    release_holds(session, application_id=application.id, now=now)
-    session.flush()
-    publish(session, ApplicationRegistered(application, now))
+    decide(session, [(application, None)], now=now)
 
 
 def reject(session: Session, application: Application, *, reason: str, now: dt.datetime) -> None:
     """Rejected after payment: handlers record the refund owed and tell the citizen."""
-    _move(application, Action.REJECT)
-    application.reject_reason = reason
-    application.decided_at = now
-    release_holds(session, application_id=application.id, now=now)
-    session.flush()
-    publish(session, ApplicationRejected(application, now, reason=reason))
+    decide(session, [(application, reason)], now=now)
 
 
 def decide(
@@ -290,19 +288,16 @@ def decide(
     *,
     now: dt.datetime,
 ) -> None:
-    """Decide many paid or submitted applications at once (the worker's batch): each
-    submitted if still paid, then each ``(application, None)`` registered and each
-    ``(application, reason)`` rejected, as :func:`submit`, :func:`register` and
-    :func:`reject` would one by one, with the same transitions checked. The statuses are
-    written with one flush and the holds released with one statement; then the decisions'
-    events are published together (:func:`publish_all`), so that their handlers (SMS,
-    refund, EIR) can write what follows them set-wise."""
+    """Register each ``(application, None)`` and reject each ``(application, reason)``,
+    the worker's whole batch at once: the statuses written with one flush, the holds
+    released with one statement, then the decisions' events published together
+    (:func:`publish_all`), so that their handlers (SMS, refund owed, EIR) can write what
+    follows them set-wise too."""
     for application, reason in decisions:
-        if application.status == S.PAID:
-            _move(application, Action.SUBMIT)
-            application.submitted_at = application.submitted_at or now
-        _move(application, Action.REGISTER if reason is None else Action.REJECT)
-        if reason is not None:
+        if reason is None:
+            _move(application, Action.REGISTER)
+        else:
+            _move(application, Action.REJECT)
             application.reject_reason = reason
         application.decided_at = now
     if decisions:

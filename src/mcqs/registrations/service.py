@@ -33,8 +33,8 @@ def register_application(session: Session, *, application_id: int, now: dt.datet
     """Move a paid application through submitted to registered, or to rejected (the
     lifecycle's events then owe the fee back and tell the citizen). Running it again on
     a decided application changes nothing."""
-    left = register_applications(session, application_ids=[application_id], now=now)
-    assert not left, "one application alone is always decided"
+    if register_applications(session, application_ids=[application_id], now=now):
+        raise RuntimeError("one application alone is always decided")
 
 
 def register_applications(
@@ -103,7 +103,9 @@ def register_applications(
             later.append(application.id)
         else:
             reasons[application.id] = "imei_registered_to_other"
-    lifecycle.decide(session, [(a, reasons[a.id]) for a in pending if a.id not in later], now=now)
+    deciding = [a for a in pending if a.id not in later]
+    lifecycle.submit_all([a for a in deciding if a.status == ApplicationStatus.PAID], now=now)
+    lifecycle.decide(session, [(a, reasons[a.id]) for a in deciding], now=now)
     return later
 
 
