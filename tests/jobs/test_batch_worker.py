@@ -203,3 +203,129 @@ def test_a_worker_told_to_stop_hands_the_rest_of_its_batch_back(db: Database, no
     assert {job.run_after for job in jobs[1:]} == {now}
     assert run_due_jobs(db, None, max_attempts=3, batch=5, now=now) == 4
     assert noted == [0, 1, 2, 3, 4]
+
+
+def test_a_failing_registration_does_not_lose_the_rest_of_its_batch(
+    db: Database, demo_imeis, services
+) -> None:
+    """One application of the batch breaks its SMS (no phone number): the batch's
+    transaction rolls back, each job runs alone, the others are registered and told, and
+    the broken one's job waits for its retry with the error recorded."""
+    with db.transaction() as session:
+        apps = [
+            create_paid_application(session, imeis=(imei,), fin=f"FIN{n:04d}")
+            for n, imei in enumerate(demo_imeis[:5])
+        ]
+        apps[2].phone = None
+        ids = [a.id for a in apps]
+    connect()
+    now = utcnow() + dt.timedelta(minutes=1)  # the SMS queued meanwhile are due; no retry is
+    assert run_due_jobs(db, services, max_attempts=3, batch=10, now=now) == 5 + 4
+    with db.transaction() as session:
+        status = dict(session.execute(select(Application.id, Application.status)).all())
+        sms = Counter(session.scalars(select(SmsMessage.application_id)))
+        broken = session.scalars(
+            select(Job).where(Job.payload["application_id"].as_integer() == ids[2])
+        ).one()
+    assert [status[i] for i in ids] == ["registered"] * 2 + ["paid"] + ["registered"] * 2
+    assert sms == Counter(ids[:2] + ids[3:])
+    assert (broken.status, broken.attempts) == ("queued", 1)
+    assert broken.last_error is not None and "has no phone number" in broken.last_error
+
+
+@pytest.mark.postgres_only
+def test_two_batches_racing_for_the_same_imeis_in_crossed_order(db: Database, demo_imeis) -> None:
+    """Two workers' batches at the same moment, each with an application for each of the
+    same IMEIs (in the opposite order): one registration per IMEI, each loser rejected
+    with a refund owed and its SMS, and no deadlock (the IMEIs are inserted sorted)."""
+    from mcqs.registrations.service import register_applications
+
+    imeis = demo_imeis[:6]
+    with db.transaction() as session:
+        first = [create_paid_application(session, imeis=(i,), fin="5ABC1D2").id for i in imeis]
+        second = [
+            create_paid_application(session, imeis=(i,), fin="6DEF2G3").id for i in reversed(imeis)
+        ]
+    connect()
+
+    def batch(ids: list[int]) -> list[int]:
+        with db.transaction() as session:
+            return register_applications(session, application_ids=ids, now=utcnow())
+
+    assert in_parallel(lambda: batch(first), lambda: batch(second)) == [[], []]
+    with db.transaction() as session:
+        decided = Counter(session.scalars(select(Application.status)))
+    assert decided == {"registered": 6, "rejected": 6}
+    with db.transaction() as session:
+        reasons = set(
+            session.scalars(
+                select(Application.reject_reason).where(Application.status == "rejected")
+            )
+        )
+    assert reasons == {"imei_registered_to_other"}
+    assert_flow_promises_hold_before_sms(db, imeis)
+
+
+def assert_flow_promises_hold_before_sms(db: Database, imeis: list[str]) -> None:
+    with db.transaction() as session:
+        applications = session.scalars(select(Application)).all()
+        refunds = Counter(session.scalars(select(Refund.application_id)))
+        active = Counter(
+            session.scalars(select(RegistrationImei.imei_norm).where(RegistrationImei.active))
+        )
+        sms = Counter(session.scalars(select(SmsMessage.application_id)))
+    rejected = {a.id for a in applications if a.status == "rejected"}
+    assert set(refunds) == rejected and set(refunds.values()) == {1}
+    assert active == Counter({imei[:14]: 1 for imei in imeis})
+    assert sms == Counter(a.id for a in applications)
+
+
+@pytest.mark.postgres_only
+def test_two_workers_on_one_queue_with_dual_sim_phones(
+    db: Database, demo_imeis, services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two workers with full batches drain a queue of 60 paid applications competing for 6
+    IMEIs, some dual-SIM phones among them: never two registrations of an IMEI, never two
+    SMS for one decision, every job run once, and no batch had to fall back to one by one."""
+    with db.transaction() as session:
+        for n in range(60):
+            first = demo_imeis[n % 6]
+            both = (first, demo_imeis[(n + 1) % 6]) if n % 5 == 0 else (first,)
+            create_paid_application(session, imeis=both, fin=f"FIN{n:04d}")
+    connect()
+
+    def worker() -> int:
+        return run_due_jobs(db, services, max_attempts=3, batch=25)
+
+    with caplog.at_level("WARNING", logger="mcqs.jobs.queue"):
+        ran = in_parallel(worker, worker)
+    assert sum(ran) == 120 and min(ran) > 0, f"both workers worked: {ran}"
+    assert not [r for r in caplog.records if "running each alone" in r.getMessage()]
+    assert_flow_promises_hold(db, demo_imeis[:6])
+
+
+def test_a_batch_of_registrations_takes_two_transactions(db: Database, demo_imeis) -> None:
+    """The claim, then the registrations with their jobs marked done in the same one."""
+    from sqlalchemy import event
+
+    with db.transaction() as session:
+        for n, imei in enumerate(demo_imeis[:8]):
+            create_paid_application(session, imeis=(imei,), fin=f"FIN{n:04d}")
+    connect()
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(db.engine, "commit", count)
+    try:
+        assert run_due_jobs(db, None, max_attempts=3, limit=8, batch=8) == 8
+    finally:
+        event.remove(db.engine, "commit", count)
+    assert len(commits) == 2
+    with db.transaction() as session:
+        jobs = session.execute(select(Job.task, Job.status)).all()
+    assert Counter(jobs) == {
+        ("registrations.register_application", "done"): 8,
+        ("notifications.send_sms", "queued"): 8,
+    }

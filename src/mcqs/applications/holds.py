@@ -159,15 +159,14 @@ def hold_conflict(hold: ImeiHold, *, field: str | None = None) -> Conflict:
 
 def release_holds(session: Session, *, application_id: int, now: dt.datetime) -> None:
     """The application is decided or given up: its IMEIs are free for others."""
+    release_holds_of(session, application_ids=[application_id], now=now)
+
+
+def release_holds_of(session: Session, *, application_ids: list[int], now: dt.datetime) -> None:
+    """Several applications decided at once (the worker's batch): one statement."""
     session.execute(
         update(ImeiHold)
-        .where(ImeiHold.application_id == application_id, ImeiHold.released_at.is_(None))
+        .where(ImeiHold.application_id.in_(application_ids), ImeiHold.released_at.is_(None))
         .values(released_at=now)
         .execution_options(synchronize_session=False)
     )
-
-
-def held_by_others(session: Session, *, application: Application, now: dt.datetime) -> bool:
-    """Whether another application holds one of its IMEIs (a payment that came too late)."""
-    held = holds_on(session, [item.imei_norm for item in application.imeis], now=now)
-    return any(hold.application_id != application.id for hold in held.values())

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from mcqs.applications.holds import hold_imeis, release_holds
+from mcqs.applications.holds import hold_imeis, release_holds, release_holds_of
 from mcqs.applications.models import Application, ApplicationStatus
 from mcqs.errors import Conflict
 
@@ -146,6 +146,26 @@ def on(
     return register
 
 
+BatchHandler = Callable[[Session, list[Any]], None]
+_batch_handlers: dict[type[ApplicationEvent], list[BatchHandler]] = defaultdict(list)
+
+
+def on_each(
+    event_type: type[E],
+) -> Callable[[Callable[[Session, list[E]], None]], Callable[[Session, list[E]], None]]:
+    """Register a handler of ``event_type`` that takes the events published together (the
+    worker's batch of decisions) in one list, so that it can write what follows them with
+    one statement instead of one per event; an event published alone comes as a list of
+    one. Like :func:`on`'s handlers, it runs in the transaction that publishes."""
+
+    def register(handler: Callable[[Session, list[E]], None]) -> Callable[[Session, list[E]], None]:
+        if handler not in _batch_handlers[event_type]:
+            _batch_handlers[event_type].append(handler)
+        return handler
+
+    return register
+
+
 # Domains above this one that can refuse an IMEI at the check (the registry: "already
 # registered"), asked in turn; each answers an error code or None.
 ImeiRefusal = Callable[[Session, str], str | None]
@@ -177,9 +197,23 @@ def mark_wired() -> None:
 
 
 def publish(session: Session, event: ApplicationEvent) -> None:
+    publish_all(session, [event])
+
+
+def publish_all(session: Session, events: Sequence[ApplicationEvent]) -> None:
+    """Publish events together, type by type in the order first seen: each :func:`on`
+    handler is called for each event, in order; each :func:`on_each` handler once, with
+    all the events of its type."""
     _require_wired()
-    for handler in _handlers[type(event)]:
-        handler(session, event)
+    by_type: dict[type[ApplicationEvent], list[ApplicationEvent]] = {}
+    for event in events:
+        by_type.setdefault(type(event), []).append(event)
+    for event_type, group in by_type.items():
+        for handler in _handlers[event_type]:
+            for event in group:
+                handler(session, event)
+        for batch_handler in _batch_handlers[event_type]:
+            batch_handler(session, group)
 
 
 # ---- the transitions -----------------------------------------------------------------------
@@ -240,27 +274,57 @@ def mark_paid(
 
 
 def submit(session: Session, application: Application, *, now: dt.datetime) -> None:
-    _move(application, Action.SUBMIT)
-    application.submitted_at = application.submitted_at or now
+    submit_all([application], now=now)
     session.flush()
+
+
+def submit_all(applications: Sequence[Application], *, now: dt.datetime) -> None:
+    """Submit each paid application to the registry; written with the session's next
+    flush (the worker's batch: with its decisions)."""
+    for application in applications:
+        _move(application, Action.SUBMIT)
+        application.submitted_at = application.submitted_at or now
 
 
 def register(session: Session, application: Application, *, now: dt.datetime) -> None:
-    _move(application, Action.REGISTER)
-    application.decided_at = now
-    release_holds(session, application_id=application.id, now=now)
-    session.flush()
-    publish(session, ApplicationRegistered(application, now))
+    decide(session, [(application, None)], now=now)
 
 
 def reject(session: Session, application: Application, *, reason: str, now: dt.datetime) -> None:
     """Rejected after payment: handlers record the refund owed and tell the citizen."""
-    _move(application, Action.REJECT)
-    application.reject_reason = reason
-    application.decided_at = now
-    release_holds(session, application_id=application.id, now=now)
+    decide(session, [(application, reason)], now=now)
+
+
+def decide(
+    session: Session,
+    decisions: Sequence[tuple[Application, str | None]],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Register each ``(application, None)`` and reject each ``(application, reason)``,
+    the worker's whole batch at once: the statuses written with one flush, the holds
+    released with one statement, then the decisions' events published together
+    (:func:`publish_all`), so that their handlers (SMS, refund owed, EIR) can write what
+    follows them set-wise too."""
+    for application, reason in decisions:
+        if reason is None:
+            _move(application, Action.REGISTER)
+        else:
+            _move(application, Action.REJECT)
+            application.reject_reason = reason
+        application.decided_at = now
+    if decisions:
+        release_holds_of(session, application_ids=[a.id for a, _ in decisions], now=now)
     session.flush()
-    publish(session, ApplicationRejected(application, now, reason=reason))
+    publish_all(
+        session,
+        [
+            ApplicationRegistered(application, now)
+            if reason is None
+            else ApplicationRejected(application, now, reason=reason)
+            for application, reason in decisions
+        ],
+    )
 
 
 def expire(session: Session, application: Application, *, now: dt.datetime) -> None:

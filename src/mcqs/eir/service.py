@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mcqs.db import dialect_insert
 from mcqs.devices.imei import imei_with_check_digit
 from mcqs.devices.models import BlacklistedImei
 from mcqs.devices.service import is_blacklisted
@@ -33,17 +33,30 @@ def imei_row(session: Session, imei_norm: str, *, now: dt.datetime) -> EirImei:
     return session.get_one(EirImei, imei_norm, with_for_update=True, populate_existing=True)
 
 
-def dialect_insert(session: Session) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's or SQLite's)."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 def mark_registered(session: Session, imei_norms: Iterable[str], *, now: dt.datetime) -> None:
     """Registered: whitelisted; a grace period ends, and so does a grace-expiry blacklisting
-    (registering is how an owner unblocks the phone). Stolen and clone stay."""
-    for imei_norm in imei_norms:
-        row = imei_row(session, imei_norm, now=now)
+    (registering is how an owner unblocks the phone). Stolen and clone stay.
+
+    Set-wise, as :func:`imei_row` one by one: the missing rows made with one
+    insert-or-ignore, all of them locked and read with one select (in IMEI order, the
+    order every writer locks them in), their changes written with one flush."""
+    norms = sorted(set(imei_norms))
+    if not norms:
+        return
+    session.execute(  # executemany: one cached multi-row INSERT (insertmanyvalues)
+        dialect_insert(session)(EirImei.__table__).on_conflict_do_nothing(
+            index_elements=["imei_norm"]
+        ),
+        [{"imei_norm": n, "registered": False, "clone": False, "updated_at": now} for n in norms],
+    )
+    rows = session.scalars(
+        select(EirImei)
+        .where(EirImei.imei_norm.in_(norms))
+        .order_by(EirImei.imei_norm)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for row in rows:
         row.registered = True
         if row.blacklist_reason == BlacklistReason.GRACE_EXPIRED:
             _unlist(row)

@@ -7,6 +7,10 @@ one at a time) and leases it; the task then runs with no transaction of the queu
 open — it opens its own, and calls outside parties between them — and the outcome is
 recorded in a third. A worker that dies mid-task leaves a lease that runs out: the job
 is due again. Tasks are therefore idempotent: run twice, they change nothing twice.
+
+Jobs are claimed in batches; a task that has a batch form (:func:`batch_task`, e.g. the
+registrations) runs the jobs of a batch together, with a few statements for all of them,
+and falls back to one job at a time when the batch fails.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import datetime as dt
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select, tuple_, update
@@ -38,10 +42,23 @@ class JobContext:
     db: Database
     services: Any  # mcqs.services.Services (kept loose to avoid an import cycle)
     now: dt.datetime
+    # A batch task's jobs, and those of them it marked done itself (mark_batch_done).
+    batch: tuple[_Claimed, ...] = ()
+    marked: set[int] = field(default_factory=set, compare=False)
+
+    def mark_batch_done(self, session: Session) -> None:
+        """Mark the batch's jobs done in ``session``, the batch task's own (last)
+        transaction: the work and its record commit together, a transaction fewer per
+        batch. Each only if still this worker's claim, as when the worker marks them."""
+        _mark_done(session, list(self.batch), now=utcnow())
+        self.marked.update(job.id for job in self.batch)
 
 
 TaskFunction = Callable[[JobContext, dict[str, Any]], None]
 TASKS: dict[str, TaskFunction] = {}
+# Tasks that can also run many of their jobs at once: (context, payloads in claim order).
+BatchTaskFunction = Callable[[JobContext, list[dict[str, Any]]], None]
+BATCH_TASKS: dict[str, BatchTaskFunction] = {}
 
 
 def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
@@ -56,13 +73,44 @@ def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
     return register
 
 
+def batch_task(name: str) -> Callable[[BatchTaskFunction], BatchTaskFunction]:
+    """Register how to run many jobs of the task ``name`` at once (the task itself is
+    registered with :func:`task`, which still runs a job alone).
+
+    When the batch function raises, the worker runs each job of the batch alone instead,
+    so one bad job fails alone and the others are not lost; like every task it must
+    therefore be safe to run again (best: one transaction, all or nothing). It returning
+    means every job in it is done."""
+
+    def register(function: BatchTaskFunction) -> BatchTaskFunction:
+        if name in BATCH_TASKS and BATCH_TASKS[name] is not function:
+            raise ValueError(f"batch task {name} registered twice")
+        BATCH_TASKS[name] = function
+        return function
+
+    return register
+
+
 def enqueue(
     session: Session, name: str, payload: dict[str, Any], *, run_after: dt.datetime | None = None
 ) -> Job:
-    job = Job(task=name, payload=payload, status=JobStatus.QUEUED, run_after=run_after or utcnow())
-    session.add(job)
+    return enqueue_all(session, name, [payload], run_after=run_after)[0]
+
+
+def enqueue_all(
+    session: Session,
+    name: str,
+    payloads: list[dict[str, Any]],
+    *,
+    run_after: dt.datetime | None = None,
+) -> list[Job]:
+    """Queue one job of ``name`` per payload, written with one flush (one multi-row
+    ``INSERT``)."""
+    due = run_after or utcnow()
+    jobs = [Job(task=name, payload=p, status=JobStatus.QUEUED, run_after=due) for p in payloads]
+    session.add_all(jobs)
     session.flush()
-    return job
+    return jobs
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -164,33 +212,78 @@ def _run_batch(
     now: dt.datetime | None,
     stopping: Callable[[], bool] = lambda: False,
 ) -> int:
+    """Claim up to ``count`` jobs and run them, task by task in the order first claimed:
+    the jobs of a task with a batch form (:func:`batch_task`) together, falling back to
+    one by one if the batch fails; the others one by one. Returns how many ran."""
+
     def moment() -> dt.datetime:
         return now or utcnow()
 
     claimed_at = moment()
     claimed = _claim(db, now=claimed_at, count=count)
+    context = JobContext(db=db, services=services, now=claimed_at)
     done: list[_Claimed] = []
-    for ran, job in enumerate(claimed):
-        if stopping():
-            _hand_back(db, claimed[ran:], now=claimed_at)
-            claimed = claimed[:ran]
-            break
-        try:
-            TASKS[job.task](JobContext(db=db, services=services, now=claimed_at), job.payload)
-        except Exception:
-            log.warning("job %s (%s) failed", job.id, job.task, exc_info=True)
-            _record_failure(
-                db,
-                job,
-                error=traceback.format_exc(limit=5),
-                max_attempts=max_attempts,
-                now=moment(),
-            )
-        else:
-            done.append(job)
+    tried: set[int] = set()
+    for group in _by_task(claimed):
+        batched = len(group) > 1 and group[0].task in BATCH_TASKS and not stopping()
+        together = JobContext(db=db, services=services, now=claimed_at, batch=tuple(group))
+        if batched and _run_together(together, group):
+            tried.update(job.id for job in group)
+            done.extend(job for job in group if job.id not in together.marked)
+            continue
+        for job in group:
+            if stopping():
+                break
+            tried.add(job.id)
+            if _run_alone(context, job, max_attempts=max_attempts, moment=moment):
+                done.append(job)
+    left = [job for job in claimed if job.id not in tried]
+    if left:
+        _hand_back(db, left, now=claimed_at)
     if done:
         _record_done(db, done, now=moment())
-    return len(claimed)
+    return len(tried)
+
+
+def _by_task(claimed: list[_Claimed]) -> list[list[_Claimed]]:
+    groups: dict[str, list[_Claimed]] = {}
+    for job in claimed:
+        groups.setdefault(job.task, []).append(job)
+    return list(groups.values())
+
+
+def _run_together(context: JobContext, group: list[_Claimed]) -> bool:
+    """Run a task's jobs as one batch; False (nothing of it kept) if it raised."""
+    try:
+        BATCH_TASKS[group[0].task](context, [job.payload for job in group])
+    except Exception:
+        log.warning(
+            "a batch of %d %s jobs failed; running each alone",
+            len(group),
+            group[0].task,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def _run_alone(
+    context: JobContext, job: _Claimed, *, max_attempts: int, moment: Callable[[], dt.datetime]
+) -> bool:
+    """Run one job; a failure is recorded on its own (retried later, or failed for good)."""
+    try:
+        TASKS[job.task](context, job.payload)
+    except Exception:
+        log.warning("job %s (%s) failed", job.id, job.task, exc_info=True)
+        _record_failure(
+            context.db,
+            job,
+            error=traceback.format_exc(limit=5),
+            max_attempts=max_attempts,
+            now=moment(),
+        )
+        return False
+    return True
 
 
 def _record_failure(
@@ -231,16 +324,20 @@ def _record_done(db: Database, claimed: list[_Claimed], *, now: dt.datetime) -> 
     attempt, still running): one whose lease ran out and was claimed again is left to its
     new owner."""
     with db.transaction() as session:
-        result = session.execute(
-            update(Job)
-            .where(
-                tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
-                Job.status == JobStatus.RUNNING,
-            )
-            .values(status=JobStatus.DONE, finished_at=now)
-            .execution_options(synchronize_session=False)
+        _mark_done(session, claimed, now=now)
+
+
+def _mark_done(session: Session, claimed: list[_Claimed], *, now: dt.datetime) -> None:
+    result = session.execute(
+        update(Job)
+        .where(
+            tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
+            Job.status == JobStatus.RUNNING,
         )
-        written = int(getattr(result, "rowcount", 0) or 0)
+        .values(status=JobStatus.DONE, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    written = int(getattr(result, "rowcount", 0) or 0)
     if written < len(claimed):
         log.warning(
             "%d of %d jobs outlived their lease; other workers have them",

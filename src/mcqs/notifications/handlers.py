@@ -12,49 +12,62 @@ from mcqs.applications.lifecycle import (
     ApplicationRejected,
     PaymentReceivedTwice,
     on,
+    on_each,
 )
 from mcqs.applications.models import Application
 from mcqs.i18n import gettext as _
 from mcqs.i18n import language
 from mcqs.messages import reject_reasons
 from mcqs.money import format_azn
-from mcqs.notifications.service import queue_sms
+from mcqs.notifications.service import SmsToQueue, queue_sms_all
 
 
-def _tell(session: Session, application: Application, text: str) -> None:
-    """Queue ``text`` for the application's phone, ending with its notification code."""
+def _message(application: Application, text: str) -> SmsToQueue:
+    """``text`` for the application's phone, ending with its notification code."""
     if application.phone is None:
         raise RuntimeError(f"application {application.id} has no phone number")
     code = format_notification_code(application.notification_code)
-    queue_sms(
-        session,
+    return SmsToQueue(
         phone=application.phone,
-        application_id=application.id,
         text=_("{text} Bildirişin kodu: {code}").format(text=text, code=code),
+        application_id=application.id,
     )
 
 
-@on(ApplicationRegistered)
-def tell_registered(session: Session, event: ApplicationRegistered) -> None:
-    application = event.application
-    with language(application.language):
-        if application.device_name:
-            text = _("{device} cihazınız (İMEİ {imei}) qeydiyyata alındı.")
-        else:
-            text = _("Mobil cihazınız (İMEİ {imei}) qeydiyyata alındı.")
-        imei = application.imeis[0].imei
-        _tell(session, application, text.format(device=application.device_name, imei=imei))
+def _tell(session: Session, application: Application, text: str) -> None:
+    queue_sms_all(session, [_message(application, text)])
 
 
-@on(ApplicationRejected)
-def tell_rejected(session: Session, event: ApplicationRejected) -> None:
-    application = event.application
-    payment = application.paid_payment
-    with language(application.language):
-        amount = format_azn(payment.amount_qepik if payment else application.fee_qepik)
-        text = _("Cihazınız qeydiyyata alınmadı: {reason}. Ödədiyiniz {amount} geri qaytarılacaq.")
-        reason = reject_reasons[event.reason]
-        _tell(session, application, text.format(reason=reason, amount=amount))
+@on_each(ApplicationRegistered)
+def tell_registered(session: Session, events: list[ApplicationRegistered]) -> None:
+    messages = []
+    for event in events:
+        application = event.application
+        with language(application.language):
+            if application.device_name:
+                text = _("{device} cihazınız (İMEİ {imei}) qeydiyyata alındı.")
+            else:
+                text = _("Mobil cihazınız (İMEİ {imei}) qeydiyyata alındı.")
+            imei = application.imeis[0].imei
+            text = text.format(device=application.device_name, imei=imei)
+            messages.append(_message(application, text))
+    queue_sms_all(session, messages)
+
+
+@on_each(ApplicationRejected)
+def tell_rejected(session: Session, events: list[ApplicationRejected]) -> None:
+    messages = []
+    for event in events:
+        application = event.application
+        payment = application.paid_payment
+        with language(application.language):
+            amount = format_azn(payment.amount_qepik if payment else application.fee_qepik)
+            text = _(
+                "Cihazınız qeydiyyata alınmadı: {reason}. Ödədiyiniz {amount} geri qaytarılacaq."
+            )
+            reason = reject_reasons[event.reason]
+            messages.append(_message(application, text.format(reason=reason, amount=amount)))
+    queue_sms_all(session, messages)
 
 
 @on(PaymentReceivedTwice)

@@ -3,26 +3,43 @@ by the worker with no transaction open while the SMS centre answers."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy.orm import Session
 
 from mcqs.db import Database, utcnow
-from mcqs.jobs.queue import enqueue
+from mcqs.jobs.queue import enqueue_all
 from mcqs.notifications.models import SmsMessage, SmsStatus, new_idempotency_key
 from mcqs.notifications.sms import SmsClient
 
 
+class SmsToQueue(NamedTuple):
+    phone: str
+    text: str
+    application_id: int | None
+
+
 def queue_sms(session: Session, *, phone: str, text: str, application_id: int | None) -> SmsMessage:
-    message = SmsMessage(
-        application_id=application_id,
-        phone=phone,
-        text=text,
-        status=SmsStatus.QUEUED,
-        idempotency_key=new_idempotency_key(),
-    )
-    session.add(message)
+    return queue_sms_all(session, [SmsToQueue(phone, text, application_id)])[0]
+
+
+def queue_sms_all(session: Session, messages: list[SmsToQueue]) -> list[SmsMessage]:
+    """Queue each message and its sending job: two multi-row inserts whatever their number
+    (the worker's batch of decisions tells every citizen at once)."""
+    queued = [
+        SmsMessage(
+            application_id=m.application_id,
+            phone=m.phone,
+            text=m.text,
+            status=SmsStatus.QUEUED,
+            idempotency_key=new_idempotency_key(),
+        )
+        for m in messages
+    ]
+    session.add_all(queued)
     session.flush()
-    enqueue(session, "notifications.send_sms", {"sms_id": message.id})
-    return message
+    enqueue_all(session, "notifications.send_sms", [{"sms_id": m.id} for m in queued])
+    return queued
 
 
 def send_queued_sms(db: Database, sms: SmsClient, *, sms_id: int) -> None:

@@ -9,18 +9,21 @@ from mcqs.applications.lifecycle import (
     ApplicationRejected,
     PaymentReceivedTwice,
     on,
+    on_each,
 )
 from mcqs.payments.models import REFUND_CANCELLED_AT_POINT, Refund, RefundStatus
 
 
-@on(ApplicationRejected)
-def owe_fee_back(session: Session, event: ApplicationRejected) -> None:
+@on_each(ApplicationRejected)
+def owe_fee_back(session: Session, events: list[ApplicationRejected]) -> None:
     """Rejected after payment: the fee is owed back (GoldenPay has no refund call;
-    finance pays it out)."""
-    payment = event.application.paid_payment
-    if payment is None:
-        raise RuntimeError(f"application {event.application.id} is rejected but not paid")
-    _owe(session, event.application.id, payment.id, payment.amount_qepik, event.reason, event)
+    finance pays it out). A batch of rejections is written with one flush."""
+    for event in events:
+        payment = event.application.paid_payment
+        if payment is None:
+            raise RuntimeError(f"application {event.application.id} is rejected but not paid")
+        _owe(session, event.application.id, payment.id, payment.amount_qepik, event.reason, event)
+    session.flush()
 
 
 @on(ApplicationCancelled)
@@ -49,6 +52,7 @@ def owe_second_payment_back(session: Session, event: PaymentReceivedTwice) -> No
         "duplicate_payment",
         event,
     )
+    session.flush()
 
 
 def _owe(
@@ -69,4 +73,3 @@ def _owe(
             created_at=event.now,
         )
     )
-    session.flush()

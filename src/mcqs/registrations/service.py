@@ -1,48 +1,112 @@
-"""Registering a paid application's device: the registry's side of the flow.
+"""Registering paid applications' devices: the registry's side of the flow.
 
 The database keeps the rule 'an IMEI is actively registered to at most one person'
 (a partial unique index); two applications for one IMEI paid at the same moment end
 with one registered and the other rejected with a refund owed.
+
+The worker registers the applications of a claimed batch together, in one transaction
+and a handful of statements whatever the batch's size (:func:`register_applications`);
+one application alone (a retried job, the sweep) goes the same way as a batch of one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.orm import Session, selectinload
 from stdnum import imei as stdnum_imei
 
 from mcqs.applications import lifecycle
-from mcqs.applications.holds import held_by_others
+from mcqs.applications.holds import holds_on
 from mcqs.applications.models import Application, ApplicationStatus
-from mcqs.applications.service import get_application
-from mcqs.devices.service import is_blacklisted
+from mcqs.db import dialect_insert
+from mcqs.devices.models import BlacklistedImei
 from mcqs.registrations.models import Registration, RegistrationImei
 
+UNDECIDED = (ApplicationStatus.PAID, ApplicationStatus.SUBMITTED)
 
-def register_application(session: Session, *, application_id: int, now: dt.datetime) -> Application:
+
+def register_application(session: Session, *, application_id: int, now: dt.datetime) -> None:
     """Move a paid application through submitted to registered, or to rejected (the
-    lifecycle's events then owe the fee back and tell the citizen)."""
-    application = get_application(session, application_id, lock=True)
-    if application.status == ApplicationStatus.PAID:
-        lifecycle.submit(session, application, now=now)
-    if application.status != ApplicationStatus.SUBMITTED:
-        return application  # already decided: running the job twice changes nothing
+    lifecycle's events then owe the fee back and tell the citizen). Running it again on
+    a decided application changes nothing."""
+    if register_applications(session, application_ids=[application_id], now=now):
+        raise RuntimeError("one application alone is always decided")
 
-    reason = _reject_reason(session, application, now=now)
-    if reason is None:
-        try:
-            with session.begin_nested():
-                _insert_registration(session, application, now=now)
-        except IntegrityError:
-            reason = "imei_registered_to_other"
-    if reason is None:
-        lifecycle.register(session, application, now=now)
-    else:
-        lifecycle.reject(session, application, reason=reason, now=now)
-    return application
+
+def register_applications(
+    session: Session, *, application_ids: Sequence[int], now: dt.datetime
+) -> list[int]:
+    """Decide the still undecided (paid or submitted) applications of ``application_ids``
+    in this transaction, each ending exactly as if decided alone, one after another in the
+    order given. Returns those that can only be decided after this transaction commits
+    (rare, below), in order: the caller decides them next, in a transaction of their own.
+
+    In statements, whatever the batch's size: the applications locked and loaded (three),
+    the blacklist and the holds on their IMEIs (two), the registrations written with one
+    multi-row ``INSERT`` and their IMEIs with one ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING`` on the partial unique index (two), the statuses moved and the holds
+    released (two); then the decisions' events, whose handlers write the SMS, the refunds
+    owed, the EIR's whitelist set-wise too. An IMEI another transaction registered first
+    is simply not returned by the insert: its application lost the race and is rejected
+    (``imei_registered_to_other``), and its other rows are deleted again (two statements,
+    only then). So no savepoint is needed, and none is paid per application; a failure of
+    anything else raises and rolls the whole batch back (the worker then runs each job
+    alone).
+
+    "As if one after another" decides three details. An application's IMEI held by an
+    application *earlier* in the batch does not refuse it (that one is decided first and
+    its hold released, so it meets the registration, if any, instead); a later one's hold
+    does (``imei_taken_while_unpaid``). Of two applications in the batch sharing an IMEI,
+    the later one is rejected if the earlier one is registered; if the earlier one lost
+    its race, the later one's fate is not known until that is undone, so it is returned,
+    to be decided after this transaction. The IMEIs are inserted in one statement, sorted:
+    two workers racing for the same IMEIs wait for each other in one order and never
+    deadlock (a second insert in the same transaction would break that order)."""
+    if not session.get_bind().dialect.insert_returning:
+        raise RuntimeError("registering needs INSERT … RETURNING (SQLite 3.35 or later)")
+    ids = sorted(set(application_ids))
+    found = session.scalars(
+        select(Application)
+        .where(Application.id.in_(ids))
+        .order_by(Application.id)  # locked in one order by every worker
+        .options(selectinload(Application.imeis), selectinload(Application.payments))
+        .with_for_update()
+    ).all()
+    by_id = {application.id: application for application in found}
+    order = list(dict.fromkeys(i for i in application_ids if i in by_id))
+    pending = [by_id[i] for i in order if by_id[i].status in UNDECIDED]
+    if not pending:
+        return []
+
+    reasons = _reject_reasons(session, pending, now=now)
+    trying = [a for a in pending if reasons[a.id] is None]
+    # Those sharing an IMEI with an earlier one that tries wait for its outcome.
+    taken: set[str] = set()
+    first: list[Application] = []
+    waiting: list[Application] = []
+    for application in trying:
+        norms = {item.imei_norm for item in application.imeis}
+        (waiting if norms & taken else first).append(application)
+        taken |= norms
+    registered = _insert_registrations(session, first, now=now)
+    won = {item.imei_norm for a in first if a.id in registered for item in a.imeis}
+    waiting_ids = {a.id for a in waiting}
+    later: list[int] = []
+    for application in trying:
+        if application.id in registered:
+            continue
+        if application.id in waiting_ids and not {i.imei_norm for i in application.imeis} & won:
+            later.append(application.id)
+        else:
+            reasons[application.id] = "imei_registered_to_other"
+    deciding = [a for a in pending if a.id not in later]
+    lifecycle.submit_all([a for a in deciding if a.status == ApplicationStatus.PAID], now=now)
+    lifecycle.decide(session, [(a, reasons[a.id]) for a in deciding], now=now)
+    return later
 
 
 def deregister_application(session: Session, *, application_id: int) -> None:
@@ -73,31 +137,92 @@ def imei_registered(session: Session, imei_norm: str) -> bool:
     )
 
 
-def _reject_reason(session: Session, application: Application, *, now: dt.datetime) -> str | None:
-    for item in application.imeis:
-        if not stdnum_imei.is_valid(item.imei):
-            return "imei_invalid"
-        if is_blacklisted(session, imei_norm=item.imei_norm):
-            return "imei_blacklisted"
-    if held_by_others(session, application=application, now=now):
-        # Paid after its hold lapsed, and someone else is paying for the IMEI meanwhile.
-        return "imei_taken_while_unpaid"
-    return None
-
-
-def _insert_registration(session: Session, application: Application, *, now: dt.datetime) -> None:
-    registration = Registration(
-        application_id=application.id, fin=application.fin, registered_at=now
-    )
-    session.add(registration)
-    session.flush()
-    for item in application.imeis:
-        session.add(
-            RegistrationImei(
-                registration_id=registration.id,
-                imei=item.imei,
-                imei_norm=item.imei_norm,
-                active=True,
-            )
+def _reject_reasons(
+    session: Session, applications: list[Application], *, now: dt.datetime
+) -> dict[int, str | None]:
+    """Why each application must be rejected before trying to register it, or None: an
+    invalid IMEI, a blacklisted one, or one held by another application (paid after its
+    own hold lapsed, while someone else paid for the IMEI) — asked for the whole batch at
+    once."""
+    norms = sorted({item.imei_norm for a in applications for item in a.imeis})
+    blacklisted = set(
+        session.scalars(
+            select(BlacklistedImei.imei_norm).where(BlacklistedImei.imei_norm.in_(norms))
         )
-    session.flush()
+    )
+    holders = {
+        norm: hold.application_id for norm, hold in holds_on(session, norms, now=now).items()
+    }
+    reasons: dict[int, str | None] = {}
+    decided_before: set[int] = set()  # earlier in the batch: decided, holds released
+    for application in applications:
+        reason = None
+        for item in application.imeis:
+            if not stdnum_imei.is_valid(item.imei):
+                reason = "imei_invalid"
+                break
+            if item.imei_norm in blacklisted:
+                reason = "imei_blacklisted"
+                break
+        if reason is None and any(
+            holders.get(item.imei_norm) not in (None, application.id, *decided_before)
+            for item in application.imeis
+        ):
+            reason = "imei_taken_while_unpaid"
+        reasons[application.id] = reason
+        decided_before.add(application.id)
+    return reasons
+
+
+def _insert_registrations(
+    session: Session, applications: list[Application], *, now: dt.datetime
+) -> set[int]:
+    """Register the applications (which share no IMEI) as far as the database lets:
+    one multi-row insert of registrations, one of their IMEIs (insert-or-ignore on the
+    partial unique index); those whose IMEIs were not all inserted lost to a registration
+    committed (or committing) elsewhere, and their rows are deleted again. Returns the ids
+    of the applications registered."""
+    if not applications:
+        return set()
+    # Executemany form: SQLAlchemy caches the statement and sends one multi-row INSERT
+    # ("insertmanyvalues") for every 1000 rows, in the order given.
+    registrations = cast(Table, Registration.__table__)
+    registration_of: dict[int, int] = dict(
+        session.execute(
+            insert(registrations).returning(registrations.c.application_id, registrations.c.id),
+            [{"application_id": a.id, "fin": a.fin, "registered_at": now} for a in applications],
+        ).all()
+    )
+    rows = sorted(
+        (
+            {
+                "registration_id": registration_of[a.id],
+                "imei": item.imei,
+                "imei_norm": item.imei_norm,
+                "active": True,
+            }
+            for a in applications
+            for item in a.imeis
+        ),
+        key=lambda row: (row["imei_norm"], row["registration_id"]),
+    )
+    imeis = cast(Table, RegistrationImei.__table__)
+    inserted = {
+        (registration_id, imei_norm)
+        for registration_id, imei_norm in session.execute(
+            dialect_insert(session)(imeis)
+            .on_conflict_do_nothing(index_elements=["imei_norm"], index_where=imeis.c.active)
+            .returning(imeis.c.registration_id, imeis.c.imei_norm),
+            rows,
+        )
+    }
+    lost = [
+        registration_of[a.id]
+        for a in applications
+        if any((registration_of[a.id], item.imei_norm) not in inserted for item in a.imeis)
+    ]
+    if lost:
+        session.execute(delete(RegistrationImei).where(RegistrationImei.registration_id.in_(lost)))
+        session.execute(delete(Registration).where(Registration.id.in_(lost)))
+    lost_set = set(lost)
+    return {a.id for a in applications if registration_of[a.id] not in lost_set}
