@@ -77,6 +77,10 @@ def serve_factory(factory: str, settings: Settings) -> None:
         log_level="info",
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        # uvicorn kills a process that has not built its app within this many seconds, and
+        # one that does not answer its ping: 5 by default, which a process loading the EIR
+        # snapshot on a busy machine overran, so it was killed and restarted in a loop.
+        timeout_worker_healthcheck=60,
     )
     if config.workers == 1:
         uvicorn.Server(config).run()

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 def connect() -> None:
     import mcqs.eir.handlers  # noqa: F401
+
+    # Every table on the metadata, whatever this process imported: a foreign key may name
+    # another domain's table (applications.agent_id -> staff_accounts), and a worker that
+    # never imported it could not write an application.
+    import mcqs.models  # noqa: F401
     import mcqs.notifications.handlers  # noqa: F401
     import mcqs.notifications.tasks  # noqa: F401
     import mcqs.payments.handlers  # noqa: F401

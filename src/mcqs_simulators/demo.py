@@ -16,6 +16,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -213,8 +214,8 @@ def main() -> None:
     configure_logging()  # after the migration, whose every step would log at INFO
     supervisor = WorkerSupervisor(WORKER_COMMAND)
     supervisor.start()
+    threading.Thread(target=_welcome_when_serving, args=(settings,), daemon=True).start()
     try:
-        _print_welcome(settings)
         serve_factory("mcqs_simulators.demo:create_demo_app", settings)
     finally:
         supervisor.stop()
@@ -237,6 +238,20 @@ def unused_demo_imei(session: Session) -> str | None:
             if imei_norm not in used and not is_blacklisted(session, imei_norm=imei_norm):
                 return imei_with_check_digit(imei_norm)
     return None
+
+
+def _welcome_when_serving(settings: Settings, *, within_seconds: float = 180.0) -> None:
+    """Print the welcome once the site answers: printed before, its URL was refused for
+    the seconds the web processes take to start (a minute on a busy machine)."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    deadline = time.monotonic() + within_seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://{host}:{settings.port}/healthz", timeout=2.0)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    _print_welcome(settings)
 
 
 def _print_welcome(settings: Settings) -> None:
