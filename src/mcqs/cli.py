@@ -521,6 +521,24 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+@audit_app.command("restore-head")
+def audit_restore_head() -> None:
+    """After `mcqs audit verify` said head_missing and you have looked at why: make the
+    chain head again from the last entry there is (recorded as audit.head_restored).
+    Staff actions are refused until then."""
+    from mcqs.audit.service import restore_head
+    from mcqs.db import Database, utcnow
+
+    db = Database(load_settings().database_url)
+    try:
+        with db.transaction() as session:
+            sequence = restore_head(session, _cli_actor(), now=utcnow())
+    except ValueError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"audit chain head restored at entry {sequence}; recorded as the next entry")
+
+
 def _audit_count(session: object) -> int:
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session

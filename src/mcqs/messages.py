@@ -192,6 +192,9 @@ AZ: dict[str, str] = {
     ),
     # staff: counters and back office
     "staff_sign_in_required": N_("Bu səhifə əməkdaşlar üçündür. Əməkdaş kimi daxil olun."),
+    "audit_chain_broken": N_(
+        "Əməliyyat hazırda mümkün deyil: audit jurnalı yoxlanılmalıdır. İnzibatçıya müraciət edin."
+    ),
     "staff_role_refused": N_("Bu səhifə sizin vəzifəniz üçün nəzərdə tutulmayıb."),
     "staff_record_unknown": N_("Belə qeyd tapılmadı."),
     "staff_sign_in_refused": N_("İstifadəçi adı və ya parol yanlışdır."),

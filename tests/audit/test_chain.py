@@ -10,7 +10,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mcqs.audit.models import AuditEntry
-from mcqs.audit.service import RecordedActor, record_staff_action, verify_chain
+from mcqs.audit.service import (
+    AuditChainBroken,
+    RecordedActor,
+    record_staff_action,
+    restore_head,
+    verify_chain,
+)
 from mcqs.db import Database
 
 from conftest import at_the_same_moment
@@ -109,12 +115,37 @@ def test_contents_moved_between_entries_are_named(db: Database) -> None:
     assert _verified(db) == (2, "edited")
 
 
-def test_appends_go_on_after_the_chain_head_was_lost(db: Database) -> None:
-    """An emptied head (a new database, the tests' cleanup) is made again from the last
-    entry, so the chain goes on from there."""
-    _write(db, 2)
+def test_a_lost_chain_head_stops_appends_until_an_administrator_restores_it(
+    db: Database,
+) -> None:
+    """The head deleted with the last entries would hide them if it were remade from what
+    is left: appends are refused instead, until ``restore_head``, which the chain records."""
+    _write(db, 3)
+    _tamper(db, "DELETE FROM audit_entries WHERE sequence = 3")
     _tamper(db, "DELETE FROM audit_chain_head")
     assert _verified(db) == (2, "head_missing")
+
+    with pytest.raises(AuditChainBroken):
+        _write(db, 1)
+    assert _verified(db) == (2, "head_missing")
+
+    admin = RecordedActor(None, "admin", "admin", None, "cli")
+    with db.transaction() as session:
+        assert restore_head(session, admin) == 2
+    assert _verified(db) is None
+    with db.reading() as session:
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence.desc())).first()
+    assert last is not None
+    assert (last.sequence, last.action, last.details) == (
+        3,
+        "audit.head_restored",
+        {"restored_at_sequence": 2},
+    )
+    _write(db, 1)
+    assert _verified(db) is None
+
+
+def test_a_new_database_makes_its_chain_head_on_the_first_append(db: Database) -> None:
     _write(db, 1)
     assert _verified(db) is None
 

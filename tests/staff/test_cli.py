@@ -104,3 +104,24 @@ def test_audit_verify_says_ok_or_names_the_first_broken_entry(
     broken = cli.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
     assert "BROKEN: entry 2" in broken.output and "edited" in broken.output
+
+
+def test_audit_restore_head_after_the_head_was_deleted(
+    cli: CliRunner, db: Database, client: object
+) -> None:
+    sign_in(client, create_staff(db))
+    refused = cli.invoke(app, ["audit", "restore-head"])
+    assert refused.exit_code == 1  # the head is there: nothing to restore
+    with db.engine.begin() as connection:
+        if db.engine.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(text("DELETE FROM audit_chain_head"))
+    assert cli.invoke(app, ["audit", "verify"]).exit_code == 1
+
+    restored = cli.invoke(app, ["audit", "restore-head"])
+
+    assert restored.exit_code == 0, restored.output
+    assert cli.invoke(app, ["audit", "verify"]).exit_code == 0
+    with db.reading() as session:
+        actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.sequence)))
+    assert actions[-1] == "audit.head_restored"

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from mcqs.audit.models import GENESIS_HASH, AuditChainHead, AuditEntry
 from mcqs.db import utcnow
+from mcqs.errors import DomainError
 
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 _HEAD_ID = 1
@@ -60,6 +61,17 @@ class RecordedActor:
     client_address: str
 
 
+class AuditChainBroken(DomainError):
+    """The chain head is gone while entries remain: someone deleted it, perhaps with the
+    last entries. Staff actions are refused until an administrator has looked
+    (``mcqs audit verify``) and restored the head (``mcqs audit restore-head``)."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__("audit_chain_broken")
+
+
 def canonical(entry: AuditEntry) -> bytes:
     """The bytes an entry's hash covers: every field but ``id`` and ``hash``, as JSON
     with sorted keys, so the same entry always gives the same bytes on any database."""
@@ -87,19 +99,26 @@ def _locked_head(session: Session) -> AuditChainHead:
     """The chain head, locked until the transaction ends: appends happen one at a time.
 
     On PostgreSQL ``FOR UPDATE`` on the one row; on SQLite every transaction already holds
-    the write lock from its start (``BEGIN IMMEDIATE``). A missing head (a new or emptied
-    database) is made from the last entry, in a way two transactions can race on."""
+    the write lock from its start (``BEGIN IMMEDIATE``). A new database has no head and no
+    entry: the head is made then, in a way two transactions can race on. A head missing
+    while entries remain is never remade quietly (it would hide the last entries deleted
+    with it): :class:`AuditChainBroken`."""
     head = session.scalars(
         select(AuditChainHead).where(AuditChainHead.id == _HEAD_ID).with_for_update()
     ).one_or_none()
     if head is not None:
         return head
-    last = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence.desc()).limit(1)).first()
-    values = {
-        "id": _HEAD_ID,
-        "last_sequence": last.sequence if last else 0,
-        "last_hash": last.hash if last else GENESIS_HASH,
-    }
+    if _last_entry(session) is not None:
+        raise AuditChainBroken()
+    return _make_head(session, last_sequence=0, last_hash=GENESIS_HASH)
+
+
+def _last_entry(session: Session) -> AuditEntry | None:
+    return session.scalars(select(AuditEntry).order_by(AuditEntry.sequence.desc()).limit(1)).first()
+
+
+def _make_head(session: Session, *, last_sequence: int, last_hash: str) -> AuditChainHead:
+    values = {"id": _HEAD_ID, "last_sequence": last_sequence, "last_hash": last_hash}
     if session.get_bind().dialect.name == "postgresql":
         session.execute(pg_insert(AuditChainHead).values(values).on_conflict_do_nothing())
     else:
@@ -108,6 +127,21 @@ def _locked_head(session: Session) -> AuditChainHead:
     return session.scalars(
         select(AuditChainHead).where(AuditChainHead.id == _HEAD_ID).with_for_update()
     ).one()
+
+
+def restore_head(session: Session, by: Actor, *, now: dt.datetime | None = None) -> int:
+    """An administrator's named decision: make a lost head again from the last entry
+    there is, and say so in the chain itself (``audit.head_restored``, with the sequence
+    it was restored at). Returns that sequence. Refused when the head is there."""
+    if session.get(AuditChainHead, _HEAD_ID) is not None:
+        raise ValueError("the audit chain head is there: nothing to restore")
+    last = _last_entry(session)
+    sequence = last.sequence if last else 0
+    _make_head(session, last_sequence=sequence, last_hash=last.hash if last else GENESIS_HASH)
+    record_staff_action(
+        session, by, "audit.head_restored", details={"restored_at_sequence": sequence}, now=now
+    )
+    return sequence
 
 
 def record_staff_action(
