@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from staff.signing_in import (
     create_staff,
     csrf_of,
@@ -219,6 +219,21 @@ def test_a_session_left_alone_15_minutes_is_over(client: Any, db: Database) -> N
             )
         )
     assert client.get("/staff", follow_redirects=False).status_code == 303
+
+
+def test_every_request_counts_as_activity(client: Any, db: Database) -> None:
+    """Idle means since the last request, exactly: a request 30 s after the one before
+    moves the mark (written at most once a minute, a session ended a minute early)."""
+    sign_in(client, create_staff(db))
+    half_a_minute_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
+    with db.transaction() as session:
+        session.execute(update(StaffSession).values(last_seen_at=half_a_minute_ago))
+
+    assert client.get("/staff").status_code == 200
+
+    with db.reading() as session:
+        seen = session.scalar(select(func.max(StaffSession.last_seen_at)))
+    assert seen is not None and seen > half_a_minute_ago + dt.timedelta(seconds=25)
 
 
 def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(
