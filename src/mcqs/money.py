@@ -15,7 +15,8 @@ def format_azn(qepik: int) -> str:
     return f"{format_decimal(amount, format='#,##0.00', locale=babel_locale())}\xa0AZN"
 
 
-_AMOUNT = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?")
+# ASCII digits only: \d (and int()) would take ٢٠ or ２０ for 20.
+_AMOUNT = re.compile(r"([0-9]{1,7})(?:[.,]([0-9]{1,2}))?")
 
 
 def parse_azn(text: str) -> int | None:

@@ -135,7 +135,15 @@ def test_a_cash_amount_other_than_the_fee_is_refused(
         with pytest.raises(FormErrors) as refused:
             pay(catalogue, agent, application.notification_code, amount=typed)
         assert codes_of(refused.value) == {"amount": "amount_not_fee"}
-    for typed, code in (("", "amount_required"), ("twenty", "amount_malformed")):
+    ascii_fee = f"{fee // 100}"
+    arabic_indic = ascii_fee.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    fullwidth = ascii_fee.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    for typed, code in (
+        ("", "amount_required"),
+        ("twenty", "amount_malformed"),
+        (arabic_indic, "amount_malformed"),  # digits a cashier's keypad never types
+        (fullwidth, "amount_malformed"),
+    ):
         with pytest.raises(FormErrors) as refused:
             pay(catalogue, agent, application.notification_code, amount=typed)
         assert codes_of(refused.value) == {"amount": code}
@@ -184,6 +192,25 @@ def test_the_counter_form_submitted_twice_is_one_application(
     assert second.id == first.id
     with catalogue.reading() as session:
         assert session.scalar(select(func.count()).select_from(Application)) == 1
+
+
+def test_a_forms_key_sent_again_with_other_details_is_refused(
+    catalogue: Database, services: Any, demo_imeis: list[str]
+) -> None:
+    """A replayed request with the first form's key but another IMEI: not the first
+    application answered as if it were this one (what was typed would vanish)."""
+    staff = make_point_staff(catalogue)
+    agent = member_of(staff.agent)
+    form = counter_form(imeis=(demo_imeis[0],))
+    first = register(catalogue, services, agent, form)
+    edited = counter_form(imeis=(demo_imeis[1],), key=form.submission_key)
+
+    with pytest.raises(FormErrors) as refused:
+        register(catalogue, services, agent, edited)
+
+    assert [e.code for e in refused.value.errors] == ["counter_form_expired"]
+    with catalogue.reading() as session:
+        assert session.scalars(select(Application.id)).all() == [first.id]
 
 
 def test_the_counter_form_submitted_twice_at_once_is_one_application(

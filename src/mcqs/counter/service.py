@@ -105,6 +105,20 @@ def _by_submission_key(session: Session, key: str) -> Application | None:
     return None if application_id is None else get_application(session, application_id)
 
 
+def _the_same_form_again(
+    member: StaffMember, existing: Application, check: CounterCheck
+) -> Application:
+    """The application a form's key already made, when this is that form sent again; a key
+    sent again with other details (a replayed request, edited) would otherwise drop what
+    was typed without a word: refused, so the agent starts a new form."""
+    refuse_another_point(member, existing.point_id, code="notification_code_unknown")
+    typed = (check.checked.fin, sorted(i.imei_norm for i in check.checked.imeis), check.phone)
+    made = (existing.fin, sorted(i.imei_norm for i in existing.imeis), existing.phone)
+    if typed != made:
+        raise FormErrors([Conflict("counter_form_expired")])
+    return existing
+
+
 def register_at_counter(
     session: Session,
     *,
@@ -124,8 +138,7 @@ def register_at_counter(
     _require_point_role(member)
     existing = _by_submission_key(session, check.submission_key)
     if existing is not None:
-        refuse_another_point(member, existing.point_id, code="notification_code_unknown")
-        return existing
+        return _the_same_form_again(member, existing, check)
     try:
         with session.begin_nested():
             application = create_application(
@@ -145,8 +158,7 @@ def register_at_counter(
         existing = _by_submission_key(session, check.submission_key)
         if existing is None:
             raise
-        refuse_another_point(member, existing.point_id, code="notification_code_unknown")
-        return existing
+        return _the_same_form_again(member, existing, check)
     record_staff_action(
         session,
         member,
