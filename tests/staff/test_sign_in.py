@@ -271,3 +271,23 @@ def test_the_demo_accounts_sign_in_with_the_readmes_secrets(client: Any, db: Dat
     assert type_password(client, post.username, post.password).status_code == 303
     assert type_code(client, pyotp.TOTP(post.totp_secret).now()).status_code == 303
     assert 'data-point="AZPOST-BAKU-01"' in client.get("/staff").text
+
+
+def test_sign_in_attempts_are_limited_per_client(db: Database, db_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    from mcqs.app import create_app
+
+    from conftest import make_settings
+
+    agent = create_staff(db)
+    settings = make_settings(database_url=db_url, staff_sign_in_limit_per_client=2)
+    with TestClient(create_app(settings, db=db)) as client:
+        assert type_password(client, agent.username, "wrong").status_code == 401
+        assert type_password(client, agent.username, "wrong").status_code == 401
+        limited = type_password(client, agent.username, agent.password)
+        assert limited.status_code == 429
+        assert _form_error(limited.text) == "too_many_staff_sign_ins"
+    with db.reading() as session:  # the limited try never reached the account
+        account = session.get(StaffAccount, agent.account_id)
+        assert account is not None and account.failed_sign_ins == 2
