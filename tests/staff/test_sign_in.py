@@ -291,3 +291,13 @@ def test_sign_in_attempts_are_limited_per_client(db: Database, db_url: str) -> N
     with db.reading() as session:  # the limited try never reached the account
         account = session.get(StaffAccount, agent.account_id)
         assert account is not None and account.failed_sign_ins == 2
+
+
+def test_a_refusal_leads_staff_back_to_their_home_page(client: Any, db: Database) -> None:
+    """The error page a signed-in staff member meets (another role's page, a forged form)
+    leads to the staff home page, not to the citizen's form."""
+    sign_in(client, create_staff(db))
+    refused = client.post("/staff/sign-out", data={"csrf_token": "forged"})
+    assert refused.status_code == 403 and 'data-error="csrf_refused"' in refused.text
+    assert 'href="http://testserver/staff"' in refused.text
+    assert client.get("/staff").status_code == 200  # still signed in
