@@ -35,7 +35,12 @@ from mcqs.my_devices.web import router as my_devices_router
 from mcqs.pages import AppState, ShownError, field_errors, public_url_for, render
 from mcqs.payments.web import RecentlyPending
 from mcqs.payments.web import router as payments_router
-from mcqs.principals import SignInRequired, StaffSignInRequired, any_browser
+from mcqs.principals import (
+    SignInRequired,
+    StaffPasswordChangeRequired,
+    StaffSignInRequired,
+    any_browser,
+)
 from mcqs.problems import problem_response
 from mcqs.receipts.web import router as receipts_router
 from mcqs.security.access_log import mask_access_log
@@ -179,6 +184,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         if "json" in accept and "html" not in accept:
             return problem_response(401, messages.message(error.code), code=error.code)
         return RedirectResponse(public_url_for(request, "staff:sign_in"), status_code=303)
+
+    @app.exception_handler(StaffPasswordChangeRequired)
+    def staff_password_change_required(
+        request: Request, error: StaffPasswordChangeRequired
+    ) -> Response:
+        accept = request.headers.get("accept", "")
+        if "json" in accept and "html" not in accept:
+            return problem_response(403, messages.message(error.code), code=error.code)
+        return RedirectResponse(public_url_for(request, "staff:password_form"), status_code=303)
 
     @app.exception_handler(DomainError)
     def domain_error_page(request: Request, error: DomainError) -> Response:

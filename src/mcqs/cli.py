@@ -451,6 +451,7 @@ def staff_add(
                 role=staff_role,
                 point_code=point,
                 now=utcnow(),
+                must_change_password=True,
             )
             record_staff_action(
                 session,
@@ -465,6 +466,7 @@ def staff_add(
     if not given:
         typer.echo(f"password={password}")
         typer.echo("The password is shown only now: hand it to its owner.")
+    typer.echo("The first sign-in asks for a password of their own.")
 
 
 @staff_app.command("unlock")

@@ -204,6 +204,13 @@ AZ: dict[str, str] = {
     ),
     "staff_sign_in_expired": N_("Girişin müddəti bitdi. İstifadəçi adı və parolu yenidən yazın."),
     "staff_username_required": N_("İstifadəçi adını yazın."),
+    "staff_password_change_required": N_(
+        "Sizə verilmiş parolu öz parolunuzla əvəz edin: bundan sonra digər səhifələr açılacaq."
+    ),
+    "staff_password_wrong": N_("İndiki parol yanlışdır."),
+    "staff_password_too_short": N_("Yeni parol ən azı 10 simvoldan ibarət olmalıdır."),
+    "staff_password_same": N_("Yeni parol indikindən fərqli olmalıdır."),
+    "staff_password_mismatch": N_("Təkrar yazılan parol yeni parolla eyni deyil."),
     "staff_password_required": N_("Parolu yazın."),
     "staff_code_required": N_("Autentifikator tətbiqindəki 6 rəqəmli kodu yazın."),
     "too_many_staff_sign_ins": N_(
@@ -229,6 +236,9 @@ AZ: dict[str, str] = {
 # What a form field is called on the page, for errors shown away from the field itself.
 FIELD_LABELS_AZ: dict[str, str] = {
     "username": N_("İstifadəçi adı"),
+    "current_password": N_("İndiki parol"),
+    "new_password": N_("Yeni parol"),
+    "repeated_password": N_("Yeni parol (təkrar)"),
     "password": N_("Parol"),
     "totp_code": N_("Birdəfəlik kod"),
     "id_card": N_("Şəxsiyyət vəsiqəsinin seriya və nömrəsi"),

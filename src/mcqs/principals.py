@@ -69,6 +69,9 @@ class StaffMember:
     point_id: int | None
     point_code: str | None
     client_address: str
+    # Signed in with a password an administrator handed over: only the page to change it
+    # opens until then.
+    must_change_password: bool = False
 
     @property
     def at_a_point(self) -> bool:
@@ -103,6 +106,15 @@ class CsrfRefused(DomainError):
 
     def __init__(self) -> None:
         super().__init__("csrf_refused")
+
+
+class StaffPasswordChangeRequired(DomainError):
+    """Signed in with a handed-over password: the page to change it comes first."""
+
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__("staff_password_change_required")
 
 
 class StaffRoleRefused(DomainError):
@@ -196,6 +208,7 @@ def staff_in_session(request: Request) -> StaffMember | None:
                 point_id=found.point_id,
                 point_code=found.point_code,
                 client_address=request.client.host if request.client else "unknown",
+                must_change_password=found.must_change_password,
             )
     request.state.staff = member
     return member
@@ -214,6 +227,8 @@ class StaffGuard:
     whom it admits and tries every other role against it."""
 
     roles: frozenset[StaffRole]
+    # The page to change one's password (and signing out): open to a member who must.
+    while_changing_password: bool = False
 
     async def __call__(self, request: Request) -> StaffMember:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
@@ -230,6 +245,8 @@ class StaffGuard:
             raise StaffSignInRequired()
         if member.role not in self.roles:
             raise StaffRoleRefused()
+        if member.must_change_password and not self.while_changing_password:
+            raise StaffPasswordChangeRequired()
         return member
 
 
@@ -271,6 +288,10 @@ def database(request: Request) -> Database:
 AnyBrowser = Annotated[Browser, Depends(any_browser)]
 CitizenOnly = Annotated[SignedInCitizen, Depends(signed_in_citizen)]
 AnyStaff = Annotated[StaffMember, Depends(staff_member(*ANY_STAFF))]
+#: Any staff member, even one who must change the password first (that page, sign-out).
+AnyStaffChangingPassword = Annotated[
+    StaffMember, Depends(StaffGuard(frozenset(ANY_STAFF), while_changing_password=True))
+]
 Db = Annotated[Database, Depends(database)]
 
 #: What a route must depend on, directly or through a router's dependencies (besides a

@@ -196,6 +196,13 @@ def _staff_home(page: Any, journey: Journey) -> None:
     page.wait_for_url("**/staff")
 
 
+def _staff_password(page: Any, journey: Journey) -> None:
+    """Changing one's password, sent empty: each field's error."""
+    page.goto(journey.url("/staff/password"))
+    page.locator("#staff-change-password").click()
+    page.locator("#current_password-error").wait_for()
+
+
 def _counter_form_with_errors(page: Any, journey: Journey) -> None:
     """The counter's form (the journey's supervisor works at a point), a mistake shown."""
     page.goto(journey.url("/counter"))
@@ -283,6 +290,7 @@ PAGES: list[Visit] = [
     Visit("staff sign-in", _staff_sign_in),
     Visit("staff enrolment", _staff_enrolment),
     Visit("staff home", _staff_home),
+    Visit("staff password with errors", _staff_password),
     Visit("counter form with errors", _counter_form_with_errors),
     Visit("counter application", _counter_application),
     Visit("counter paid", _counter_paid),

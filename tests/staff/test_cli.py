@@ -45,6 +45,7 @@ def test_points_and_accounts_are_added_and_audited(cli: CliRunner, db: Database)
     with db.reading() as session:
         account = session.scalars(select(StaffAccount)).one()
         assert account.username == "mammadov.e" and not account.totp_enrolled
+        assert account.must_change_password  # the first sign-in asks for their own
         assert password not in account.password_hash
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence)).all()
         assert [e.action for e in entries] == ["points.added", "staff.account_added"]

@@ -271,3 +271,98 @@ def test_the_demo_accounts_sign_in_with_the_readmes_secrets(client: Any, db: Dat
     assert type_password(client, post.username, post.password).status_code == 303
     assert type_code(client, pyotp.TOTP(post.totp_secret).now()).status_code == 303
     assert 'data-point="AZPOST-BAKU-01"' in client.get("/staff").text
+
+
+def test_sign_in_attempts_are_limited_per_client(db: Database, db_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    from mcqs.app import create_app
+
+    from conftest import make_settings
+
+    agent = create_staff(db)
+    settings = make_settings(database_url=db_url, staff_sign_in_limit_per_client=2)
+    with TestClient(create_app(settings, db=db)) as client:
+        assert type_password(client, agent.username, "wrong").status_code == 401
+        assert type_password(client, agent.username, "wrong").status_code == 401
+        limited = type_password(client, agent.username, agent.password)
+        assert limited.status_code == 429
+        assert _form_error(limited.text) == "too_many_staff_sign_ins"
+    with db.reading() as session:  # the limited try never reached the account
+        account = session.get(StaffAccount, agent.account_id)
+        assert account is not None and account.failed_sign_ins == 2
+
+
+def test_a_refusal_leads_staff_back_to_their_home_page(client: Any, db: Database) -> None:
+    """The error page a signed-in staff member meets (another role's page, a forged form)
+    leads to the staff home page, not to the citizen's form."""
+    sign_in(client, create_staff(db))
+    refused = client.post("/staff/sign-out", data={"csrf_token": "forged"})
+    assert refused.status_code == 403 and 'data-error="csrf_refused"' in refused.text
+    assert 'href="http://testserver/staff"' in refused.text
+    assert client.get("/staff").status_code == 200  # still signed in
+
+
+def _handed_over(db: Database) -> Any:
+    """An account as `mcqs staff add` makes it: its password to be replaced."""
+    agent = create_staff(db)
+    with db.transaction() as session:
+        session.execute(
+            update(StaffAccount)
+            .where(StaffAccount.id == agent.account_id)
+            .values(must_change_password=True)
+        )
+    return agent
+
+
+def _change(client: Any, current: str, new: str, repeated: str | None = None) -> Any:
+    page = client.get("/staff/password")
+    return client.post(
+        "/staff/password",
+        data={
+            "current_password": current,
+            "new_password": new,
+            "repeated_password": new if repeated is None else repeated,
+            "csrf_token": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+
+
+def test_a_handed_over_password_is_replaced_before_any_other_page(
+    client: Any, db: Database
+) -> None:
+    agent = _handed_over(db)
+    sign_in(client, agent)
+    home = client.get("/staff", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"].endswith("/staff/password")
+    api = client.get("/staff", headers={"Accept": "application/json"})
+    assert api.status_code == 403 and api.json()["code"] == "staff_password_change_required"
+    page = client.get("/staff/password")
+    assert 'data-status="password_change_required"' in page.text
+    refused = _change(client, "not it", "short", "shorter")
+    assert refused.status_code == 422
+    assert error_code_of(refused.text, "current_password") == "staff_password_wrong"
+    assert error_code_of(refused.text, "new_password") == "staff_password_too_short"
+    same = _change(client, agent.password, agent.password)
+    assert error_code_of(same.text, "new_password") == "staff_password_same"
+    mismatch = _change(client, agent.password, "a new long password", "a new long passw0rd")
+    assert error_code_of(mismatch.text, "repeated_password") == "staff_password_mismatch"
+    changed = _change(client, agent.password, "a new long password")
+    assert changed.status_code == 303 and "password_changed=1" in changed.headers["location"]
+    assert client.get("/staff").status_code == 200
+    assert _actions(db)[-1] == "staff.password_changed"
+    client.cookies.clear()
+    assert type_password(client, agent.username, agent.password).status_code == 401
+    assert type_password(client, agent.username, "a new long password").status_code == 303
+
+
+def test_a_member_who_must_change_the_password_can_still_sign_out(
+    client: Any, db: Database
+) -> None:
+    sign_in(client, _handed_over(db))
+    page = client.get("/staff/password")
+    out = client.post(
+        "/staff/sign-out", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303 and "signed_out=1" in out.headers["location"]

@@ -68,6 +68,9 @@ class StaffAccount(Base):
     role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole, "staff_role"))
     point_id: Mapped[int | None] = mapped_column(ForeignKey("registration_points.id"), index=True)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    # A password an administrator was handed (``mcqs staff add``): to be replaced by the
+    # owner's own before any other staff page opens.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from mcqs.audit.service import Actor, RecordedActor, record_staff_action
 from mcqs.config import Settings
-from mcqs.errors import Conflict, InvalidInput, NotFound
+from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
 from mcqs.staff import passwords
 from mcqs.staff.models import (
     POINT_ROLES,
@@ -83,6 +83,7 @@ def add_account(
     point_code: str | None,
     now: dt.datetime,
     totp_secret: str | None = None,
+    must_change_password: bool = False,
 ) -> StaffAccount:
     """A new account. Counter agents and supervisors belong to a point; back office and
     administrators to none. ``totp_secret`` (the demo's) makes it enrolled already;
@@ -114,6 +115,7 @@ def add_account(
         role=role,
         point_id=point_id,
         failed_sign_ins=0,
+        must_change_password=must_change_password,
         active=True,
         created_at=now,
     )
@@ -346,6 +348,36 @@ def check_code(
     new_id = verify_session(session, settings=settings, row=row, now=now)
     record_staff_action(session, actor, "staff.signed_in", now=now)
     return CodeOutcome(session_id=new_id)
+
+
+def change_password(
+    session: Session,
+    *,
+    member: Actor,
+    current: str,
+    new: str,
+    repeated: str,
+    now: dt.datetime,
+) -> None:
+    """The member's own new password, in place of the one they were handed (or any time):
+    the current one first, then a new one of at least 10 characters, typed twice."""
+    account = session.get(StaffAccount, member.account_id, with_for_update=True)
+    if account is None:
+        raise NotFound("staff_account_unknown", field="username")
+    errors: list[DomainError] = []
+    if not passwords.password_matches(account.password_hash, current):
+        errors.append(InvalidInput("staff_password_wrong", field="current_password"))
+    if len(new) < 10:
+        errors.append(InvalidInput("staff_password_too_short", field="new_password"))
+    elif new == current:
+        errors.append(InvalidInput("staff_password_same", field="new_password"))
+    elif new != repeated:
+        errors.append(InvalidInput("staff_password_mismatch", field="repeated_password"))
+    if errors:
+        raise FormErrors(errors)
+    account.password_hash = passwords.hash_password(new)
+    account.must_change_password = False
+    record_staff_action(session, member, "staff.password_changed", now=now)
 
 
 def sign_out(session: Session, *, member: Actor, session_id: str, now: dt.datetime) -> None:

@@ -103,6 +103,7 @@ class ActiveStaff:
     role: StaffRole
     point_id: int | None
     point_code: str | None
+    must_change_password: bool
 
 
 def active_staff(
@@ -126,7 +127,14 @@ def active_staff(
     if now - row.last_seen_at >= _SEEN_EVERY:
         row.last_seen_at = now
         session.flush()
-    return ActiveStaff(account.id, account.username, account.role, account.point_id, point_code)
+    return ActiveStaff(
+        account.id,
+        account.username,
+        account.role,
+        account.point_id,
+        point_code,
+        account.must_change_password,
+    )
 
 
 def end_session(session: Session, *, session_id: str, now: dt.datetime) -> bool:

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from mcqs import messages
 from mcqs.db import utcnow
+from mcqs.errors import FormErrors
 from mcqs.pages import (
     AppState,
     ShownError,
@@ -20,6 +21,7 @@ from mcqs.pages import (
     control_character_errors,
     csrf_refused,
     csrf_valid,
+    field_errors,
     public_url_for,
     render,
     state,
@@ -28,6 +30,8 @@ from mcqs.principals import (
     STAFF_SESSION_KEY,
     AnyBrowser,
     AnyStaff,
+    AnyStaffChangingPassword,
+    StaffMember,
     admitted_roles,
     api_routes,
     forget_staff,
@@ -250,8 +254,54 @@ def home(request: Request, member: AnyStaff) -> Response:
     return render(request, "staff_home.html", member=member, links=links)
 
 
+def _password_page(
+    request: Request,
+    member: StaffMember,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request, "staff_password.html", status_code=status_code, member=member, errors=errors or {}
+    )
+
+
+@router.get("/staff/password", name="staff:password_form")
+def password_form(request: Request, member: AnyStaffChangingPassword) -> Response:
+    """Change one's password; the first page after signing in with one that was handed over."""
+    return _password_page(request, member)
+
+
+@router.post("/staff/password", name="staff:change_password")
+def change_password(
+    request: Request,
+    member: AnyStaffChangingPassword,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    repeated_password: Annotated[str, Form()] = "",
+) -> Response:
+    app = state(request)
+    try:
+        with app.db.transaction() as session:
+            service.change_password(
+                session,
+                member=member,
+                current=current_password,
+                new=new_password,
+                repeated=repeated_password,
+                now=utcnow(),
+            )
+    except FormErrors as error:
+        return _password_page(request, member, errors=field_errors(error), status_code=422)
+    forget_staff(request)
+    return RedirectResponse(
+        public_url_for(request, "staff:home").include_query_params(password_changed="1"),
+        status_code=303,
+    )
+
+
 @router.post("/staff/sign-out", name="staff:sign_out")
-def sign_out(request: Request, member: AnyStaff) -> Response:
+def sign_out(request: Request, member: AnyStaffChangingPassword) -> Response:
     session_id = request.session.get(STAFF_SESSION_KEY)
     app = state(request)
     if isinstance(session_id, str):

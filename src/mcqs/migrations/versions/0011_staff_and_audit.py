@@ -74,6 +74,7 @@ def upgrade() -> None:
         ),
         sa.Column("point_id", sa.Integer(), nullable=True),
         sa.Column("failed_sign_ins", sa.Integer(), nullable=False),
+        sa.Column("must_change_password", sa.Boolean(), nullable=False),
         sa.Column("locked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
