@@ -196,6 +196,13 @@ def _staff_home(page: Any, journey: Journey) -> None:
     page.wait_for_url("**/staff")
 
 
+def _staff_password(page: Any, journey: Journey) -> None:
+    """Changing one's password, sent empty: each field's error."""
+    page.goto(journey.url("/staff/password"))
+    page.locator("#staff-change-password").click()
+    page.locator("#current_password-error").wait_for()
+
+
 def _counter_form_with_errors(page: Any, journey: Journey) -> None:
     """The counter's form (the journey's supervisor works at a point), a mistake shown."""
     page.goto(journey.url("/counter"))
@@ -264,13 +271,6 @@ def _back_office_refunds(page: Any, journey: Journey) -> None:
     page.wait_for_url("**/staff")
     page.goto(journey.url("/back-office/refunds"))
     page.locator("#refunds tr[data-refund-status=owed]").first.wait_for()
-
-
-def _staff_password(page: Any, journey: Journey) -> None:
-    """Changing one's password, sent empty: each field's error."""
-    page.goto(journey.url("/staff/password"))
-    page.locator("#staff-change-password").click()
-    page.locator("#current_password-error").wait_for()
 
 
 PAGES: list[Visit] = [

@@ -82,7 +82,7 @@ def test_counter_and_refund_flows_in_a_browser(
     citizen = CITIZENS[index + 6]
     imei = [row[0] for row in branded_imeis(system, 30)][10 + index]
     point = create_point(
-        system.db, code=f"AZPOST-BAKU-{index + 1:02d}", name="Bakı 12 saylı poçt şöbəsi"
+        system.db, code=f"TEST-POST-{lang.upper()}", name="Bakı 12 saylı poçt şöbəsi"
     )
     agent = create_staff(
         system.db, role=StaffRole.COUNTER_AGENT, point=point, username=f"leyla-{lang}"
