@@ -28,7 +28,8 @@ PLACEHOLDER = re.compile(r"\{[a-z_]*\}|%\([a-z_]+\)s|</?[a-z]+>")
 
 def _read(path: Path, locale: str | None = None) -> Catalog:
     with path.open("rb") as po:
-        return read_po(po, locale=locale)
+        # abort_invalid: a line that is not PO (a merge conflict's markers) fails the test
+        return read_po(po, locale=locale, abort_invalid=True)
 
 
 def _template() -> Catalog:
