@@ -16,8 +16,11 @@ and this script measures:
 7. ``mcqs import-tac`` of 1 million rows against a bare ``COPY`` of the same file.
 
     .venv/bin/python bench/goals.py [--postgres URL] [--soak-seconds 600]
+    .venv/bin/python bench/goals.py --only worker [--runs 3] [--registrations 1000]
 
-Writes its section of docs/benchmarks.md. Every load loop is bounded in count and time.
+Writes its section of docs/benchmarks.md (``--only worker``: the worker's figures alone,
+a few minutes, in a section of their own, median of ``--runs`` rounds each holding the
+bare loop, 1 worker and 2). Every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -881,8 +884,7 @@ def worker_method(worker: dict[str, Any], args: argparse.Namespace) -> str:
   left (each SMS a job of its own, sent to the simulator over HTTP, one at a time).
   Per round: {decided}. The worker processes used, while registering, {cpu} (1 worker
   and 2, per round): {per_registration:.1f} ms of worker CPU per registration (median), and
-  the web process {web_per_registration:.1f} ms (its EIR snapshot following the
-  registrations)."""
+  {web_per_registration:.1f} ms of the web process's (the simulators, the EIR snapshot)."""
 
 
 def worker_report(found: Results, args: argparse.Namespace) -> str:
