@@ -357,9 +357,15 @@ app.add_typer(audit_app, name="audit")
 
 def _cli_actor() -> RecordedActor:
     """Who the audit log names for a command: the operating-system user at the console."""
+    import getpass
+
     from mcqs.audit.service import RecordedActor
 
-    return RecordedActor(None, f"cli:{os.environ.get('USER', 'unknown')}"[:64], "cli", None, "cli")
+    try:  # the login name, from the environment or, failing that, the password database
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    return RecordedActor(None, f"cli:{user}"[:64], "cli", None, "cli")
 
 
 def _staff_refusal(error: Exception) -> typer.Exit:

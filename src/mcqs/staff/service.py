@@ -7,12 +7,13 @@ wrong password, a wrong code) is committed with the refusal's audit entry."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mcqs.audit.service import Actor, RecordedActor, record_staff_action
+from mcqs.audit.service import Actor, AuditChainBroken, RecordedActor, record_staff_action
 from mcqs.config import Settings
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
 from mcqs.staff import passwords
@@ -25,6 +26,8 @@ from mcqs.staff.models import (
     StaffSession,
 )
 from mcqs.staff.sessions import begin_session, end_session, half_session, verify_session
+
+_log = logging.getLogger(__name__)
 
 #: Failed sign-ins in a row (a wrong password, or a wrong one-time code after the right
 #: password) that lock an account until an administrator unlocks it. Counting the codes
@@ -381,8 +384,18 @@ def change_password(
 
 
 def sign_out(session: Session, *, member: Actor, session_id: str, now: dt.datetime) -> None:
-    if end_session(session, session_id=session_id, now=now):
-        record_staff_action(session, member, "staff.signed_out", now=now)
+    """End the session, audited. Never refused: with the audit chain broken (no entry can
+    be written until an administrator restores it) a session left open on a counter's
+    shared computer is the greater harm, so it ends unaudited and the log says so."""
+    if not end_session(session, session_id=session_id, now=now):
+        return
+    try:
+        with session.begin_nested():
+            record_staff_action(session, member, "staff.signed_out", now=now)
+    except AuditChainBroken:
+        _log.error(
+            "staff account %s signed out unaudited: the audit chain is broken", member.account_id
+        )
 
 
 __all__ = [
