@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,37 @@ from staff.signing_in import Staff, create_point, create_staff
 
 from mcqs.staff.models import StaffRole
 
-from conftest import System, skip_or_fail
+from conftest import (
+    POSTGRES_URL,
+    System,
+    create_postgres_database,
+    drop_postgres_database,
+    skip_or_fail,
+    whole_system,
+)
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def system(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    """The whole system, once on SQLite and once on PostgreSQL: money changes hands here,
+    so the flow is driven on the production database too."""
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("counter_flow")
+        with whole_system(f"sqlite:///{folder / 'mcqs.sqlite3'}") as running:
+            yield running
+        return
+    if not POSTGRES_URL:
+        skip_or_fail("PostgreSQL browser test", "MCQS_TEST_POSTGRES_URL is not set")
+    url = create_postgres_database(POSTGRES_URL)
+    try:
+        with whole_system(url) as running:
+            yield running
+    finally:
+        drop_postgres_database(POSTGRES_URL, url)
 
 
 def staff_sign_in(page: Any, system: System, staff: Staff, *, lang: str) -> None:
