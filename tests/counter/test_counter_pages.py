@@ -251,6 +251,8 @@ def test_closing_the_day_twice_is_refused_and_the_report_stays_the_same(
     pdf_first = agent.get(f"/counter/day/report.pdf?day={day.group(1)}")
     assert csv_first.status_code == pdf_first.status_code == 200
     assert code in csv_first.text and "RRN-604512" in csv_first.text
+    # No day named: today's (the one just closed).
+    assert agent.get("/counter/day/report.csv").content == csv_first.content
 
     page = supervisor.get("/supervisor")
     again = supervisor.post(

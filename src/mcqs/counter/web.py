@@ -299,6 +299,9 @@ def counter_close_day(request: Request, member: AtCounter) -> Response:
 
 
 def _day(raw: str) -> dt.date:
+    """The day a report link names; none named: today's, in Baku."""
+    if not raw:
+        return baku_day(utcnow())
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
