@@ -248,10 +248,19 @@ def _welcome_when_serving(settings: Settings, *, within_seconds: float = 180.0) 
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://{host}:{settings.port}/healthz", timeout=2.0)
-            break
         except httpx.HTTPError:
             time.sleep(0.5)
-    _print_welcome(settings)
+        else:
+            _print_welcome(settings)
+            return
+    import typer
+
+    typer.secho(
+        f"\n  MCQS has not answered on port {settings.port} within {within_seconds:.0f} s:"
+        " see the messages above.\n",
+        fg="red",
+        bold=True,
+    )
 
 
 def _print_welcome(settings: Settings) -> None:
