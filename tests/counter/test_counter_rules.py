@@ -228,6 +228,28 @@ def test_the_counter_form_submitted_twice_at_once_is_one_application(
         assert session.scalar(select(func.count()).select_from(Application)) == 1
 
 
+@pytest.mark.postgres_only
+def test_the_fee_taken_twice_at_once_is_one_payment(
+    catalogue: Database, services: Any, demo_imeis: list[str]
+) -> None:
+    """A double click on "pay": both requests load the application, one waits for the
+    other's lock; the second must see the first's payment (it once took a second fee)."""
+    staff = make_point_staff(catalogue)
+    agent = member_of(staff.agent)
+    application = register(catalogue, services, agent, counter_form(imeis=(demo_imeis[0],)))
+    code, fee = application.notification_code, fee_text(application)
+
+    outcomes = at_the_same_moment(
+        [lambda: str(pay(catalogue, agent, code, amount=fee).status)] * 2, refused=DomainError
+    )
+
+    assert outcomes == [ApplicationStatus.PAID] * 2
+    with catalogue.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Payment)) == 1
+        assert session.scalar(select(func.count()).select_from(Job)) == 1  # one registration
+        assert session.scalar(select(func.count()).select_from(Refund)) == 0
+
+
 def test_an_agent_reaches_only_their_own_points_applications_and_days(
     catalogue: Database, services: Any, demo_imeis: list[str]
 ) -> None:

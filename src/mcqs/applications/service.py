@@ -282,7 +282,10 @@ def get_application(session: Session, application_id: int, *, lock: bool = False
         .options(selectinload(Application.imeis), selectinload(Application.payments))
     )
     if lock:
-        query = query.with_for_update()
+        # populate_existing: an application this session loaded before the lock must be
+        # refreshed from the locked row, or a status another transaction committed while
+        # this one waited (a second click on "pay", the worker registering) goes unseen.
+        query = query.with_for_update().execution_options(populate_existing=True)
     application = session.scalars(query).first()
     if application is None:
         raise NotFound("application_unknown")
