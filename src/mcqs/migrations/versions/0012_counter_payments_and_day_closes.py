@@ -147,7 +147,10 @@ def downgrade() -> None:
 
     # A cancelled application cannot be written in the old statuses: it was rejected after
     # payment as far as the old schema can say (its refund stays owed).
-    op.execute("UPDATE applications SET status = 'rejected' WHERE status = 'cancelled'")
+    op.execute(
+        "UPDATE applications SET status = 'rejected', reject_reason = 'cancelled_at_point' "
+        "WHERE status = 'cancelled'"
+    )
     with op.batch_alter_table("applications") as batch_op:
         batch_op.drop_constraint(op.f("ck_applications_application_status"), type_="check")
         batch_op.create_check_constraint(
@@ -171,7 +174,9 @@ def downgrade() -> None:
         batch_op.drop_column("agent_id")
         batch_op.drop_column("point_id")
 
-    # Counter payments have no card type; the old schema needs one.
+    # Counter payments have no card type; the old schema needs one. The old code will show
+    # a cash or terminal payment (provider 'cash', 'card_terminal') as a Visa one: a
+    # downgrade is for going back before any counter opened.
     op.execute("UPDATE payments SET card_type = 'v' WHERE card_type IS NULL")
     with op.batch_alter_table("payments") as batch_op:
         batch_op.drop_constraint(op.f("ck_payments_payment_method"), type_="check")
