@@ -388,7 +388,6 @@ def points_add(
     ] = None,
 ) -> None:
     """Add a registration point."""
-    from mcqs.audit.service import record_staff_action
     from mcqs.db import Database, utcnow
     from mcqs.errors import DomainError
     from mcqs.staff.models import PointKind
@@ -404,18 +403,13 @@ def points_add(
         with db.transaction() as session:
             point = add_point(
                 session,
+                by=_cli_actor(),
                 code=code,
                 name=name,
                 address=address,
                 kind=point_kind,
                 operator_name=operator,
                 now=utcnow(),
-            )
-            record_staff_action(
-                session,
-                _cli_actor(),
-                "points.added",
-                details={"point_code": point.code, "kind": str(point.kind)},
             )
             added = point.code
     except DomainError as error:
@@ -436,7 +430,6 @@ def staff_add(
     """Add a staff account. The password is MCQS_STAFF_PASSWORD if set, otherwise one is
     made and printed once (hand it over; it is never logged). The first sign-in enrols an
     authenticator app."""
-    from mcqs.audit.service import record_staff_action
     from mcqs.db import Database, utcnow
     from mcqs.errors import DomainError
     from mcqs.staff.models import StaffRole
@@ -456,18 +449,13 @@ def staff_add(
         with db.transaction() as session:
             account = add_account(
                 session,
+                by=_cli_actor(),
                 username=username,
                 password=password,
                 role=staff_role,
                 point_code=point,
                 now=utcnow(),
                 must_change_password=True,
-            )
-            record_staff_action(
-                session,
-                _cli_actor(),
-                "staff.account_added",
-                details={"account_id": account.id, "username": account.username, "role": role},
             )
             added = account.username
     except DomainError as error:

@@ -24,10 +24,16 @@ from typing import Any
 import httpx
 import pyotp
 
+from mcqs.audit.service import RecordedActor
 from mcqs.config import Settings
 from mcqs.db import Database, utcnow
 from mcqs.staff.models import POINT_ROLES, PointKind, StaffRole
 from mcqs.staff.service import add_account, add_point
+
+# Who the audit log names for the points and accounts a test makes.
+TEST_ADMIN = RecordedActor(None, "test-setup", "admin", None, "test")
+# What making them writes in the audit log (tests of other actions leave these out).
+SETUP_ACTIONS = frozenset({"points.added", "staff.account_added"})
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
@@ -66,6 +72,7 @@ def create_point(
     with db.transaction() as session:
         point = add_point(
             session,
+            by=TEST_ADMIN,
             code=code,
             name=name,
             address="Bakı, Nizami küç. 1",
@@ -97,6 +104,7 @@ def create_staff(
     with db.transaction() as session:
         account = add_account(
             session,
+            by=TEST_ADMIN,
             username=username,
             password=password,
             role=role,

@@ -97,7 +97,8 @@ def test_audit_verify_says_ok_or_names_the_first_broken_entry(
 ) -> None:
     sign_in(client, create_staff(db))
     ok = cli.invoke(app, ["audit", "verify"])
-    assert ok.exit_code == 0 and "OK: 2 audit entries" in ok.output
+    # The point and the account made (audited by the services), then the two sign-in steps.
+    assert ok.exit_code == 0 and "OK: 4 audit entries" in ok.output
     with db.engine.begin() as connection:
         if db.engine.dialect.name == "postgresql":
             connection.execute(text("SET LOCAL session_replication_role = replica"))
@@ -126,3 +127,15 @@ def test_audit_restore_head_after_the_head_was_deleted(
     with db.reading() as session:
         actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.sequence)))
     assert actions[-1] == "audit.head_restored"
+
+
+def test_the_services_audit_points_and_accounts_whoever_calls_them(db: Database) -> None:
+    """Not the command line: the services record who added a point or an account (the
+    demo's seeding and the tests' setup call them too)."""
+    create_staff(db)
+    with db.reading() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence)).all()
+    assert [(e.action, e.actor_username) for e in entries] == [
+        ("points.added", "test-setup"),
+        ("staff.account_added", "test-setup"),
+    ]

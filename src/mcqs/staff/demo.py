@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from mcqs.audit.service import RecordedActor
 from mcqs.db import Database, utcnow
 from mcqs.staff.models import PointKind, RegistrationPoint, StaffAccount, StaffRole
 from mcqs.staff.service import add_account, add_point
@@ -48,6 +49,10 @@ DEMO_ACCOUNTS = (
 )  # fmt: skip
 
 
+# Who the audit log names for the demo's own points and accounts.
+DEMO_SEEDER = RecordedActor(None, "mcqs-demo", "admin", None, "demo")
+
+
 def seed_demo_staff(db: Database) -> None:
     """Two points (a post office, an operator's shop) and one account per role, enrolled
     already. Safe to repeat; refused outside the demo and tests by its callers."""
@@ -57,6 +62,7 @@ def seed_demo_staff(db: Database) -> None:
         if DEMO_POST_OFFICE not in codes:
             add_point(
                 session,
+                by=DEMO_SEEDER,
                 code=DEMO_POST_OFFICE,
                 name="Azərpoçt, Bakı 1 saylı poçt şöbəsi",
                 address="Bakı, Nizami küçəsi 41",
@@ -66,6 +72,7 @@ def seed_demo_staff(db: Database) -> None:
         if DEMO_OPERATOR_SHOP not in codes:
             add_point(
                 session,
+                by=DEMO_SEEDER,
                 code=DEMO_OPERATOR_SHOP,
                 name="Azercell, 28 May satış məntəqəsi",
                 address="Bakı, 28 May küçəsi 3",
@@ -78,6 +85,7 @@ def seed_demo_staff(db: Database) -> None:
             if demo.username not in usernames:
                 add_account(
                     session,
+                    by=DEMO_SEEDER,
                     username=demo.username,
                     password=demo.password,
                     role=demo.role,

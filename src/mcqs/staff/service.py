@@ -41,6 +41,7 @@ MAX_FAILED_SIGN_INS = 5
 def add_point(
     session: Session,
     *,
+    by: Actor,
     code: str,
     name: str,
     address: str,
@@ -65,6 +66,9 @@ def add_point(
     )
     session.add(point)
     session.flush()
+    record_staff_action(
+        session, by, "points.added", details={"point_code": point.code, "kind": str(point.kind)}
+    )
     return point
 
 
@@ -80,6 +84,7 @@ def point_by_code(session: Session, code: str) -> RegistrationPoint:
 def add_account(
     session: Session,
     *,
+    by: Actor,
     username: str,
     password: str,
     role: StaffRole,
@@ -124,6 +129,12 @@ def add_account(
     )
     session.add(account)
     session.flush()
+    record_staff_action(
+        session,
+        by,
+        "staff.account_added",
+        details={"account_id": account.id, "username": account.username, "role": str(role)},
+    )
     return account
 
 
