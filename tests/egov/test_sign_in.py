@@ -286,6 +286,25 @@ def test_a_session_left_alone_too_long_is_signed_out(
     assert client.get("/my-devices").status_code == 401
 
 
+def test_every_request_counts_as_a_citizens_activity(
+    client: Any, http: httpx.Client, db: Database
+) -> None:
+    """Idle means since the last request, exactly: a request 30 s after the one before
+    moves the mark (written at most once a minute, a session ended a minute early)."""
+    from sqlalchemy import func
+
+    from mcqs.egov.models import CitizenSession
+
+    assert sign_in(client, http, fin=ELVIN.fin).status_code == 303
+    _age_sessions(db, last_seen_at=dt.timedelta(seconds=30))
+
+    assert client.get("/my-devices").status_code == 200
+
+    with db.reading() as session:
+        seen = session.scalar(select(func.max(CitizenSession.last_seen_at)))
+    assert seen is not None and seen > dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+
+
 def test_signing_in_purges_sessions_that_ended(web: Any, http: httpx.Client, db: Database) -> None:
     from sqlalchemy import func
 

@@ -7,19 +7,14 @@ signing in."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
+from mcqs.security.session_ids import new_session_id, session_id_hash
 from mcqs.staff.models import RegistrationPoint, StaffAccount, StaffRole, StaffSession
-
-
-def _hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def _oldest_active(settings: Settings, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -36,10 +31,10 @@ def begin_session(
     """A half session after the password; returns its id for the cookie. Purges what can
     never be active again (sign-ins are what add rows)."""
     purge_ended_sessions(session, settings=settings, now=now)
-    session_id = secrets.token_urlsafe(32)
+    session_id = new_session_id()
     session.add(
         StaffSession(
-            id_hash=_hash(session_id),
+            id_hash=session_id_hash(session_id),
             account_id=account_id,
             started_at=now,
             verified_at=None,
@@ -56,7 +51,7 @@ def _active(
 ) -> Select[StaffSession]:
     started_after, seen_after = _oldest_active(settings, now)
     return select(StaffSession).where(
-        StaffSession.id_hash == _hash(session_id),
+        StaffSession.id_hash == session_id_hash(session_id),
         StaffSession.ended_at.is_(None),
         StaffSession.verified_at.is_not(None) if verified else StaffSession.verified_at.is_(None),
         StaffSession.started_at > started_after,
@@ -78,10 +73,10 @@ def verify_session(
     """The code was right: the half session ends and a verified one begins under a new id
     (an id seen before the second factor never becomes a signed-in one)."""
     row.ended_at = now
-    session_id = secrets.token_urlsafe(32)
+    session_id = new_session_id()
     session.add(
         StaffSession(
-            id_hash=_hash(session_id),
+            id_hash=session_id_hash(session_id),
             account_id=row.account_id,
             started_at=row.started_at,
             verified_at=now,
@@ -140,7 +135,7 @@ def end_session(session: Session, *, session_id: str, now: dt.datetime) -> bool:
     Returns whether it was open."""
     row = session.scalars(
         select(StaffSession).where(
-            StaffSession.id_hash == _hash(session_id), StaffSession.ended_at.is_(None)
+            StaffSession.id_hash == session_id_hash(session_id), StaffSession.ended_at.is_(None)
         )
     ).one_or_none()
     if row is None:
