@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +30,7 @@ from mcqs.db import Database, utcnow
 from mcqs.egov.client import egov_client
 from mcqs.egov.web import router as egov_router
 from mcqs.eir.api import mount_operator_api
+from mcqs.eir.fast_check import CHECK_PATH, FrontDoor
 from mcqs.errors import DomainError
 from mcqs.health import check_health
 from mcqs.i18n import LanguageMiddleware
@@ -52,12 +55,23 @@ from mcqs.wiring import connect
 log = logging.getLogger(__name__)
 
 
+class Site(FastAPI):
+    """FastAPI with an optional front door: an ASGI layer put in front of the whole
+    middleware stack, Starlette's own error middleware included."""
+
+    front_door: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.front_door is None else self.front_door(stack)
+
+
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = db or Database(settings.database_url)
     # The API docs list every route and load scripts from a CDN: not in production.
     docs = settings.env in ("demo", "test")
-    app = FastAPI(
+    app = Site(
         title="MCQS",
         docs_url="/api/docs" if docs else None,
         openapi_url="/openapi.json" if docs else None,
@@ -130,6 +144,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     # Outermost: a request for another host is refused before anything reads it.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
+    # In front of all of it, an operator's single check (see fast_check.FrontDoor).
+    front_headers = MutableHeaders()
+    protect(front_headers, CHECK_PATH)
+    app.front_door = partial(
+        FrontDoor,
+        check=app.state.operator_api.state.check,
+        allowed_hosts=settings.allowed_host_list,
+        headers=front_headers.raw,
+    )
 
     @app.exception_handler(StarletteHTTPException)
     def http_error_page(request: Request, error: StarletteHTTPException) -> Response:

@@ -98,6 +98,31 @@ def test_unknown_equipment_is_404_error_equipment_unknown(api: Api) -> None:
     assert answer.json()["status"] == 404
 
 
+def test_an_answer_from_the_front_door_is_guarded_like_any_other(
+    api: Api, catalogue: Database, client: Any
+) -> None:
+    """A known IMEI is answered in front of the site's middleware (fast_check.FrontDoor),
+    an unknown one by the operator API behind it: both carry the site's security headers
+    and no-store, and a request naming a host the site does not serve is refused."""
+    with catalogue.transaction() as session:
+        report_stolen(session, imei_norm=imei(4)[:14], source="cli", now=api.moment)
+    known = api.status(f"imei-{imei(4)}")
+    unknown = api.status(f"imei-{imei(5)}")
+    assert (known.status_code, unknown.status_code) == (200, 404)
+    for answer in (known, unknown):
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert "default-src 'self'" in answer.headers["content-security-policy"]
+    elsewhere = client.get(
+        "/n5g-eir-eic/v1/equipment-status",
+        params={"pei": f"imei-{imei(4)}"},
+        headers={**api.headers(), "Host": "evil.example"},
+    )
+    assert elsewhere.status_code == 400
+    assert "BLACKLISTED" not in elsewhere.text
+
+
 def test_imeisv_names_the_same_equipment(api: Api, catalogue: Database) -> None:
     with catalogue.transaction() as session:
         report_stolen(session, imei_norm=imei(3)[:14], source="cli", now=api.moment)

@@ -364,6 +364,23 @@ def test_access_logs_show_no_notification_code_nor_fin(path: str) -> None:
     assert line.startswith('10.0.0.1:5000 - "GET /') and line.endswith(" 200")
 
 
+@pytest.mark.parametrize(
+    ("path", "status", "logged"),
+    [("/n5g-eir-eic/v1/equipment-status?pei=imei-490154203237518", 200, False),
+     ("/n5g-eir-eic/v1/equipment-status?pei=imei-490154203237518", 401, True),
+     ("/n5g-eir-eic/v1/equipment-status?pei=imei-49015420323751", 400, True),
+     ("/operator-api/v1/equipment-status", 200, True)],
+)  # fmt: skip
+def test_answered_eir_checks_are_not_access_logged(path: str, status: int, logged: bool) -> None:
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("10.0.0.1:5000", "GET", path, "1.1", status), None,
+    )  # fmt: skip
+    assert MaskPersonalData().filter(record) is logged
+    if logged:
+        assert "490154203237518" not in record.getMessage()
+
+
 def test_another_sites_form_does_not_replace_the_citizens_session(client) -> None:
     """A cross-site POST arrives without our SameSite cookie: refused, and answered
     without a new session cookie, which would replace the citizen's own (found when

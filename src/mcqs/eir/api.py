@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcqs.config import Settings
 from mcqs.db import Database, utcnow
 from mcqs.eir.errors import OperatorInputRefused, operator_words, refused
-from mcqs.eir.fast_check import CHECK_PATH, FastStatusCheck
+from mcqs.eir.fast_check import FastStatusCheck
 from mcqs.eir.lists import delta_csv, full_csv, generate_lists, get_run
 from mcqs.eir.models import EquipmentStatus, ListKind
 from mcqs.eir.network_import import import_network_file
@@ -67,19 +67,12 @@ class EirResponseData(BaseModel):
 class OperatorApi:
     """Sends the operators' paths to their own app, everything else on to the site."""
 
-    def __init__(self, app: ASGIApp, *, api: ASGIApp, check: FastStatusCheck) -> None:
+    def __init__(self, app: ASGIApp, *, api: ASGIApp) -> None:
         self.app = app
         self.api = api
-        self.check = check
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIXES):
-            if (
-                scope["path"] == CHECK_PATH
-                and scope["method"] == "GET"
-                and await self.check(scope, send)
-            ):
-                return
             await self.api(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -505,6 +498,6 @@ def mount_operator_api(app: FastAPI, settings: Settings, db: Database) -> None:
     an operator's request."""
     api = create_operator_api(settings, db)
     app.state.operator_api = api
-    app.add_middleware(OperatorApi, api=api, check=api.state.check)
+    app.add_middleware(OperatorApi, api=api)
     if api.state.snapshot is not None:
         app.router.add_event_handler("shutdown", api.state.snapshot.stop)

@@ -13,12 +13,13 @@ it always did (ProblemDetails, first sighting); so the two cannot disagree on an
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcqs.db import Database
 from mcqs.eir.models import EquipmentStatus
@@ -26,15 +27,16 @@ from mcqs.eir.operators import SCOPE_EIR, OperatorAuthError, verify_token
 from mcqs.eir.snapshot import CLONE, STATUS_OF_CODE, STOLEN, StatusSnapshot, decide_code, micros
 from mcqs.eir.status import check_query, equipment_status
 
+log = logging.getLogger(__name__)
+
 CHECK_PATH = "/n5g-eir-eic/v1/equipment-status"
-_PARAMS = frozenset(("pei", "supi", "gpsi", "supported-features"))
 _TOKEN_MEMORY_SECONDS = 60.0
 _TOKEN_MEMORY_SIZE = 10_000
 _BODIES = {status: f'{{"status":"{status.value}"}}'.encode() for status in EquipmentStatus}
 
 
 class FastStatusCheck:
-    """``await check(scope, send)``: True when it answered, False to go the long way."""
+    """``await check(scope)``: the status when it can answer for certain, else None."""
 
     def __init__(
         self,
@@ -51,36 +53,21 @@ class FastStatusCheck:
         # token → (remembered until, monotonic seconds; expires at, epoch seconds)
         self._tokens: dict[str, tuple[float, float]] = {}
 
-    async def __call__(self, scope: Scope, send: Send) -> bool:
+    async def __call__(self, scope: Scope) -> EquipmentStatus | None:
+        """The status to answer with, or None to go the long way."""
         params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        names = [name for name, _ in params]
-        if len(set(names)) != len(names):
-            return False  # a repeated parameter: the framework's reading of it decides
         given = dict(params)
+        if len(given) != len(params):
+            return None  # a repeated parameter: the framework's reading of it decides
         imei_norm, imsi, msisdn, wrong = check_query(
             given.get("pei"), given.get("supi"), given.get("gpsi")
         )
         if wrong or imei_norm is None:
-            return False
+            return None
         now = self.clock()
         if not self._authorised(scope, now):
-            return False
-        status = await self._status(imei_norm, imsi, msisdn, now)
-        if status is None:
-            return False
-        body = _BODIES[status]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-length", str(len(body)).encode()),
-                    (b"content-type", b"application/json"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-        return True
+            return None
+        return await self._status(imei_norm, imsi, msisdn, now)
 
     def _authorised(self, scope: Scope, now: dt.datetime) -> bool:
         header = b""
@@ -130,3 +117,61 @@ class FastStatusCheck:
     ) -> EquipmentStatus | None:
         with self.db.reading() as session:
             return equipment_status(session, imei_norm=imei_norm, imsi=imsi, msisdn=msisdn, now=now)
+
+
+class FrontDoor:
+    """The site's outermost ASGI layer: a GET of the single check is answered here, before
+    any middleware, when :class:`FastStatusCheck` can answer it; every other request, and
+    a check it cannot answer, goes on to ``app`` (the whole stack, where the operator API
+    answers it). ``headers`` are what the site's middleware would have added to the answer
+    (security headers, ``no-store``); ``allowed_hosts`` is the site's list: a request for
+    a host not named in it exactly goes on, to be refused there."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        check: FastStatusCheck,
+        allowed_hosts: list[str],
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        self.app = app
+        self.check = check
+        self.any_host = "*" in allowed_hosts
+        self.hosts = frozenset(host.lower().encode("latin-1") for host in allowed_hosts)
+        self.answers = {
+            status: [
+                *headers,
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            for status, body in _BODIES.items()
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == CHECK_PATH
+            and scope["method"] == "GET"
+            and self._host_allowed(scope)
+        ):
+            try:
+                status = await self.check(scope)
+            except Exception:  # the long way answers it, with its ProblemDetails
+                log.exception("the single check's lean path failed; going the long way")
+                status = None
+            if status is not None:
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": self.answers[status]}
+                )
+                await send({"type": "http.response.body", "body": _BODIES[status]})
+                return
+        await self.app(scope, receive, send)
+
+    def _host_allowed(self, scope: Scope) -> bool:
+        if self.any_host:
+            return True
+        for name, value in scope["headers"]:
+            if name == b"host":
+                return value.partition(b":")[0].lower() in self.hosts
+        return False

@@ -4,7 +4,12 @@ uvicorn's access log prints every request's path and query: ``/receipts/<code>``
 ``/status?code=…`` and ``/verify/<code>`` carry notification codes (a receipt's code opens
 its status), GoldenPay's return carries a payment key, and in the demo the simulated
 population registry's URLs carry FİNs. The filter masks them and keeps the rest of the
-line, so that operators still see which page answered what."""
+line, so that operators still see which page answered what.
+
+An operator's single EIR check answered 200 is not logged at all: the networks ask
+thousands of times a second, each line would name an IMEI, and writing them cost the
+check a fifth of its time (docs/benchmarks.md). A check that failed (a bad token, unknown
+equipment, a malformed query) is logged like any request."""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import re
 
 MASK = "***"
 _SECRET_SEGMENT = re.compile(r"(/(?:receipts|verify|persons|id-cards)/)[^/?#\s]+")
+# uvicorn's access record: (client, method, path with query, HTTP version, status code)
+_UNLOGGED_WHEN_ANSWERED = "/n5g-eir-eic/v1/equipment-status?"
 _SECRET_QUERY = re.compile(r"([?&](?:code|payment_key|fin|pei)=)[^&#\s]*", re.IGNORECASE)
 
 
@@ -26,6 +33,8 @@ class MaskPersonalData(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            if args[2].startswith(_UNLOGGED_WHEN_ANSWERED) and args[-1] == 200:
+                return False
             record.args = (*args[:2], mask_path(args[2]), *args[3:])
         return True
 
