@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from eir_support import Api, activity, imei, make_operator
 
 from mcqs.db import Database
@@ -244,3 +245,17 @@ def test_the_unauthenticated_mode_is_off_by_default_and_refused_in_production(
         assert answer.status_code == 404  # answered without a token: unknown equipment
         upload = open_client.post("/operator-api/v1/network-activity", content=b"")
         assert upload.status_code == 401  # uploads always need a client
+
+
+@pytest.mark.parametrize(
+    "query",
+    [b"pei=imei-490154203237518", b"pei=imei-1&supi=imsi-400011234567890&gpsi=msisdn-99450",
+     b"pei=imei-1&&pei=imei-2", b"pei", b"pei=", b"=x&pei=a=b", b"", b"&", b"pei=imei%2D1",
+     b"pei=imei+1", b"supported-features=0F&pei=imei-1", b"pei=\xe9"],
+)  # fmt: skip
+def test_the_lean_paths_query_reading_is_the_standard_one(query: bytes) -> None:
+    from urllib.parse import parse_qsl
+
+    from mcqs.eir.fast_check import _query
+
+    assert _query(query) == parse_qsl(query.decode("latin-1"), keep_blank_values=True)

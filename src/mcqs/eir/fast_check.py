@@ -24,7 +24,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcqs.db import Database
 from mcqs.eir.models import EquipmentStatus
 from mcqs.eir.operators import SCOPE_EIR, OperatorAuthError, verify_token
-from mcqs.eir.snapshot import CLONE, STATUS_OF_CODE, STOLEN, StatusSnapshot, decide_code, micros
+from mcqs.eir.snapshot import (
+    CLONE,
+    GRACE,
+    STATUS_OF_CODE,
+    STOLEN,
+    StatusSnapshot,
+    decide_code,
+    micros,
+)
 from mcqs.eir.status import check_query, equipment_status
 
 log = logging.getLogger(__name__)
@@ -50,12 +58,12 @@ class FastStatusCheck:
         self.db = db
         self.snapshot = snapshot
         self.clock = clock
-        # token → (remembered until, monotonic seconds; expires at, epoch seconds)
-        self._tokens: dict[str, tuple[float, float]] = {}
+        # Authorization header → (remembered until, monotonic seconds; expires at, epoch s)
+        self._tokens: dict[bytes, tuple[float, float]] = {}
 
     async def __call__(self, scope: Scope) -> EquipmentStatus | None:
         """The status to answer with, or None to go the long way."""
-        params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        params = _query(scope["query_string"])
         given = dict(params)
         if len(given) != len(params):
             return None  # a repeated parameter: the framework's reading of it decides
@@ -75,16 +83,15 @@ class FastStatusCheck:
             if name == b"authorization":
                 header = value
                 break
+        known = self._tokens.get(header)
+        if known is not None and known[0] > time.monotonic() and known[1] > now.timestamp():
+            return True
         kind, _, token_bytes = header.partition(b" ")
         if kind.lower() != b"bearer":
             return False
         token = token_bytes.strip().decode("latin-1")
         if not token:
             return False
-        moment = now.timestamp()
-        known = self._tokens.get(token)
-        if known is not None and known[0] > time.monotonic() and known[1] > moment:
-            return True
         try:
             who = verify_token(token, secret_key=self.secret_key, now=now)
         except OperatorAuthError:
@@ -93,7 +100,7 @@ class FastStatusCheck:
             return False
         if len(self._tokens) >= _TOKEN_MEMORY_SIZE:
             self._tokens.clear()
-        self._tokens[token] = (time.monotonic() + _TOKEN_MEMORY_SECONDS, who.expires_at)
+        self._tokens[header] = (time.monotonic() + _TOKEN_MEMORY_SECONDS, who.expires_at)
         return True
 
     async def _status(
@@ -109,7 +116,8 @@ class FastStatusCheck:
                     return None  # unknown: the route answers 404 or starts a grace period
                 flags, grace_us = found
                 if not (flags & CLONE) or flags & STOLEN:
-                    return STATUS_OF_CODE[decide_code(flags, grace_us, micros(now))]
+                    now_us = micros(now) if flags & GRACE else 0
+                    return STATUS_OF_CODE[decide_code(flags, grace_us, now_us)]
         return await run_in_threadpool(self._from_database, imei_norm, imsi, msisdn, now)
 
     def _from_database(
@@ -117,6 +125,18 @@ class FastStatusCheck:
     ) -> EquipmentStatus | None:
         with self.db.reading() as session:
             return equipment_status(session, imei_norm=imei_norm, imsi=imsi, msisdn=msisdn, now=now)
+
+
+def _query(raw: bytes) -> list[tuple[str, str]]:
+    """``parse_qsl(…, keep_blank_values=True)`` of a query string; split by hand when it
+    has nothing to decode (an operator's ``pei=imei-…``), at a third of the cost."""
+    text = raw.decode("latin-1")
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    return [
+        (name, value)
+        for name, _, value in (part.partition("=") for part in text.split("&") if part)
+    ]
 
 
 class FrontDoor:
