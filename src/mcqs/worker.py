@@ -37,7 +37,7 @@ HEARTBEAT_SECONDS = 5.0
 # Jobs claimed (and marked done) per transaction: two commits per batch, not two per job,
 # and a batch of registrations decided with a fixed handful of statements whatever its
 # size (see docs/benchmarks.md for how the size was chosen).
-JOBS_PER_BATCH = 200
+JOBS_PER_BATCH = 100
 # Jobs run between two looks at the sweep's clock (the heartbeat beats between jobs).
 JOBS_PER_TURN = 2 * JOBS_PER_BATCH
 
