@@ -489,6 +489,31 @@ def bare_job_loop(database_url: str, count: int) -> float:
         db.dispose()
 
 
+def _spin(_: int) -> float:
+    started = time.process_time()
+    total = 0
+    for n in range(3 * 10**6):
+        total += n
+    return time.process_time() - started
+
+
+def cores_to_give() -> float:
+    """How many cores the machine gave two CPU-bound processes just now: the time of a
+    loop alone against two copies at once, times two (2.0 on an idle 2-core machine). Two
+    workers can be no more than this many times faster than one."""
+    import multiprocessing
+
+    started = time.monotonic()
+    _spin(0)
+    alone = time.monotonic() - started
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [0, 0])  # the pool started and warm
+        started = time.monotonic()
+        pool.map(_spin, [0, 1])
+        both = time.monotonic() - started
+    return 2 * alone / both
+
+
 def worker_figures(
     database_url: str, folder: Path, tacs: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -504,12 +529,15 @@ def worker_figures(
                 # Serial numbers of their own: 200000 up (the citizens' are 100000 up).
                 start = (run_ * 2 + workers + 1) * 10**5
                 ids = fill_queue(database_url, tacs, args.registrations, start=start)
+                if workers == 2:
+                    found["cores"] = cores_to_give()
                 found[workers] = drain(system, database_url, workers, ids)
             rounds.append(found)
             print(
                 f"  round {run_ + 1}: bare {found['bare']:.0f} jobs/s, "
                 f"1 worker {registrations_per_second(found[1]):.0f}/s, "
-                f"2 workers {registrations_per_second(found[2]):.0f}/s",
+                f"2 workers {registrations_per_second(found[2]):.0f}/s "
+                f"(cores to give: {found['cores']:.2f})",
                 flush=True,
             )
     return {"rounds": rounds}
@@ -879,6 +907,7 @@ def worker_method(worker: dict[str, Any], args: argparse.Namespace) -> str:
     web_per_registration = median(
         [r[w].web_cpu / r[w].applications * 1000 for r in rounds for w in (1, 2)]
     )
+    cores = ", ".join(f"{r['cores']:.2f}" for r in rounds)
     return f"""- **Worker**: {len(rounds)} rounds (median shown, lowest–highest in brackets; load
   average at each round's start: {loads}). Each round: the bare loop claims and marks done
   {args.registrations * 2} rows of a one-column table, a transaction each; then
@@ -891,7 +920,10 @@ def worker_method(worker: dict[str, Any], args: argparse.Namespace) -> str:
   the simulator over HTTP, one at a time).
   Per round: {decided}. The worker processes used, while registering, {cpu} (1 worker
   and 2, per round): {per_registration:.2f} ms of worker CPU per registration (median), and
-  {web_per_registration:.1f} ms of the web process's (the simulators, the EIR snapshot)."""
+  {web_per_registration:.1f} ms of the web process's (the simulators, the EIR snapshot).
+  Cores the machine had to give two processes, measured just before each round's two
+  workers (a CPU-bound loop alone against two copies at once; 2.00 on an idle 2-core
+  machine, and two workers can be no more than that many times faster than one): {cores}."""
 
 
 def worker_report(found: Results, args: argparse.Namespace) -> str:
