@@ -134,7 +134,9 @@ def _insert_statement(
     conflict_where: ColumnElement[bool] | None,
 ) -> Any:
     """The statement of :func:`insert_rows`, built once per shape."""
-    key = (dialect, table.name, names, returning, conflict, conflict_where)
+    # By the clause's id: it is a table's column or an expression made once (comparing
+    # clauses with == would build SQL, not compare them).
+    key = (dialect, table.name, names, returning, conflict, id(conflict_where))
     found = _insert_statements.get(key)
     if found is not None:
         return found

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, tuple_, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
-from mcqs.db import Database, insert_rows, utcnow
+from mcqs.db import Database, among, insert_rows, utcnow
 from mcqs.jobs.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -337,7 +337,7 @@ def _hand_back(db: Database, claimed: list[_Claimed], *, now: dt.datetime) -> No
         session.execute(
             update(Job)
             .where(
-                tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
+                among(session, (Job.id, Job.attempts), [(job.id, job.attempts) for job in claimed]),
                 Job.status == JobStatus.RUNNING,
             )
             .values(status=JobStatus.QUEUED, attempts=Job.attempts - 1, run_after=now)
@@ -357,7 +357,7 @@ def _mark_done(session: Session, claimed: list[_Claimed], *, now: dt.datetime) -
     result = session.execute(
         update(Job)
         .where(
-            tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
+            among(session, (Job.id, Job.attempts), [(job.id, job.attempts) for job in claimed]),
             Job.status == JobStatus.RUNNING,
         )
         .values(status=JobStatus.DONE, finished_at=now)
