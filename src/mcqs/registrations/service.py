@@ -47,12 +47,13 @@ def register_applications(
     order given. Returns those that can only be decided after this transaction commits
     (rare, below), in order: the caller decides them next, in a transaction of their own.
 
-    In statements, whatever the batch's size: the applications locked and loaded (three),
-    the blacklist and the holds on their IMEIs (two), the registrations written with one
-    multi-row ``INSERT`` and their IMEIs with one ``INSERT … ON CONFLICT DO NOTHING
-    RETURNING`` on the partial unique index (two), the statuses moved and the holds
-    released (two); then the decisions' events, whose handlers write the SMS, the refunds
-    owed, the EIR's whitelist set-wise too. An IMEI another transaction registered first
+    In statements, whatever the batch's size, with Core over plain values (no ORM object):
+    the applications locked and read as records (three), the blacklist and the holds on
+    their IMEIs (two), the registrations written with one ``INSERT`` and their IMEIs with
+    one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on the partial unique index (two,
+    ``db.insert_rows``), the statuses moved (one per outcome, ``lifecycle.decide``) and the
+    holds released (one); then the decisions' events, whose handlers write the SMS, the
+    refunds owed, the EIR's whitelist set-wise too. An IMEI another transaction registered first
     is simply not returned by the insert: its application lost the race and is rejected
     (``imei_registered_to_other``), and its other rows are deleted again (two statements,
     only then). So no savepoint is needed, and none is paid per application; a failure of
