@@ -7,16 +7,31 @@ One request or one job is one transaction: the edge opens it with
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    Enum,
+    MetaData,
+    Table,
+    any_,
+    bindparam,
+    column,
+    create_engine,
+    event,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -44,6 +59,109 @@ def dialect_insert(session: Session) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's or SQLite's)."""
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    returning: Sequence[str] = (),
+    skip_conflicts_on: Sequence[str] = (),
+    conflict_where: ColumnElement[bool] | None = None,
+) -> Sequence[Any]:
+    """Insert ``rows`` (plain dicts with the same keys, every value given: no column
+    default is applied) with one statement, returning the ``returning`` columns of the rows
+    written. ``skip_conflicts_on``: insert-or-ignore on that unique index (with
+    ``conflict_where``, a partial one); the rows it skipped are not returned.
+
+    For the worker's batches: on PostgreSQL the rows go as one array per column into one
+    short ``INSERT … SELECT … FROM unnest(…)``, the same text whatever their number, which
+    SQLAlchemy compiles once, psycopg converts once and PostgreSQL prepares once (a
+    multi-row ``VALUES`` is a new, long text per batch size: converted anew every time, and
+    parsed anew by the server). SQLite takes them as an ``executemany``. The rows are
+    written in the order given (a unique index's row locks are taken in that order); the
+    rows returned may come in another: return a key to match them by."""
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    dialect = session.get_bind().dialect.name
+    statement = _insert_statement(
+        dialect, table, names, tuple(returning), tuple(skip_conflicts_on), conflict_where
+    )
+    if dialect == "postgresql":
+        result = session.execute(statement, {name: [row[name] for row in rows] for name in names})
+    else:
+        result = session.execute(statement, list(rows))
+    return result.all() if returning else []
+
+
+Columns = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def among(
+    session: Session, columns: Columns | tuple[Columns, ...], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """``columns IN values`` for a batch's worth of values (a tuple of columns: ``values``
+    are tuples). On PostgreSQL one array parameter per column (``= ANY(…)``, or ``IN
+    (SELECT unnest(…), …)``): one short statement whatever their number, where an ``IN``
+    list is a new, long text per size that psycopg converts anew each time (see
+    :func:`insert_rows`); elsewhere an ``IN`` list."""
+    values = list(values)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not isinstance(columns, tuple):
+        if not postgres:
+            return columns.in_(values)
+        return columns == any_(bindparam(None, values, type_=postgresql.ARRAY(columns.type)))
+    if not postgres:
+        return tuple_(*columns).in_(values)
+    arrays = (
+        func.unnest(bindparam(None, [v[n] for v in values], type_=postgresql.ARRAY(c.type)))
+        for n, c in enumerate(columns)
+    )
+    return tuple_(*columns).in_(select(*arrays))
+
+
+_insert_statements: dict[tuple[Any, ...], Any] = {}
+
+
+def _insert_statement(
+    dialect: str,
+    table: Table,
+    names: tuple[str, ...],
+    returning: tuple[str, ...],
+    conflict: tuple[str, ...],
+    conflict_where: ColumnElement[bool] | None,
+) -> Any:
+    """The statement of :func:`insert_rows`, built once per shape."""
+    # By the clause's id: it is a table's column or an expression made once (comparing
+    # clauses with == would build SQL, not compare them).
+    key = (dialect, table.name, names, returning, conflict, id(conflict_where))
+    found = _insert_statements.get(key)
+    if found is not None:
+        return found
+    statement: Any
+    if dialect == "postgresql":
+        arrays = func.unnest(
+            *(bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in names)
+        )
+        source = arrays.table_valued(
+            *(column(name) for name in names), with_ordinality="position"
+        ).render_derived()
+        rows_in_order = select(*(source.c[name] for name in names)).order_by(source.c.position)
+        statement = postgresql.insert(table).from_select(
+            list(names), rows_in_order, include_defaults=False
+        )
+    else:
+        statement = sqlite.insert(table) if dialect == "sqlite" else table.insert()
+    if conflict:
+        statement = statement.on_conflict_do_nothing(
+            index_elements=list(conflict), index_where=conflict_where
+        )
+    if returning:
+        statement = statement.returning(*(table.c[name] for name in returning))
+    _insert_statements[key] = statement
+    return statement
 
 
 def enum_column(enum: type[StrEnum], name: str, *, length: int = 20) -> Enum:

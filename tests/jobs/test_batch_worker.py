@@ -304,6 +304,46 @@ def test_two_workers_on_one_queue_with_dual_sim_phones(
     assert_flow_promises_hold(db, demo_imeis[:6])
 
 
+@pytest.mark.postgres_only
+def test_two_workers_with_full_batches_race_for_the_same_imeis(
+    db: Database, demo_imeis, services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker's own batch size: each of two workers claims a full batch at the same
+    moment, every batch with applications for all of 8 IMEIs (dual-SIM phones among them,
+    typed in either order), so the two race inside each batch's one IMEI insert. Never two
+    registrations of an IMEI, every loser rejected with a refund owed, one SMS per
+    decision, every job run once, no batch fallen back to one by one."""
+    from mcqs.worker import JOBS_PER_BATCH
+
+    imeis = demo_imeis[:8]
+    with db.transaction() as session:
+        for n in range(2 * JOBS_PER_BATCH):
+            first, second = imeis[n % 8], imeis[(n + 3) % 8]
+            both = ((first, second) if n % 2 else (second, first)) if n % 7 == 0 else (first,)
+            create_paid_application(session, imeis=both, fin=f"FIN{n:04d}")
+    connect()
+
+    def worker() -> int:
+        return run_due_jobs(db, services, max_attempts=3, batch=JOBS_PER_BATCH, limit=10**4)
+
+    with caplog.at_level("WARNING", logger="mcqs.jobs.queue"):
+        ran = in_parallel(worker, worker)
+    assert sum(ran) == 4 * JOBS_PER_BATCH and min(ran) > 0, f"both workers worked: {ran}"
+    assert not [r for r in caplog.records if "running each alone" in r.getMessage()]
+    assert_flow_promises_hold(db, imeis)
+    with db.transaction() as session:
+        reasons = Counter(session.scalars(select(Application.reject_reason)))
+    assert set(reasons) == {None, "imei_registered_to_other"}
+
+
+def test_the_heartbeat_beats_between_the_jobs_of_a_batch(db: Database, noted) -> None:
+    """A batch of slow jobs (SMS to a slow SMS centre) must not silence the worker."""
+    queue_notes(db, 5)
+    beats: list[int] = []
+    assert run_due_jobs(db, None, max_attempts=3, batch=5, alive=lambda: beats.append(1)) == 5
+    assert len(beats) == 5
+
+
 def test_a_batch_of_registrations_takes_two_transactions(db: Database, demo_imeis) -> None:
     """The claim, then the registrations with their jobs marked done in the same one."""
     from sqlalchemy import event

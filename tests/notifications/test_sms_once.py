@@ -53,7 +53,7 @@ def test_a_crash_after_the_sms_centre_accepted_sends_one_sms(
     db: Database, services, simulators: str, http: httpx.Client, phone: str
 ) -> None:
     with db.transaction() as session:
-        sms_id = queue_sms(session, phone=phone, text="Salam", application_id=None).id
+        sms_id = queue_sms(session, phone=phone, text="Salam", application_id=None)
     # Claim (1st transaction), hand to the SMS centre, die before recording it (2nd).
     with pytest.raises(Crash):
         send_queued_sms(DiesBeforeRecording(db, 2), services.sms, sms_id=sms_id)  # type: ignore[arg-type]

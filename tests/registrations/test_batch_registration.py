@@ -18,7 +18,7 @@ from mcqs.applications.service import get_application
 from mcqs.db import Database, utcnow
 from mcqs.devices.models import BlacklistedImei
 from mcqs.notifications.models import SmsMessage
-from mcqs.payments.models import Refund
+from mcqs.payments.models import Payment, Refund
 from mcqs.registrations.models import RegistrationImei
 from mcqs.registrations.service import register_application, register_applications
 from mcqs.wiring import connect
@@ -82,6 +82,29 @@ def test_two_applications_for_one_imei_in_one_batch(db: Database, demo_imeis) ->
         ("rejected", "imei_registered_to_other", 1, 1),
     ]
     assert active_imeis(db) == Counter({demo_imeis[0][:14]: 1})
+
+
+def test_a_rejection_in_a_batch_owes_back_the_payment_it_took(db: Database, demo_imeis) -> None:
+    with db.transaction() as session:
+        apps = [
+            create_paid_application(session, imeis=(demo_imeis[0],), fin=fin)
+            for fin in ("5ABC1D2", "6DEF2G3")
+        ]
+        ids = [a.id for a in apps]
+        loser_payment = session.execute(
+            select(Payment.id, Payment.amount_qepik).where(Payment.application_id == ids[1])
+        ).one()
+    decide_together(db, ids)
+    with db.transaction() as session:
+        refund = session.scalars(select(Refund)).one()
+        loser = session.get_one(Application, ids[1])
+    assert (refund.application_id, (refund.payment_id, refund.amount_qepik)) == (
+        ids[1],
+        loser_payment,
+    )
+    assert (refund.reason, refund.status) == ("imei_registered_to_other", "owed")
+    assert (loser.status, loser.reject_reason) == ("rejected", "imei_registered_to_other")
+    assert loser.submitted_at is not None and loser.decided_at is not None
 
 
 # Each scenario: applications by the indexes of their IMEIs, in the order of the batch;

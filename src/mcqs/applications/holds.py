@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mcqs.applications.models import Application, ImeiHold
+from mcqs.db import among
 from mcqs.errors import Conflict
 from mcqs.localtime import format_baku_by_minute_after
 
@@ -33,6 +34,19 @@ def holds_on(session: Session, imei_norms: list[str], *, now: dt.datetime) -> di
         select(ImeiHold).where(ImeiHold.imei_norm.in_(imei_norms), _alive(now))
     ).all()
     return {hold.imei_norm: hold for hold in rows}
+
+
+def holders_on(session: Session, imei_norms: list[str], *, now: dt.datetime) -> dict[str, int]:
+    """The applications holding these IMEIs (live holds only), by IMEI: :func:`holds_on`
+    as plain values, for a batch."""
+    if not imei_norms:
+        return {}
+    rows = session.execute(
+        select(ImeiHold.imei_norm, ImeiHold.application_id).where(
+            among(session, ImeiHold.imei_norm, imei_norms), _alive(now)
+        )
+    )
+    return {norm: application_id for norm, application_id in rows}
 
 
 def _release_lapsed(session: Session, imei_norms: list[str], *, now: dt.datetime) -> None:
@@ -166,7 +180,10 @@ def release_holds_of(session: Session, *, application_ids: list[int], now: dt.da
     """Several applications decided at once (the worker's batch): one statement."""
     session.execute(
         update(ImeiHold)
-        .where(ImeiHold.application_id.in_(application_ids), ImeiHold.released_at.is_(None))
+        .where(
+            among(session, ImeiHold.application_id, application_ids),
+            ImeiHold.released_at.is_(None),
+        )
         .values(released_at=now)
         .execution_options(synchronize_session=False)
     )

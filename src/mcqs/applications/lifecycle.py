@@ -20,12 +20,16 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import Table, func, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mcqs.applications.holds import hold_imeis, release_holds, release_holds_of
 from mcqs.applications.models import Application, ApplicationStatus
+from mcqs.applications.records import ApplicationRecord, record_of
+from mcqs.db import among
 from mcqs.errors import Conflict
 
 S = ApplicationStatus
@@ -64,7 +68,7 @@ PAYABLE = TRANSITIONS[Action.AWAIT_PAYMENT][0]
 class TransitionRefused(Conflict):
     """The application is not in a state this action may start from (someone else moved it)."""
 
-    def __init__(self, application: Application, action: Action) -> None:
+    def __init__(self, application: Application | ApplicationRecord, action: Action) -> None:
         super().__init__("application_state_changed", status=application.status, action=action)
 
 
@@ -72,11 +76,18 @@ def allowed(status: ApplicationStatus, action: Action) -> bool:
     return status in TRANSITIONS[action][0]
 
 
-def _move(application: Application, action: Action) -> None:
+def _target(
+    application: Application | ApplicationRecord, status: ApplicationStatus, action: Action
+) -> ApplicationStatus:
+    """The status ``action`` leads to from ``status``; refused unless the table allows it."""
     sources, target = TRANSITIONS[action]
-    if application.status not in sources:
+    if status not in sources:
         raise TransitionRefused(application, action)
-    application.status = target
+    return target
+
+
+def _move(application: Application, action: Action) -> None:
+    application.status = _target(application, application.status, action)
 
 
 # ---- events --------------------------------------------------------------------------------
@@ -84,7 +95,9 @@ def _move(application: Application, action: Action) -> None:
 
 @dataclass(frozen=True)
 class ApplicationEvent:
-    application: Application
+    # The ORM object, except for the registry's decisions: those are made in batches on
+    # plain records (``applications.records``).
+    application: Application | ApplicationRecord
     now: dt.datetime
 
 
@@ -92,22 +105,25 @@ class ApplicationEvent:
 class ApplicationPaid(ApplicationEvent):
     """Paid: the registry must now decide (handlers queue the registration)."""
 
+    application: Application
+
 
 @dataclass(frozen=True)
 class ApplicationRegistered(ApplicationEvent):
-    pass
+    application: ApplicationRecord
 
 
 @dataclass(frozen=True)
 class ApplicationRejected(ApplicationEvent):
     """Rejected after payment: the fee is owed back."""
 
+    application: ApplicationRecord
     reason: str
 
 
 @dataclass(frozen=True)
 class ApplicationExpired(ApplicationEvent):
-    pass
+    application: Application
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,7 @@ class ApplicationCancelled(ApplicationEvent):
     """Cancelled after payment by a point's supervisor: its IMEIs are no longer registered
     (if they were) and the fee is owed back."""
 
+    application: Application
     was_registered: bool
 
 
@@ -122,6 +139,7 @@ class ApplicationCancelled(ApplicationEvent):
 class PaymentReceivedTwice(ApplicationEvent):
     """A second payment for an application already paid (two tabs): owed back."""
 
+    application: Application
     payment_id: int
     amount_qepik: int
 
@@ -274,48 +292,81 @@ def mark_paid(
 
 
 def submit(session: Session, application: Application, *, now: dt.datetime) -> None:
-    submit_all([application], now=now)
+    _move(application, Action.SUBMIT)
+    application.submitted_at = application.submitted_at or now
     session.flush()
 
 
-def submit_all(applications: Sequence[Application], *, now: dt.datetime) -> None:
-    """Submit each paid application to the registry; written with the session's next
-    flush (the worker's batch: with its decisions)."""
-    for application in applications:
-        _move(application, Action.SUBMIT)
-        application.submitted_at = application.submitted_at or now
-
-
 def register(session: Session, application: Application, *, now: dt.datetime) -> None:
-    decide(session, [(application, None)], now=now)
+    _decide_one(session, application, None, now=now)
 
 
 def reject(session: Session, application: Application, *, reason: str, now: dt.datetime) -> None:
     """Rejected after payment: handlers record the refund owed and tell the citizen."""
-    decide(session, [(application, reason)], now=now)
+    _decide_one(session, application, reason, now=now)
+
+
+def _decide_one(
+    session: Session, application: Application, reason: str | None, *, now: dt.datetime
+) -> None:
+    """One loaded application decided as the worker decides a batch; the object then says
+    what its row says."""
+    session.flush()
+    record = record_of(application)
+    decide(session, [(record, reason)], now=now)
+    for name in ("status", "decided_at", "reject_reason"):
+        set_committed_value(application, name, getattr(record, name))
 
 
 def decide(
     session: Session,
-    decisions: Sequence[tuple[Application, str | None]],
+    decisions: Sequence[tuple[ApplicationRecord, str | None]],
     *,
     now: dt.datetime,
+    submit: bool = False,
 ) -> None:
     """Register each ``(application, None)`` and reject each ``(application, reason)``,
-    the worker's whole batch at once: the statuses written with one flush, the holds
-    released with one statement, then the decisions' events published together
-    (:func:`publish_all`), so that their handlers (SMS, refund owed, EIR) can write what
-    follows them set-wise too."""
+    the worker's whole batch at once (``submit``: each paid one is first submitted to the
+    registry, as the worker's are). The statuses are written with one ``UPDATE`` per
+    outcome (registered, or rejected for a reason), not one per application, each moving
+    only rows still in the statuses the table allows; the holds are released with one
+    statement; then the decisions' events are published together (:func:`publish_all`), so
+    that their handlers (SMS, refund owed, EIR) can write what follows them set-wise too.
+    The records are updated to say what their rows now say."""
+    outcomes: dict[tuple[Action, str | None], list[ApplicationRecord]] = {}
     for application, reason in decisions:
-        if reason is None:
-            _move(application, Action.REGISTER)
-        else:
-            _move(application, Action.REJECT)
+        status = application.status
+        if submit and status == S.PAID:
+            status = _target(application, status, Action.SUBMIT)
+        action = Action.REGISTER if reason is None else Action.REJECT
+        _target(application, status, action)
+        outcomes.setdefault((action, reason), []).append(application)
+    table = cast(Table, Application.__table__)
+    for (action, reason), group in outcomes.items():
+        sources, target = TRANSITIONS[action]
+        if submit:
+            sources |= TRANSITIONS[Action.SUBMIT][0]
+        values: dict[str, Any] = {"status": target, "decided_at": now}
+        if reason is not None:
+            values["reject_reason"] = reason
+        if submit:
+            values["submitted_at"] = func.coalesce(table.c.submitted_at, now)
+        moved = session.execute(
+            update(table)
+            .where(among(session, table.c.id, [a.id for a in group]), table.c.status.in_(sources))
+            .values(values)
+        )
+        if int(getattr(moved, "rowcount", 0) or 0) != len(group):
+            # The caller holds the rows locked, so this is a bug, not a race to lose.
+            raise RuntimeError("an application being decided is not in the status it was read in")
+        for application in group:
+            application.status = target
+            application.decided_at = now
             application.reject_reason = reason
-        application.decided_at = now
+            if submit:
+                application.submitted_at = application.submitted_at or now
     if decisions:
         release_holds_of(session, application_ids=[a.id for a, _ in decisions], now=now)
-    session.flush()
     publish_all(
         session,
         [

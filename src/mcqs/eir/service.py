@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from mcqs.db import dialect_insert
+from mcqs.db import dialect_insert, insert_rows
 from mcqs.devices.imei import imei_with_check_digit
 from mcqs.devices.models import BlacklistedImei
 from mcqs.devices.service import is_blacklisted
@@ -33,35 +35,59 @@ def imei_row(session: Session, imei_norm: str, *, now: dt.datetime) -> EirImei:
     return session.get_one(EirImei, imei_norm, with_for_update=True, populate_existing=True)
 
 
+# What an IMEI taken off the blacklist keeps of its listing: nothing.
+UNLISTED: dict[str, None] = {
+    "blacklist_reason": None,
+    "blacklisted_at": None,
+    "blacklist_source": None,
+    "blacklist_operator_id": None,
+    "blacklist_run_id": None,
+}
+
+
 def mark_registered(session: Session, imei_norms: Iterable[str], *, now: dt.datetime) -> None:
     """Registered: whitelisted; a grace period ends, and so does a grace-expiry blacklisting
     (registering is how an owner unblocks the phone). Stolen and clone stay.
 
-    Set-wise, as :func:`imei_row` one by one: the missing rows made with one
-    insert-or-ignore, all of them locked and read with one select (in IMEI order, the
-    order every writer locks them in), their changes written with one flush."""
+    Set-wise: the IMEIs new to the EIR inserted registered, with one insert-or-ignore; the
+    others locked with one select (in IMEI order, the order every writer locks them in) and
+    changed with one ``UPDATE`` (and one more for those a grace expiry had blacklisted). The
+    change feed's trigger fires per statement, not per row."""
     norms = sorted(set(imei_norms))
     if not norms:
         return
-    session.execute(  # executemany: one cached multi-row INSERT (insertmanyvalues)
-        dialect_insert(session)(EirImei.__table__).on_conflict_do_nothing(
-            index_elements=["imei_norm"]
-        ),
-        [{"imei_norm": n, "registered": False, "clone": False, "updated_at": now} for n in norms],
-    )
-    rows = session.scalars(
-        select(EirImei)
-        .where(EirImei.imei_norm.in_(norms))
-        .order_by(EirImei.imei_norm)
+    table = cast(Table, EirImei.__table__)
+    new = {
+        norm
+        for (norm,) in insert_rows(
+            session,
+            table,
+            [
+                {"imei_norm": n, "registered": True, "clone": False, "updated_at": now}
+                for n in norms
+            ],
+            returning=("imei_norm",),
+            skip_conflicts_on=("imei_norm",),
+        )
+    }
+    known = [norm for norm in norms if norm not in new]
+    if not known:
+        return
+    reasons = session.execute(
+        select(table.c.imei_norm, table.c.blacklist_reason)
+        .where(table.c.imei_norm.in_(known))
+        .order_by(table.c.imei_norm)
         .with_for_update()
-        .execution_options(populate_existing=True)
     ).all()
-    for row in rows:
-        row.registered = True
-        if row.blacklist_reason == BlacklistReason.GRACE_EXPIRED:
-            _unlist(row)
-        row.updated_at = now
-    session.flush()
+    session.execute(
+        update(table).where(table.c.imei_norm.in_(known)).values(registered=True, updated_at=now)
+    )
+    unlisted = [norm for norm, reason in reasons if reason == BlacklistReason.GRACE_EXPIRED]
+    if unlisted:
+        session.execute(update(table).where(table.c.imei_norm.in_(unlisted)).values(UNLISTED))
+    for norm in known:  # a row of these already in the session would be stale now
+        if (row := session.identity_map.get(identity_key(EirImei, norm))) is not None:
+            session.expire(row)
 
 
 def mark_unregistered(session: Session, imei_norms: Iterable[str], *, now: dt.datetime) -> None:
@@ -174,11 +200,3 @@ def sms_phone(msisdn: str) -> str | None:
     if msisdn.startswith("994") and len(msisdn) == 12:
         return f"+{msisdn}"
     return None
-
-
-def _unlist(row: EirImei) -> None:
-    row.blacklist_reason = None
-    row.blacklisted_at = None
-    row.blacklist_source = None
-    row.blacklist_operator_id = None
-    row.blacklist_run_id = None

@@ -20,12 +20,12 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
-from mcqs.db import Database, utcnow
+from mcqs.db import Database, among, insert_rows, utcnow
 from mcqs.jobs.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,10 @@ def batch_task(name: str) -> Callable[[BatchTaskFunction], BatchTaskFunction]:
 def enqueue(
     session: Session, name: str, payload: dict[str, Any], *, run_after: dt.datetime | None = None
 ) -> Job:
-    return enqueue_all(session, name, [payload], run_after=run_after)[0]
+    job = Job(task=name, payload=payload, status=JobStatus.QUEUED, run_after=run_after or utcnow())
+    session.add(job)
+    session.flush()
+    return job
 
 
 def enqueue_all(
@@ -103,14 +106,26 @@ def enqueue_all(
     payloads: list[dict[str, Any]],
     *,
     run_after: dt.datetime | None = None,
-) -> list[Job]:
-    """Queue one job of ``name`` per payload, written with one flush (one multi-row
-    ``INSERT``)."""
-    due = run_after or utcnow()
-    jobs = [Job(task=name, payload=p, status=JobStatus.QUEUED, run_after=due) for p in payloads]
-    session.add_all(jobs)
-    session.flush()
-    return jobs
+) -> None:
+    """Queue one job of ``name`` per payload with one statement, whatever their number (the
+    worker's batch of decisions queues an SMS job per decision)."""
+    now = utcnow()
+    due = run_after or now
+    insert_rows(
+        session,
+        cast(Table, Job.__table__),
+        [
+            {
+                "task": name,
+                "payload": payload,
+                "status": JobStatus.QUEUED,
+                "attempts": 0,
+                "run_after": due,
+                "created_at": now,
+            }
+            for payload in payloads
+        ],
+    )
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -128,23 +143,28 @@ class _Claimed:
 
 
 def _claim(db: Database, *, now: dt.datetime, count: int = 1) -> list[_Claimed]:
-    """Claim up to ``count`` due jobs, oldest first, in one short transaction."""
+    """Claim up to ``count`` due jobs, the longest due first, with one statement in a short
+    transaction; returned in the order they were queued (by id). A running job is due
+    again only when its lease ran out (its worker died)."""
+    due = (
+        select(Job.id)
+        .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]), Job.run_after <= now)
+        .order_by(Job.run_after, Job.id)
+        .limit(count)
+        .with_for_update(skip_locked=True)
+    )
     with db.transaction() as session:
-        jobs = session.scalars(
-            select(Job)
-            .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]), Job.run_after <= now)
-            .order_by(Job.run_after, Job.id)
-            .limit(count)
-            .with_for_update(skip_locked=True)
+        rows = session.execute(
+            update(Job)
+            .where(Job.id.in_(due.scalar_subquery()))
+            .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, run_after=now + LEASE)
+            .returning(Job.id, Job.task, Job.payload, Job.attempts)
+            .execution_options(synchronize_session=False)
         ).all()
-        claimed = []
-        for job in jobs:
-            # A running job is due again only when its lease ran out (its worker died).
-            job.status = JobStatus.RUNNING
-            job.attempts += 1
-            job.run_after = now + LEASE
-            claimed.append(_Claimed(job.id, job.task, dict(job.payload), job.attempts))
-        return claimed
+    claimed = [
+        _Claimed(job_id, name, dict(payload), tries) for job_id, name, payload, tries in rows
+    ]
+    return sorted(claimed, key=lambda job: job.id)
 
 
 def _still_ours(session: Session, claimed: _Claimed) -> Job | None:
@@ -177,9 +197,11 @@ def run_due_jobs(
     batch: int = 1,
     now: dt.datetime | None = None,
     stopping: Callable[[], bool] = lambda: False,
+    alive: Callable[[], object] = lambda: None,
 ) -> int:
     """Run jobs until none is due (or ``limit`` ran), claiming ``batch`` at a time.
-    Returns how many ran.
+    Returns how many ran. ``alive`` (the worker's heartbeat) is called after each job or
+    batch task: a batch of slow jobs (SMS to a slow SMS centre) must not silence it.
 
     A batch is claimed in one transaction and its finished jobs are marked done in one
     more, so a busy queue costs two commits per batch instead of two per job; a failed
@@ -196,6 +218,7 @@ def run_due_jobs(
             count=min(batch, limit - count),
             now=now,
             stopping=stopping,
+            alive=alive,
         )
         if not ran:
             break
@@ -211,6 +234,7 @@ def _run_batch(
     count: int,
     now: dt.datetime | None,
     stopping: Callable[[], bool] = lambda: False,
+    alive: Callable[[], object] = lambda: None,
 ) -> int:
     """Claim up to ``count`` jobs and run them, task by task in the order first claimed:
     the jobs of a task with a batch form (:func:`batch_task`) together, falling back to
@@ -230,6 +254,7 @@ def _run_batch(
         if batched and _run_together(together, group):
             tried.update(job.id for job in group)
             done.extend(job for job in group if job.id not in together.marked)
+            alive()
             continue
         for job in group:
             if stopping():
@@ -237,6 +262,7 @@ def _run_batch(
             tried.add(job.id)
             if _run_alone(context, job, max_attempts=max_attempts, moment=moment):
                 done.append(job)
+            alive()
     left = [job for job in claimed if job.id not in tried]
     if left:
         _hand_back(db, left, now=claimed_at)
@@ -311,7 +337,7 @@ def _hand_back(db: Database, claimed: list[_Claimed], *, now: dt.datetime) -> No
         session.execute(
             update(Job)
             .where(
-                tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
+                among(session, (Job.id, Job.attempts), [(job.id, job.attempts) for job in claimed]),
                 Job.status == JobStatus.RUNNING,
             )
             .values(status=JobStatus.QUEUED, attempts=Job.attempts - 1, run_after=now)
@@ -331,7 +357,7 @@ def _mark_done(session: Session, claimed: list[_Claimed], *, now: dt.datetime) -
     result = session.execute(
         update(Job)
         .where(
-            tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in claimed]),
+            among(session, (Job.id, Job.attempts), [(job.id, job.attempts) for job in claimed]),
             Job.status == JobStatus.RUNNING,
         )
         .values(status=JobStatus.DONE, finished_at=now)

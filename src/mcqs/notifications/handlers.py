@@ -15,6 +15,7 @@ from mcqs.applications.lifecycle import (
     on_each,
 )
 from mcqs.applications.models import Application
+from mcqs.applications.records import ApplicationRecord
 from mcqs.i18n import gettext as _
 from mcqs.i18n import language
 from mcqs.messages import reject_reasons
@@ -22,7 +23,7 @@ from mcqs.money import format_azn
 from mcqs.notifications.service import SmsToQueue, queue_sms_all
 
 
-def _message(application: Application, text: str) -> SmsToQueue:
+def _message(application: Application | ApplicationRecord, text: str) -> SmsToQueue:
     """``text`` for the application's phone, ending with its notification code."""
     if application.phone is None:
         raise RuntimeError(f"application {application.id} has no phone number")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from mcqs.applications.lifecycle import (
@@ -11,19 +14,30 @@ from mcqs.applications.lifecycle import (
     on,
     on_each,
 )
+from mcqs.db import insert_rows
 from mcqs.payments.models import REFUND_CANCELLED_AT_POINT, Refund, RefundStatus
 
 
 @on_each(ApplicationRejected)
 def owe_fee_back(session: Session, events: list[ApplicationRejected]) -> None:
     """Rejected after payment: the fee is owed back (GoldenPay has no refund call;
-    finance pays it out). A batch of rejections is written with one flush."""
+    finance pays it out). A batch of rejections is written with one statement."""
+    owed = []
     for event in events:
         payment = event.application.paid_payment
         if payment is None:
             raise RuntimeError(f"application {event.application.id} is rejected but not paid")
-        _owe(session, event.application.id, payment.id, payment.amount_qepik, event.reason, event)
-    session.flush()
+        owed.append(
+            {
+                "application_id": event.application.id,
+                "payment_id": payment.id,
+                "amount_qepik": payment.amount_qepik,
+                "reason": event.reason,
+                "status": RefundStatus.OWED,
+                "created_at": event.now,
+            }
+        )
+    insert_rows(session, cast(Table, Refund.__table__), owed)
 
 
 @on(ApplicationCancelled)

@@ -15,15 +15,17 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.orm import Session
 from stdnum import imei as stdnum_imei
 
 from mcqs.applications import lifecycle
-from mcqs.applications.holds import holds_on
-from mcqs.applications.models import Application, ApplicationStatus
-from mcqs.db import dialect_insert
+from mcqs.applications.holds import holders_on
+from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus
+from mcqs.applications.records import ApplicationRecord, ImeiRecord, PaymentRecord
+from mcqs.db import among, insert_rows
 from mcqs.devices.models import BlacklistedImei
+from mcqs.payments.models import Payment, PaymentStatus
 from mcqs.registrations.models import Registration, RegistrationImei
 
 UNDECIDED = (ApplicationStatus.PAID, ApplicationStatus.SUBMITTED)
@@ -45,12 +47,13 @@ def register_applications(
     order given. Returns those that can only be decided after this transaction commits
     (rare, below), in order: the caller decides them next, in a transaction of their own.
 
-    In statements, whatever the batch's size: the applications locked and loaded (three),
-    the blacklist and the holds on their IMEIs (two), the registrations written with one
-    multi-row ``INSERT`` and their IMEIs with one ``INSERT … ON CONFLICT DO NOTHING
-    RETURNING`` on the partial unique index (two), the statuses moved and the holds
-    released (two); then the decisions' events, whose handlers write the SMS, the refunds
-    owed, the EIR's whitelist set-wise too. An IMEI another transaction registered first
+    In statements, whatever the batch's size, with Core over plain values (no ORM object):
+    the applications locked and read as records (three), the blacklist and the holds on
+    their IMEIs (two), the registrations written with one ``INSERT`` and their IMEIs with
+    one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on the partial unique index (two,
+    ``db.insert_rows``), the statuses moved (one per outcome, ``lifecycle.decide``) and the
+    holds released (one); then the decisions' events, whose handlers write the SMS, the
+    refunds owed, the EIR's whitelist set-wise too. An IMEI another transaction registered first
     is simply not returned by the insert: its application lost the race and is rejected
     (``imei_registered_to_other``), and its other rows are deleted again (two statements,
     only then). So no savepoint is needed, and none is paid per application; a failure of
@@ -68,15 +71,7 @@ def register_applications(
     deadlock (a second insert in the same transaction would break that order)."""
     if not session.get_bind().dialect.insert_returning:
         raise RuntimeError("registering needs INSERT … RETURNING (SQLite 3.35 or later)")
-    ids = sorted(set(application_ids))
-    found = session.scalars(
-        select(Application)
-        .where(Application.id.in_(ids))
-        .order_by(Application.id)  # locked in one order by every worker
-        .options(selectinload(Application.imeis), selectinload(Application.payments))
-        .with_for_update()
-    ).all()
-    by_id = {application.id: application for application in found}
+    by_id = {a.id: a for a in _read_applications(session, sorted(set(application_ids)))}
     order = list(dict.fromkeys(i for i in application_ids if i in by_id))
     pending = [by_id[i] for i in order if by_id[i].status in UNDECIDED]
     if not pending:
@@ -86,8 +81,8 @@ def register_applications(
     trying = [a for a in pending if reasons[a.id] is None]
     # Those sharing an IMEI with an earlier one that tries wait for its outcome.
     taken: set[str] = set()
-    first: list[Application] = []
-    waiting: list[Application] = []
+    first: list[ApplicationRecord] = []
+    waiting: list[ApplicationRecord] = []
     for application in trying:
         norms = {item.imei_norm for item in application.imeis}
         (waiting if norms & taken else first).append(application)
@@ -104,9 +99,61 @@ def register_applications(
         else:
             reasons[application.id] = "imei_registered_to_other"
     deciding = [a for a in pending if a.id not in later]
-    lifecycle.submit_all([a for a in deciding if a.status == ApplicationStatus.PAID], now=now)
-    lifecycle.decide(session, [(a, reasons[a.id]) for a in deciding], now=now)
+    lifecycle.decide(session, [(a, reasons[a.id]) for a in deciding], now=now, submit=True)
     return later
+
+
+def _read_applications(session: Session, ids: list[int]) -> list[ApplicationRecord]:
+    """The applications, locked (in id order, as every worker locks them), with their
+    IMEIs and paid payment: three selects for the whole batch, plain values."""
+    rows = session.execute(
+        select(
+            Application.id,
+            Application.status,
+            Application.fin,
+            Application.phone,
+            Application.language,
+            Application.notification_code,
+            Application.brand,
+            Application.model,
+            Application.fee_qepik,
+            Application.submitted_at,
+        )
+        .where(among(session, Application.id, ids))
+        .order_by(Application.id)
+        .with_for_update()
+    ).all()
+    imeis: dict[int, list[ImeiRecord]] = {row.id: [] for row in rows}
+    for application_id, imei, imei_norm in session.execute(
+        select(ApplicationImei.application_id, ApplicationImei.imei, ApplicationImei.imei_norm)
+        .where(among(session, ApplicationImei.application_id, ids))
+        .order_by(ApplicationImei.application_id, ApplicationImei.position)
+    ):
+        imeis[application_id].append(ImeiRecord(imei, imei_norm))
+    paid: dict[int, PaymentRecord] = {}
+    for application_id, payment_id, amount in session.execute(
+        select(Payment.application_id, Payment.id, Payment.amount_qepik)
+        .where(among(session, Payment.application_id, ids), Payment.status == PaymentStatus.PAID)
+        .order_by(Payment.id.desc())  # the first paid, as Application.paid_payment
+    ):
+        paid[application_id] = PaymentRecord(payment_id, amount)
+    return [
+        ApplicationRecord(
+            id=row.id,
+            status=row.status,
+            fin=row.fin,
+            phone=row.phone,
+            language=row.language,
+            notification_code=row.notification_code,
+            brand=row.brand,
+            model=row.model,
+            fee_qepik=row.fee_qepik,
+            submitted_at=row.submitted_at,
+            imeis=imeis[row.id],
+            paid_payment=paid.get(row.id),
+        )
+        for row in rows
+    ]
 
 
 def deregister_application(session: Session, *, application_id: int) -> None:
@@ -138,7 +185,7 @@ def imei_registered(session: Session, imei_norm: str) -> bool:
 
 
 def _reject_reasons(
-    session: Session, applications: list[Application], *, now: dt.datetime
+    session: Session, applications: list[ApplicationRecord], *, now: dt.datetime
 ) -> dict[int, str | None]:
     """Why each application must be rejected before trying to register it, or None: an
     invalid IMEI, a blacklisted one, or one held by another application (paid after its
@@ -147,12 +194,12 @@ def _reject_reasons(
     norms = sorted({item.imei_norm for a in applications for item in a.imeis})
     blacklisted = set(
         session.scalars(
-            select(BlacklistedImei.imei_norm).where(BlacklistedImei.imei_norm.in_(norms))
+            select(BlacklistedImei.imei_norm).where(
+                among(session, BlacklistedImei.imei_norm, norms)
+            )
         )
     )
-    holders = {
-        norm: hold.application_id for norm, hold in holds_on(session, norms, now=now).items()
-    }
+    holders = holders_on(session, norms, now=now)
     reasons: dict[int, str | None] = {}
     decided_before: set[int] = set()  # earlier in the batch: decided, holds released
     for application in applications:
@@ -175,7 +222,7 @@ def _reject_reasons(
 
 
 def _insert_registrations(
-    session: Session, applications: list[Application], *, now: dt.datetime
+    session: Session, applications: list[ApplicationRecord], *, now: dt.datetime
 ) -> set[int]:
     """Register the applications (which share no IMEI) as far as the database lets:
     one multi-row insert of registrations, one of their IMEIs (insert-or-ignore on the
@@ -184,15 +231,15 @@ def _insert_registrations(
     of the applications registered."""
     if not applications:
         return set()
-    # Executemany form: SQLAlchemy caches the statement and sends one multi-row INSERT
-    # ("insertmanyvalues") for every 1000 rows, in the order given.
-    registrations = cast(Table, Registration.__table__)
     registration_of: dict[int, int] = dict(
-        session.execute(
-            insert(registrations).returning(registrations.c.application_id, registrations.c.id),
+        insert_rows(
+            session,
+            cast(Table, Registration.__table__),
             [{"application_id": a.id, "fin": a.fin, "registered_at": now} for a in applications],
-        ).all()
+            returning=("application_id", "id"),
+        )
     )
+    # Sorted: inserted in this order, so racing workers wait for each other in one order.
     rows = sorted(
         (
             {
@@ -209,11 +256,13 @@ def _insert_registrations(
     imeis = cast(Table, RegistrationImei.__table__)
     inserted = {
         (registration_id, imei_norm)
-        for registration_id, imei_norm in session.execute(
-            dialect_insert(session)(imeis)
-            .on_conflict_do_nothing(index_elements=["imei_norm"], index_where=imeis.c.active)
-            .returning(imeis.c.registration_id, imeis.c.imei_norm),
+        for registration_id, imei_norm in insert_rows(
+            session,
+            imeis,
             rows,
+            returning=("registration_id", "imei_norm"),
+            skip_conflicts_on=("imei_norm",),
+            conflict_where=imeis.c.active,
         )
     }
     lost = [

@@ -1,0 +1,94 @@
+"""The batch helpers of ``mcqs.db`` (the worker's set-based writes): rows inserted with one
+statement in the order given, conflicts skipped and not returned, and ``among`` matching
+as ``IN`` does, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import Table, event, select
+
+from mcqs.db import Database, among, insert_rows, utcnow
+from mcqs.eir.models import EirImei
+from mcqs.jobs.models import Job
+
+
+def job_rows(count: int) -> list[dict[str, object]]:
+    now = utcnow()
+    return [
+        {
+            "task": "tests.note",
+            "payload": {"n": n},
+            "status": "queued",
+            "attempts": n % 3,
+            "run_after": now,
+            "created_at": now,
+        }
+        for n in range(count)
+    ]
+
+
+def test_rows_are_inserted_with_one_statement_in_the_order_given(db: Database) -> None:
+    statements: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with db.transaction() as session:
+            returned = insert_rows(
+                session, cast(Table, Job.__table__), job_rows(30), returning=("id", "payload")
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert len([s for s in statements if s.lstrip().upper().startswith("INSERT")]) == 1
+    by_id = sorted((job_id, payload["n"]) for job_id, payload in returned)
+    assert [n for _id, n in by_id] == list(range(30)), "ids follow the order given"
+    with db.transaction() as session:
+        stored = session.execute(select(Job.payload, Job.attempts, Job.status)).all()
+    assert sorted((p["n"], a, s) for p, a, s in stored) == [(n, n % 3, "queued") for n in range(30)]
+
+
+def test_rows_in_conflict_are_skipped_and_not_returned(db: Database) -> None:
+    table = cast(Table, EirImei.__table__)
+    now = utcnow()
+
+    def row(norm: str) -> dict[str, object]:
+        return {"imei_norm": norm, "registered": True, "clone": False, "updated_at": now}
+
+    with db.transaction() as session:
+        insert_rows(session, table, [row("35000000000001")])
+    with db.transaction() as session:
+        new = insert_rows(
+            session,
+            table,
+            [row("35000000000002"), row("35000000000001"), row("35000000000003")],
+            returning=("imei_norm",),
+            skip_conflicts_on=("imei_norm",),
+        )
+    assert sorted(norm for (norm,) in new) == ["35000000000002", "35000000000003"]
+    with db.transaction() as session:
+        assert session.scalar(select(EirImei.imei_norm).where(EirImei.clone)) is None
+        assert len(session.scalars(select(EirImei.imei_norm)).all()) == 3
+
+
+def test_among_matches_as_in_does(db: Database) -> None:
+    with db.transaction() as session:
+        returned = insert_rows(
+            session, cast(Table, Job.__table__), job_rows(12), returning=("id", "attempts")
+        )
+    pairs = sorted((job_id, attempts) for job_id, attempts in returned)
+    some = pairs[::3]
+    with db.transaction() as session:
+        by_id = session.scalars(
+            select(Job.id).where(among(session, Job.id, [p[0] for p in some]))
+        ).all()
+        # A pair matches only with both of its values: (id, attempts + 1) never does.
+        wanted = [*some, *((job_id, attempts + 1) for job_id, attempts in pairs[1::3])]
+        by_pair = session.scalars(
+            select(Job.id).where(among(session, (Job.id, Job.attempts), wanted))
+        ).all()
+        none = session.scalars(select(Job.id).where(among(session, Job.id, []))).all()
+    assert sorted(by_id) == sorted(by_pair) == [p[0] for p in some]
+    assert none == []
