@@ -559,7 +559,7 @@ def check_report(found: Results, args: argparse.Namespace) -> str:
             "check POST, p50 ms (one client)",
             f"one PK select served the same way: {spread(bare_, '{:.1f}')} ms",
             f"{spread(check, '{:.1f}')} ms",
-            f"{median(ratio):.1f}× ({min(ratio):.1f}–{max(ratio):.1f})",
+            spread(ratio, "{:.1f}×"),
             "≤ 3×",
             verdict(median(ratio) <= 3),
         ),
@@ -588,6 +588,11 @@ def check_report(found: Results, args: argparse.Namespace) -> str:
         if not errors
         else "Failures: " + "; ".join(f"{n} × {e}" for e, n in errors.most_common(5)) + "."
     )
+    how_many = (
+        f"Median of {len(rounds)} rounds (lowest–highest in brackets)."
+        if len(rounds) > 1
+        else "One round."
+    )
     command = (
         f"bench/goals.py --only check --runs {args.runs} --checks {args.checks} "
         f"--paused {args.paused} --paused-seconds {args.paused_seconds:g} --pause {args.pause:g}"
@@ -599,7 +604,7 @@ meanwhile, so compare the ratio, taken within each round, more than the times).
 
 {table}
 
-Median of {len(rounds)} rounds (lowest–highest in brackets). Each round: the bare app
+{how_many} Each round: the bare app
 (`bench/bare_app.py`, one primary-key select) served alone as MCQS is (2 processes,
 `serve_factory`), {args.checks} GETs one after another on one connection; then MCQS (2 web
 processes with the simulators mounted, one `mcqs worker`), warmed by a few whole flows:
