@@ -145,22 +145,23 @@ def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) ->
     return errors
 
 
-def _give_way(session: Session, *, fin: str, imeis: list[Imei], now: dt.datetime) -> None:
-    """The same person checking the same IMEI again: their unpaid, unstarted application
-    for it gives way to the new one (nothing was held for it)."""
+def _giving_way(session: Session, *, fin: str, imeis: list[Imei]) -> list[Application]:
+    """The same person checking the same IMEI again: their unpaid, unstarted applications
+    for it, which give way to the new one (nothing was held for them). Locked, not yet
+    expired."""
     norms = [imei.imei_norm for imei in imeis]
-    stale = session.scalars(
-        select(Application)
-        .join(ApplicationImei)
-        .where(
-            Application.fin == fin,
-            Application.status == ApplicationStatus.CREATED,
-            ApplicationImei.imei_norm.in_(norms),
-        )
-        .with_for_update()
-    ).unique()
-    for application in stale:
-        lifecycle.expire(session, application, now=now)
+    return list(
+        session.scalars(
+            select(Application)
+            .join(ApplicationImei)
+            .where(
+                Application.fin == fin,
+                Application.status == ApplicationStatus.CREATED,
+                ApplicationImei.imei_norm.in_(norms),
+            )
+            .with_for_update()
+        ).unique()
+    )
 
 
 def _open_applications(session: Session, *, fin: str, now: dt.datetime) -> int:
@@ -197,17 +198,22 @@ def create_application(
     registered, blacklisted or being paid for, fix the fee, write the application
     (remembering the page's ``language``, which its SMS are later written in).
 
-    It holds nothing: IMEIs are held only once the citizen goes to pay."""
+    It holds nothing: IMEIs are held only once the citizen goes to pay. It writes nothing
+    before its last refusal, so a caller may commit the transaction of a refused check as
+    it stands (the check's FİN counted, nothing else changed)."""
     conflicts = _imei_conflicts(session, imeis=checked.imeis, now=now)
     if conflicts:
         raise FormErrors(conflicts)
-    _give_way(session, fin=checked.fin, imeis=checked.imeis, now=now)
-    if _open_applications(session, fin=checked.fin, now=now) >= max_open_per_fin:
+    giving_way = _giving_way(session, fin=checked.fin, imeis=checked.imeis)
+    still_open = sum(1 for stale in giving_way if stale.expires_at > now)
+    if _open_applications(session, fin=checked.fin, now=now) - still_open >= max_open_per_fin:
         raise FormErrors([Conflict("too_many_open_applications", limit=max_open_per_fin)])
-
-    person = checked.person
     device = lookup_device(session, tac=checked.imeis[0].tac)
     band = fee_band(session, device=device, on=tariff_day(now))
+    for stale in giving_way:
+        lifecycle.expire(session, stale, now=now)
+
+    person = checked.person
     application = Application(
         notification_code=new_notification_code(),
         status=ApplicationStatus.CREATED,
