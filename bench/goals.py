@@ -17,10 +17,13 @@ and this script measures:
 
     .venv/bin/python bench/goals.py [--postgres URL] [--soak-seconds 600]
     .venv/bin/python bench/goals.py --only worker [--runs 3] [--registrations 1000]
+    .venv/bin/python bench/goals.py --only check [--runs 3] [--paused 200]
 
 Writes its section of docs/benchmarks.md (``--only worker``: the worker's figures alone,
 a few minutes, in a section of their own, median of ``--runs`` rounds each holding the
-bare loop, 1 worker and 2). Every load loop is bounded in count and time.
+bare loop, 1 worker and 2; ``--only check``: the check's two figures alone, in a section
+of their own, median of ``--runs`` rounds each holding the bare select, the checks and the
+paused citizens). Every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ from factories import create_paid_application  # noqa: E402
 
 HEADING = "Issue 10's goals (`bench/goals.py`)"
 WORKER_HEADING = "Issue 10's worker (`bench/goals.py --only worker`)"
+CHECK_HEADING = "Issue 10's check (`bench/goals.py --only check`)"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TODAY_FLOWS_PER_SECOND = 3.5  # issue 10's "today": whole flows/s at 32 citizens
 
@@ -543,6 +547,108 @@ def worker_figures(
     return {"rounds": rounds}
 
 
+def check_figures(
+    database_url: str, folder: Path, citizens: Citizens, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """``args.runs`` rounds, each: the bare select served alone, then MCQS (2 web processes,
+    one ``mcqs worker``) for the timed checks and the paused citizens, so that each round's
+    ratio compares figures of the same few minutes."""
+    rounds: list[dict[str, Any]] = []
+    for run_ in range(args.runs):
+        found: dict[str, Any] = {"load": os.getloadavg()[0]}
+        with bare(database_url, folder, web_workers=2) as base:
+            asyncio.run(bare_times(base, 50))
+            found["bare"] = asyncio.run(bare_times(base, args.checks))
+        with mcqs(database_url, folder, web_workers=2) as system:
+            asyncio.run(flows_level(system.base, citizens, 4, 3.0))
+            asyncio.run(check_times(system.base, citizens, 20))
+            found["check"] = asyncio.run(check_times(system.base, citizens, args.checks))
+            found["paused"] = asyncio.run(
+                paused_citizens(system.base, citizens, args.paused, args.paused_seconds, args.pause)
+            )
+        found["load_after"] = os.getloadavg()[0]
+        rounds.append(found)
+        print(
+            f"  round {run_ + 1}: check p50 {quantile_ms(found['check'], 0.5):.1f} ms, "
+            f"bare p50 {quantile_ms(found['bare'], 0.5):.1f} ms, paused check p99 "
+            f"{quantile_ms(found['paused'].checks, 0.99):.0f} ms",
+            flush=True,
+        )
+    return rounds
+
+
+def check_report(found: Results, args: argparse.Namespace) -> str:
+    rounds = found.figures["check_rounds"]
+    check = [quantile_ms(r["check"], 0.5) for r in rounds]
+    bare_ = [quantile_ms(r["bare"], 0.5) for r in rounds]
+    ratio = [c / b for c, b in zip(check, bare_, strict=True)]
+    p99 = [quantile_ms(r["paused"].checks, 0.99) for r in rounds]
+    p50 = [quantile_ms(r["paused"].checks, 0.5) for r in rounds]
+    steps = [quantile_ms(r["paused"].steps, 0.99) for r in rounds]
+    errors: Counter[str] = Counter()
+    for r in rounds:
+        errors.update(r["paused"].errors)
+    rows = [
+        (
+            "check POST, p50 ms (one client)",
+            f"one PK select served the same way: {spread(bare_, '{:.1f}')} ms",
+            f"{spread(check, '{:.1f}')} ms",
+            spread(ratio, "{:.1f}×"),
+            "≤ 3×",
+            verdict(median(ratio) <= 3),
+        ),
+        (
+            f"check p99, {args.paused} citizens pausing ~{args.pause:g} s",
+            "—",
+            f"{spread(p99, '{:.0f}')} ms (p50 {spread(p50, '{:.0f}')} ms)",
+            "—",
+            "≤ 300 ms",
+            verdict(median(p99) <= 300),
+        ),
+    ]
+    table = "\n".join(
+        [
+            "| figure | baseline, same run | measured | ratio | goal | |",
+            "|---|---|---|---|---|---|",
+            *("| " + " | ".join(row) + " |" for row in rows),
+        ]
+    )
+    loads = ", ".join(f"{r['load']:.1f}–{r['load_after']:.1f}" for r in rounds)
+    counts = ", ".join(
+        f"{len(r['paused'].checks)} checks, {r['paused'].flows} flows" for r in rounds
+    )
+    error_text = (
+        "No flow failed."
+        if not errors
+        else "Failures: " + "; ".join(f"{n} × {e}" for e, n in errors.most_common(5)) + "."
+    )
+    how_many = (
+        f"Median of {len(rounds)} rounds (lowest–highest in brackets)."
+        if len(rounds) > 1
+        else "One round."
+    )
+    command = (
+        f"bench/goals.py --only check --runs {args.runs} --checks {args.checks} "
+        f"--paused {args.paused} --paused-seconds {args.paused_seconds:g} --pause {args.pause:g}"
+    )
+    return f"""Measured on {dt.date.today().isoformat()}: {machine()}, PostgreSQL on the same \
+machine. `{command}`; the script took {found.finished - found.started:.0f} s; load average \
+at each round's start and end: {loads} (the machine is shared: other engineers' suites ran
+meanwhile, so compare the ratio, taken within each round, more than the times).
+
+{table}
+
+{how_many} Each round: the bare app
+(`bench/bare_app.py`, one primary-key select) served alone as MCQS is (2 processes,
+`serve_factory`), {args.checks} GETs one after another on one connection; then MCQS (2 web
+processes with the simulators mounted, one `mcqs worker`), warmed by a few whole flows:
+{args.checks} checks one after another, each a new browser (GET the form, then the timed
+POST), then {args.paused} citizens doing whole flows for {args.paused_seconds:g} s, pausing
+{args.pause:g} s (±20%) between steps, their checks timed ({counts}; other steps' p99
+{spread(steps, "{:.0f}")} ms). {error_text}
+"""
+
+
 def registrations_per_second(drained: Drained) -> float:
     return drained.applications / drained.decided_seconds
 
@@ -635,6 +741,10 @@ def run(args: argparse.Namespace) -> Results:
             if args.only == "worker":
                 print("worker...", flush=True)
                 f["worker"] = worker_figures(database_url, folder, tacs, args)
+                found.finished = time.monotonic()
+                return found
+            if args.only == "check":
+                f["check_rounds"] = check_figures(database_url, folder, citizens, args)
                 found.finished = time.monotonic()
                 return found
 
@@ -965,15 +1075,18 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--only",
-        choices=["all", "worker"],
+        choices=["all", "worker", "check"],
         default="all",
-        help="'worker': only the worker's figures (a few minutes), in a section of their own",
+        help="'worker' or 'check': only those figures (a few minutes), in a section of their own",
     )
     args = parser.parse_args()
     found = run(args)
     if args.only == "worker":
         text_ = worker_report(found, args)
         write_section(Path(args.output), WORKER_HEADING, text_)
+    elif args.only == "check":
+        text_ = check_report(found, args)
+        write_section(Path(args.output), CHECK_HEADING, text_)
     else:
         text_ = report(found, args)
         write_section(Path(args.output), HEADING, text_)

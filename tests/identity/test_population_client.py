@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from starlette.applications import Starlette
@@ -14,12 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from mcqs.errors import ExternalServiceError
-from mcqs.identity.population import (
-    CurrentIdCard,
-    IdCardCheck,
-    Person,
-    PopulationRegistryClient,
-)
+from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs_simulators.population.app import create_app
 from mcqs_simulators.population.citizens import CITIZENS
 
@@ -51,6 +46,9 @@ async def misbehave(request: Request) -> Response:
             return JSONResponse({"fin": "5ABC1D2", "surname": "Məmmədov"})
         case "another-person":
             return JSONResponse({**A_PERSON, "fin": "6DEF2G3"})
+        case "malformed-card":
+            card = {**A_PERSON["id_card"], "document": "AA12/../34567"}  # type: ignore[dict-item]
+            return JSONResponse({**A_PERSON, "id_card": card})
         case "slow":
             await asyncio.sleep(1)
             return JSONResponse(A_PERSON)
@@ -113,39 +111,21 @@ def test_every_seeded_citizen_comes_back_as_seeded(registry: PopulationRegistryC
 
 def test_unknown_fin_is_none(registry: PopulationRegistryClient) -> None:
     assert registry.get_person("0ZZZZZ0") is None
-    assert registry.id_card_check("0ZZZZZ0", "AA1234567") is None
-    assert registry.current_id_card("0ZZZZZ0") is None
 
 
 @pytest.mark.parametrize(
-    ("fin", "expected"),
-    [
-        ("5ABC1D2", CurrentIdCard(document="AA1234567", valid=True)),
-        ("6DEF2G3", CurrentIdCard(document="AZE12345678", valid=True)),
-        ("7HJK3L4", CurrentIdCard(document="AA7654321", valid=False)),  # expired in 2020
-    ],
+    ("fin", "valid_on_2026_11_29"),
+    [("5ABC1D2", True), ("6DEF2G3", True), ("7HJK3L4", False)],  # 7HJK3L4's expired in 2020
 )
-def test_current_id_card_by_fin(
-    registry: PopulationRegistryClient, fin: str, expected: CurrentIdCard
+def test_the_persons_card_is_in_date_through_its_last_day(
+    registry: PopulationRegistryClient, fin: str, valid_on_2026_11_29: bool
 ) -> None:
-    """For a citizen signed in through e-gov, who types no card."""
-    assert registry.current_id_card(fin) == expected
-
-
-@pytest.mark.parametrize(
-    ("fin", "id_card", "expected"),
-    [
-        ("5ABC1D2", "AA1234567", IdCardCheck(match=True, valid=True)),
-        ("6DEF2G3", "AZE12345678", IdCardCheck(match=True, valid=True)),
-        ("5ABC1D2", "AZE12345678", IdCardCheck(match=False, valid=False)),  # Aynur's card
-        ("5ABC1D2", "AA1234568", IdCardCheck(match=False, valid=False)),  # nobody's card
-        ("7HJK3L4", "AA7654321", IdCardCheck(match=True, valid=False)),  # expired in 2020
-    ],
-)
-def test_id_card_check(
-    registry: PopulationRegistryClient, fin: str, id_card: str, expected: IdCardCheck
-) -> None:
-    assert registry.id_card_check(fin, id_card) == expected
+    person = registry.get_person(fin)
+    assert person is not None
+    assert person.id_card_valid_on(date(2026, 11, 29)) is valid_on_2026_11_29
+    last_day = person.id_card_valid_until
+    assert person.id_card_valid_on(last_day)
+    assert not person.id_card_valid_on(last_day + timedelta(days=1))
 
 
 @pytest.mark.parametrize("fin", ["5abc1d2", " 5ABC1D2", "../../x", "5ABC1D2/id-cards"])
@@ -154,15 +134,6 @@ def test_unnormalised_fin_is_a_programming_error(
 ) -> None:
     with pytest.raises(ValueError):
         registry.get_person(fin)
-    with pytest.raises(ValueError):
-        registry.id_card_check(fin, "AA1234567")
-    with pytest.raises(ValueError):
-        registry.current_id_card(fin)
-
-
-def test_unnormalised_id_card_is_a_programming_error(registry: PopulationRegistryClient) -> None:
-    with pytest.raises(ValueError):
-        registry.id_card_check("5ABC1D2", "aa 1234567")
 
 
 def test_wrong_api_key_is_unavailable(server_url: str) -> None:
@@ -170,9 +141,6 @@ def test_wrong_api_key_is_unavailable(server_url: str) -> None:
     with PopulationRegistryClient(base_url=base_url, api_key="wrong") as client:
         with pytest.raises(ExternalServiceError) as error:
             client.get_person("5ABC1D2")
-        assert error.value.code == "population_registry_unavailable"
-        with pytest.raises(ExternalServiceError) as error:
-            client.id_card_check("5ABC1D2", "AA1234567")
         assert error.value.code == "population_registry_unavailable"
 
 
@@ -188,11 +156,11 @@ def test_unreachable_registry_is_unavailable() -> None:
 
 def test_wrong_base_url_is_unavailable_not_an_unknown_person(server_url: str) -> None:
     # A bare 404 from a wrong path must not turn every citizen into "no such person".
-    with PopulationRegistryClient(base_url=f"{server_url}/nowhere", api_key=API_KEY) as client:
-        with pytest.raises(ExternalServiceError):
-            client.get_person("5ABC1D2")
-        with pytest.raises(ExternalServiceError):
-            client.id_card_check("5ABC1D2", "AA1234567")
+    with (
+        PopulationRegistryClient(base_url=f"{server_url}/nowhere", api_key=API_KEY) as client,
+        pytest.raises(ExternalServiceError),
+    ):
+        client.get_person("5ABC1D2")
 
 
 def test_timeout_is_unavailable(server_url: str) -> None:
@@ -206,7 +174,8 @@ def test_timeout_is_unavailable(server_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "behaviour", ["server-error", "unavailable", "not-json", "wrong-shape", "another-person"]
+    "behaviour",
+    ["server-error", "unavailable", "not-json", "wrong-shape", "another-person", "malformed-card"],
 )
 def test_bad_answers_are_unavailable_and_log_nothing_personal(
     server_url: str, behaviour: str, caplog: pytest.LogCaptureFixture

@@ -25,7 +25,7 @@ from mcqs.applications.service import CheckInput, confirm_person
 from mcqs.config import DEVELOPMENT_SECRET, Settings
 from mcqs.db import Database
 from mcqs.errors import FormErrors
-from mcqs.identity.population import IdCardCheck, Person
+from mcqs.identity.population import Person
 from mcqs.security.access_log import MaskPersonalData
 from mcqs.security.models import SecurityCode
 from mcqs_simulators.population.citizens import CITIZENS
@@ -115,10 +115,6 @@ class CountingRegistry:
         self.asked.append("person")
         return None if fin != OWNER.fin else _person()
 
-    def id_card_check(self, fin: str, id_card: str) -> IdCardCheck | None:
-        self.asked.append("id_card")
-        return None if fin != OWNER.fin else IdCardCheck(match=False, valid=False)
-
 
 def _person() -> Person:
     return Person(OWNER.fin, "S", "N", "P", "A", OWNER.id_card, OWNER.id_card_valid_until)
@@ -134,8 +130,8 @@ def test_an_unknown_and_a_known_fin_ask_the_registry_the_same_questions(
             data = CheckInput(id_card=OTHER_CARD, fin=fin, imeis=(demo_imeis[0], "", "", ""))
             confirm_person(registry, data)  # type: ignore[arg-type]
         asked[fin] = registry.asked
-    # Asked at once, so in either order; the same questions for both.
-    assert sorted(asked[OWNER.fin]) == sorted(asked["9ZZZ9Z9"]) == ["id_card", "person"]
+    # The same one question for both.
+    assert asked[OWNER.fin] == asked["9ZZZ9Z9"] == ["person"]
 
 
 # ---- control characters -------------------------------------------------------------------

@@ -77,6 +77,22 @@ def test_five_wrong_tries_lock_the_code(db: Database) -> None:
     assert locked.value.code == "security_code_locked"
 
 
+def test_an_empty_code_is_a_try_that_uses_nothing_up(db: Database) -> None:
+    config = settings(security_code_fixed="24680")
+    code_id, _ = issue(db, config)
+    for _ in range(4):
+        with pytest.raises(InvalidInput) as empty:
+            verify(db, config, code_id, "  ")
+        assert empty.value.code == "security_code_required"
+    verify(db, config, code_id, " 24680 ")  # the fifth try, right
+    with pytest.raises(InvalidInput) as used:
+        verify(db, config, code_id, "24680")
+    assert used.value.code == "security_code_expired"
+    with pytest.raises(InvalidInput) as unknown:
+        verify(db, config, "0" * 32, "24680")
+    assert unknown.value.code == "security_code_expired"
+
+
 def test_only_a_hash_of_the_code_is_stored(db: Database) -> None:
     from mcqs.security.models import SecurityCode
 

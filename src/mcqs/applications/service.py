@@ -4,10 +4,7 @@ population registry, fixing the fee, and following the application to its end.""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
@@ -16,6 +13,7 @@ from mcqs.applications import lifecycle
 from mcqs.applications.codes import new_notification_code, parse_notification_code
 from mcqs.applications.holds import hold_conflict, holds_on
 from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus
+from mcqs.db import utcnow
 from mcqs.devices.imei import Imei, parse_imei
 from mcqs.devices.service import is_blacklisted, lookup_device
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
@@ -23,6 +21,7 @@ from mcqs.fees.service import fee_band, tariff_day
 from mcqs.i18n import Language
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
+from mcqs.localtime import baku_day
 
 MAX_IMEIS = 4
 # How long a checked application waits for the citizen to press "Təsdiqlə və ödəniş et"
@@ -88,27 +87,6 @@ def parse_imeis(raw_imeis: tuple[str, ...]) -> list[Imei]:
     return imeis
 
 
-First = TypeVar("First")
-Second = TypeVar("Second")
-
-# The registry's second question of a check is asked from here while the request's own
-# thread asks the first; a check waits for one answer's time, not two.
-_registry_questions = ThreadPoolExecutor(max_workers=32, thread_name_prefix="registry")
-
-
-def _ask_both(first: Callable[[], First], second: Callable[[], Second]) -> tuple[First, Second]:
-    """Both registry questions at once; both are always asked and both answers (or
-    failures) awaited before either is looked at."""
-    pending = _registry_questions.submit(second)
-    try:
-        answer = first()
-    finally:
-        failure = pending.exception()
-    if failure is not None:
-        raise failure
-    return answer, pending.result()
-
-
 @dataclass(frozen=True)
 class CheckedPerson:
     """What the population registry confirmed for a check: the person behind a valid card."""
@@ -125,16 +103,14 @@ def confirm_person(population: PopulationRegistryClient, data: CheckInput) -> Ch
     Called with no transaction open: the registry is an outside party. Raises
     :class:`FormErrors` with every problem found, each tied to its field."""
     id_card, fin, imeis = parse_check_input(data)
-    # Both questions are asked whatever the first answer: an unknown FİN must take as long
-    # to refuse as a known one, or the answer's time tells who is in the registry.
-    # And one answer for "no such FİN" and "not this FİN's card": two would tell anyone
-    # with a security code which FİNs exist.
-    person, card = _ask_both(
-        lambda: population.get_person(fin), lambda: population.id_card_check(fin, id_card)
-    )
-    if person is None or card is None or not card.match:
+    # One question, whose answer carries the FİN's card: an unknown FİN takes the same
+    # call as a known one (the answer's time tells nobody who is in the registry), and
+    # "no such FİN" and "not this FİN's card" are one answer: two would tell anyone with
+    # a security code which FİNs exist.
+    person = population.get_person(fin)
+    if person is None or person.id_card != id_card:
         raise FormErrors([InvalidInput("id_card_not_of_fin", field="id_card")])
-    if not card.valid:
+    if not person.id_card_valid_on(baku_day(utcnow())):
         raise FormErrors([InvalidInput("id_card_expired", field="id_card")])
     return CheckedPerson(fin=fin, id_card=id_card, imeis=imeis, person=person)
 
@@ -146,14 +122,12 @@ def confirm_signed_in_person(
     the registry's current one for it (the citizen types neither). An expired card is
     refused as on the form without login. Called with no transaction open."""
     parsed = parse_imeis(imeis)
-    person, card = _ask_both(
-        lambda: population.get_person(fin), lambda: population.current_id_card(fin)
-    )
-    if person is None or card is None:
+    person = population.get_person(fin)
+    if person is None:
         raise FormErrors([InvalidInput("egov_person_unknown")])
-    if not card.valid:
+    if not person.id_card_valid_on(baku_day(utcnow())):
         raise FormErrors([InvalidInput("id_card_expired")])
-    return CheckedPerson(fin=fin, id_card=card.document, imeis=parsed, person=person)
+    return CheckedPerson(fin=fin, id_card=person.id_card, imeis=parsed, person=person)
 
 
 def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> list[DomainError]:
@@ -171,22 +145,23 @@ def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) ->
     return errors
 
 
-def _give_way(session: Session, *, fin: str, imeis: list[Imei], now: dt.datetime) -> None:
-    """The same person checking the same IMEI again: their unpaid, unstarted application
-    for it gives way to the new one (nothing was held for it)."""
+def _giving_way(session: Session, *, fin: str, imeis: list[Imei]) -> list[Application]:
+    """The same person checking the same IMEI again: their unpaid, unstarted applications
+    for it, which give way to the new one (nothing was held for them). Locked, not yet
+    expired."""
     norms = [imei.imei_norm for imei in imeis]
-    stale = session.scalars(
-        select(Application)
-        .join(ApplicationImei)
-        .where(
-            Application.fin == fin,
-            Application.status == ApplicationStatus.CREATED,
-            ApplicationImei.imei_norm.in_(norms),
-        )
-        .with_for_update()
-    ).unique()
-    for application in stale:
-        lifecycle.expire(session, application, now=now)
+    return list(
+        session.scalars(
+            select(Application)
+            .join(ApplicationImei)
+            .where(
+                Application.fin == fin,
+                Application.status == ApplicationStatus.CREATED,
+                ApplicationImei.imei_norm.in_(norms),
+            )
+            .with_for_update()
+        ).unique()
+    )
 
 
 def _open_applications(session: Session, *, fin: str, now: dt.datetime) -> int:
@@ -223,17 +198,22 @@ def create_application(
     registered, blacklisted or being paid for, fix the fee, write the application
     (remembering the page's ``language``, which its SMS are later written in).
 
-    It holds nothing: IMEIs are held only once the citizen goes to pay."""
+    It holds nothing: IMEIs are held only once the citizen goes to pay. It writes nothing
+    before its last refusal, so a caller may commit the transaction of a refused check as
+    it stands (the check's FİN counted, nothing else changed)."""
     conflicts = _imei_conflicts(session, imeis=checked.imeis, now=now)
     if conflicts:
         raise FormErrors(conflicts)
-    _give_way(session, fin=checked.fin, imeis=checked.imeis, now=now)
-    if _open_applications(session, fin=checked.fin, now=now) >= max_open_per_fin:
+    giving_way = _giving_way(session, fin=checked.fin, imeis=checked.imeis)
+    still_open = sum(1 for stale in giving_way if stale.expires_at > now)
+    if _open_applications(session, fin=checked.fin, now=now) - still_open >= max_open_per_fin:
         raise FormErrors([Conflict("too_many_open_applications", limit=max_open_per_fin)])
-
-    person = checked.person
     device = lookup_device(session, tac=checked.imeis[0].tac)
     band = fee_band(session, device=device, on=tariff_day(now))
+    for stale in giving_way:
+        lifecycle.expire(session, stale, now=now)
+
+    person = checked.person
     application = Application(
         notification_code=new_notification_code(),
         status=ApplicationStatus.CREATED,

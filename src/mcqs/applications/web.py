@@ -182,7 +182,7 @@ def check(
             checked = confirm_signed_in_person(app.services.population, fin=fin, imeis=data.imeis)
         # One transaction: the FİN's try is counted (only now that the ID card matched the
         # FİN: someone who merely knows a FİN cannot use up its owner's tries), then the
-        # application is written in a savepoint, so that a refused one still counts.
+        # application is written; a refused one writes nothing, and the try still counts.
         with app.db.transaction() as session:
             now = utcnow()
             refusal: DomainError | FormErrors | None = _counted_in(
@@ -191,15 +191,14 @@ def check(
             )
             if refusal is None:
                 try:
-                    with session.begin_nested():
-                        application = create_application(
-                            session,
-                            checked=checked,
-                            channel=Channel.ONLINE_ANONYMOUS if signed_in is None else Channel.EGOV,
-                            max_open_per_fin=app.settings.open_applications_per_fin,
-                            now=now,
-                            language=i18n.current(),
-                        )
+                    application = create_application(
+                        session,
+                        checked=checked,
+                        channel=Channel.ONLINE_ANONYMOUS if signed_in is None else Channel.EGOV,
+                        max_open_per_fin=app.settings.open_applications_per_fin,
+                        now=now,
+                        language=i18n.current(),
+                    )
                 except (FormErrors, DomainError) as error:
                     refusal = error
         if refusal is not None:

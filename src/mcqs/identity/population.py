@@ -1,9 +1,10 @@
 """Adapter for the population registry's HTTP/JSON API.
 
-Three questions are asked: who is the person with this FİN (name and ID-card address for
-the application form), does this ID card belong to this FİN, and (for a citizen signed in
-through e-gov, who types no card) which is this FİN's current ID card. The registry answers
-about real people, so nothing it returns — nor the FİN asked about — is ever logged.
+One question is asked: who is the person with this FİN — the name and ID-card address for
+the application form, and the FİN's ID card with its last valid day, which a check
+compares with the card typed (or, for a citizen signed in through e-gov, who types no
+card, takes as the card). The registry answers about real people, so nothing it returns —
+nor the FİN asked about — is ever logged.
 The API is described in ``docs/simulators/population.md``.
 """
 
@@ -39,24 +40,10 @@ class Person:
     id_card: str  # document number: "AA1234567" / "AZE12345678"
     id_card_valid_until: date
 
-
-@dataclass(frozen=True)
-class IdCardCheck:
-    match: bool  # the ID card is this person's
-    valid: bool  # ... and has not expired
-
-
-@dataclass(frozen=True)
-class CurrentIdCard:
-    document: str  # "AA1234567" / "AZE12345678"
-    valid: bool  # has not expired
-
-
-class _CurrentIdCardPayload(BaseModel):
-    fin: str
-    document: str
-    valid_until: date
-    valid: bool
+    def id_card_valid_on(self, day: date) -> bool:
+        """The card is in date on ``day`` (Baku's calendar day): valid through its last
+        day, as the registry counts it."""
+        return day <= self.id_card_valid_until
 
 
 class _IdCardPayload(BaseModel):
@@ -71,13 +58,6 @@ class _PersonPayload(BaseModel):
     patronymic: str
     address: str
     id_card: _IdCardPayload
-
-
-class _IdCardCheckPayload(BaseModel):
-    fin: str
-    document: str
-    match: bool
-    valid: bool
 
 
 class PopulationRegistryClient(HttpAdapter):
@@ -108,6 +88,11 @@ class PopulationRegistryClient(HttpAdapter):
         if payload.fin != fin:
             logger.warning("population registry answered about another FİN than asked")
             raise ExternalServiceError(UNAVAILABLE)
+        if not ID_CARD_PATTERN.fullmatch(payload.id_card.document):
+            # It is compared with the card typed, and a signed-in citizen's application
+            # keeps it as their card.
+            logger.warning("population registry answered a malformed ID card number")
+            raise ExternalServiceError(UNAVAILABLE)
         return Person(
             fin=payload.fin,
             surname=payload.surname,
@@ -117,36 +102,6 @@ class PopulationRegistryClient(HttpAdapter):
             id_card=payload.id_card.document,
             id_card_valid_until=payload.id_card.valid_until,
         )
-
-    def id_card_check(self, fin: str, id_card: str) -> IdCardCheck | None:
-        """Whether ``id_card`` is the ID card of ``fin`` and still valid.
-
-        ``None`` when the registry does not know the FİN. Both arguments must already be
-        normalised (:mod:`mcqs.identity.rules`).
-        """
-        _require(FIN_PATTERN, fin, "fin")
-        _require(ID_CARD_PATTERN, id_card, "id_card")
-        body = self._get(f"/api/v1/persons/{fin}/id-cards/{id_card}")
-        if body is None:
-            return None
-        payload = _parse(_IdCardCheckPayload, body)
-        if payload.fin != fin or payload.document != id_card:
-            logger.warning("population registry answered about another FİN or card than asked")
-            raise ExternalServiceError(UNAVAILABLE)
-        return IdCardCheck(match=payload.match, valid=payload.match and payload.valid)
-
-    def current_id_card(self, fin: str) -> CurrentIdCard | None:
-        """This FİN's current ID card and whether it is in date; ``None`` when the registry
-        does not know the FİN. ``fin`` must already be normalised."""
-        _require(FIN_PATTERN, fin, "fin")
-        body = self._get(f"/api/v1/persons/{fin}/id-card")
-        if body is None:
-            return None
-        payload = _parse(_CurrentIdCardPayload, body)
-        if payload.fin != fin or not ID_CARD_PATTERN.fullmatch(payload.document):
-            logger.warning("population registry answered about another FİN or a bad card")
-            raise ExternalServiceError(UNAVAILABLE)
-        return CurrentIdCard(document=payload.document, valid=payload.valid)
 
     def _get(self, path: str) -> Any:
         """The JSON body of a 200 answer; ``None`` for the registry's "no such person"."""

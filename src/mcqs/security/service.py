@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import delete, func, insert, literal, select, text
+from sqlalchemy import case, delete, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
@@ -45,21 +45,46 @@ def issue_security_code(
 def verify_security_code(
     session: Session, *, settings: Settings, code_id: str, typed: str, now: dt.datetime
 ) -> None:
-    """Accept the typed code once; a wrong, used, expired or over-tried code is refused."""
-    code = session.get(SecurityCode, code_id, with_for_update=True) if code_id else None
-    if code is None or code.used_at is not None or code.expires_at <= now:
-        raise InvalidInput("security_code_expired", field="security_code")
-    if code.attempts >= settings.security_code_max_attempts:
-        raise InvalidInput("security_code_locked", field="security_code")
-    code.attempts += 1
+    """Accept the typed code once; a wrong, used, expired or over-tried code is refused.
+
+    A try is counted and a right code used up in one statement; a refused one asks again
+    only to say why."""
     typed = typed.strip()
+    limit = settings.security_code_max_attempts
+    usable = (
+        SecurityCode.id == code_id,
+        SecurityCode.used_at.is_(None),
+        SecurityCode.expires_at > now,
+    )
+    # Compared in the database: what it compares is an HMAC under our key, which a timing
+    # difference would not help anyone to forge, and every try is counted.
+    right = SecurityCode.code_hash == (_hash(settings, typed) if typed else "")
+    tried = (
+        session.execute(
+            update(SecurityCode)
+            .where(*usable, SecurityCode.attempts < limit)
+            .values(
+                attempts=SecurityCode.attempts + 1,
+                used_at=case((right, literal(now, SecurityCode.used_at.type)), else_=None),
+            )
+            .returning(SecurityCode.attempts, SecurityCode.used_at)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if code_id
+        else None
+    )
+    if tried is None:
+        over_tried = code_id and session.scalar(select(func.count()).where(*usable))
+        raise InvalidInput(
+            "security_code_locked" if over_tried else "security_code_expired",
+            field="security_code",
+        )
     if not typed:
         raise InvalidInput("security_code_required", field="security_code")
-    if not hmac.compare_digest(code.code_hash, _hash(settings, typed)):
-        if code.attempts >= settings.security_code_max_attempts:
+    if tried.used_at is None:
+        if tried.attempts >= limit:
             raise InvalidInput("security_code_locked", field="security_code")
         raise InvalidInput("security_code_wrong", field="security_code")
-    code.used_at = now
 
 
 KEY_LENGTH = 80  # rate_limit_hits.key
