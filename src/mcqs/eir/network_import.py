@@ -639,10 +639,12 @@ class _FirstSightingLookup:
         self._thread.start()
 
     def add(self, imeis: npt.NDArray[np.int64]) -> None:
-        new = np.unique(imeis)
-        new = new[~np.isin(new, self._seen, assume_unique=True)]
+        new = _distinct(imeis)
+        if len(self._seen):
+            at = np.minimum(np.searchsorted(self._seen, new), len(self._seen) - 1)
+            new = new[self._seen[at] != new]
         if len(new):
-            self._seen = np.union1d(self._seen, new)
+            self._seen = np.sort(np.concatenate([self._seen, new]))
             self._blocks.put(new)
 
     def result(self) -> tuple[int, list[tuple[str, bool]]]:
@@ -671,6 +673,12 @@ class _FirstSightingLookup:
             self._failure = exc
             while self._blocks.get() is not None:
                 pass
+
+
+def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The values once each, in order (np.unique hashes, several times slower here)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
 
 
 def _first_sightings_of(

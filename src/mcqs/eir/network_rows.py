@@ -286,7 +286,7 @@ def _plain_rows(
     plain &= ok & (plus | ((first >= 0) & (first <= 9)))
     msisdn_digits = msisdn_end - msisdn_at - plus
     msisdn = np.where(plus, msisdn, first * 10 ** (msisdn_end - msisdn_at - 1) + msisdn)
-    plain &= msisdn_digits <= 15
+    plain &= (msisdn_digits >= 8) & (msisdn_digits <= 15)
     bits = np.zeros(count, dtype=np.int64)
     rat = matrix[:, rat_at:rat_end]
     for name, bit in rules.rat_bits.items():
