@@ -8,6 +8,7 @@ import datetime as dt
 import random
 
 import numpy as np
+import pytest
 
 from mcqs.eir.network_import import RAT_BITS, _parse_row
 from mcqs.eir.network_rows import EPOCH, read_rows
@@ -140,3 +141,13 @@ def test_a_file_of_one_layout_is_read_without_a_line_by_line_look() -> None:
     assert (verdicts, plain) == ([], 500)
     assert sorted(accepted) == sorted(_expected(lines)[1])
     assert np.unique([row[5] for row in accepted]).tolist() == [12]  # the '+' is not a digit
+
+
+@pytest.mark.parametrize(
+    "date", ["2026-11-01", "2026-11-30", "2026-12-01", "2026-02-30", "1899-12-31", "2026-W48-1"]
+)
+def test_a_days_file_has_its_one_date_read_once_and_judged_as_the_rules_do(date: str) -> None:
+    lines = [f"{date},3533250600{n:05d},40001{n:010d},99450{n:07d},4G" for n in range(300)]
+    verdicts, accepted, _plain = _read(("\n".join(lines) + "\n").encode())
+    expected_verdicts, expected_accepted = _expected(lines)
+    assert (verdicts, sorted(accepted)) == (expected_verdicts, sorted(expected_accepted))

@@ -445,7 +445,7 @@ def _first_sightings(
 # file's distinct IMEIs once, by key, and writes only the first sightings of unregistered
 # ones. A refused file rolls all of it back.
 
-_ACTIVITY_COLUMNS = "imei, imsi, msisdn, operator_id, day, imsi_digits, msisdn_digits, rats"
+_ACTIVITY_COLUMNS = "imei, imsi, msisdn, operator_id, day, rats"
 # One row of binary COPY for those columns: the field count, then each field's length and
 # value, big-endian (PostgreSQL's binary COPY format).
 _BINARY_ROW = np.dtype(
@@ -459,14 +459,13 @@ _BINARY_ROW = np.dtype(
                 ("msisdn", ">i8"),
                 ("operator_id", ">i4"),
                 ("day", ">i4"),  # days since 2000-01-01
-                ("imsi_digits", ">i2"),
-                ("msisdn_digits", ">i2"),
                 ("rats", ">i2"),
             )
             for pair in ((f"{name}_size", ">i4"), (name, kind))
         ),
     ]
 )
+_POWERS_OF_TEN = 10 ** np.arange(17, dtype=np.int64)
 _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _BINARY_TRAILER = b"\xff\xff"
 _DAYS_1970_TO_2000 = (dt.date(2000, 1, 1) - dt.date(1970, 1, 1)).days
@@ -555,6 +554,7 @@ def _import_in_postgresql(
             report.triplets = _triplet_months(accepted)
             step = _timer(report, "count", step)
             report.imeis, candidates = lookup.result()
+            step = _timer(report, "look_up", step)
             serialise_network_writes(session)
             # Asked again under the lock: the same file uploaded twice at once.
             if _imported_before(session, operator_code=report.operator, sha256=report.sha256):
@@ -583,8 +583,10 @@ def _binary_rows(rows: ActivityRows, *, operator_id: int) -> bytes:
         template[name] = _BINARY_ROW[name.removesuffix("_size")].itemsize
     template["operator_id"] = operator_id
     out.view(np.uint8).reshape(len(rows), -1)[:] = template.view(np.uint8)
-    for name in ("imei", "imsi", "msisdn", "imsi_digits", "msisdn_digits", "rats"):
-        out[name] = getattr(rows, name)
+    out["imei"], out["rats"] = rows.imei, rows.rats
+    # A 1 before the digits: a number that keeps a leading 0 (see network_activity).
+    out["imsi"] = rows.imsi + _POWERS_OF_TEN[rows.imsi_digits]
+    out["msisdn"] = rows.msisdn + _POWERS_OF_TEN[rows.msisdn_digits]
     out["day"] = rows.day - _DAYS_1970_TO_2000
     return out.tobytes()
 
@@ -678,7 +680,9 @@ class _FirstSightingLookup:
 def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """The values once each, in order (np.unique hashes, several times slower here)."""
     ordered = np.sort(values)
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+    return (
+        ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(values) else ordered
+    )
 
 
 def _first_sightings_of(

@@ -19,6 +19,7 @@ day as days since 1970-01-01, the radio technology's bit.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -261,20 +262,16 @@ def _plain_rows(
     # Eight columns of '0' before each line: a number's first 8-byte word may start there.
     padded = np.full((count, length + 8), _DIGIT, dtype=np.uint8)
     padded[:, 8:] = matrix
-    plain, year = _number(padded, date_at, date_at + 4)
-    ok, month = _number(padded, date_at + 5, date_at + 7)
+    plain, day = _days(matrix, padded, date_at, rules.latest_day)
+    # The IMEI's first 14 digits: its first eight, then six of its last eight.
+    ok, first_eight = _eight(padded, imei_at + 8, 8)
     plain &= ok
-    ok, day_of_month = _number(padded, date_at + 8, date_at + 10)
+    ok, last_eight = _eight(padded, imei_end, 8)
     plain &= ok
-    ok, imei = _number(padded, imei_at, imei_at + 14)
-    plain &= ok
-    if imei_end > imei_at + 14:
-        plain &= _number(padded, imei_at + 14, imei_end)[0]
+    imei = first_eight * 10**6 + last_eight // 10 ** (imei_end - imei_at - 14) % 10**6
     ok, imsi = _number(padded, imsi_at, imsi_end)
     plain &= ok
     for ok in (
-        matrix[:, date_at + 4] == _DASH,
-        matrix[:, date_at + 7] == _DASH,
         _starts_with(matrix[:, imsi_at:imsi_end], (rules.home_mcc,)),
         _starts_with(matrix[:, imsi_at:imsi_end], rules.prefixes),
     ):
@@ -294,13 +291,6 @@ def _plain_rows(
             bits[_starts_with(rat, (name,))] = bit
     plain &= bits > 0
 
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    plain &= (year >= 1900) & (month >= 1) & (month <= 12)
-    month = np.clip(month, 1, 12)
-    days_in_month = _DAYS_IN_MONTH[month - 1] + ((month == 2) & leap)
-    plain &= (day_of_month >= 1) & (day_of_month <= days_in_month)
-    day = _days_since_1970(year, month, day_of_month)
-    plain &= day <= rules.latest_day
     rows = ActivityRows(
         day=day[plain],
         imei=imei[plain],
@@ -311,6 +301,48 @@ def _plain_rows(
         rats=bits[plain],
     )
     return plain, rows
+
+
+def _days(
+    matrix: npt.NDArray[np.uint8], padded: npt.NDArray[np.uint8], at: int, latest_day: int
+) -> tuple[npt.NDArray[np.bool_], Ints]:
+    """Whether each row's date (columns ``at`` to ``at + 10``) is a plain one, a real
+    ``YYYY-MM-DD`` from 1900 to ``latest_day``; and its day number. A day's file has one
+    date: when every row's is the first row's, it is read once."""
+    words = np.ascontiguousarray(matrix[:, at : at + 10]).view(_DATE)[:, 0]
+    if (words == words[0]).all():
+        text = bytes(matrix[0, at : at + 10]).decode("latin-1")
+        day = None
+        if _PLAIN_DATE.fullmatch(text):
+            day = (dt.date.fromisoformat(text) - EPOCH).days if _real(text) else None
+        plain = day is not None and int(text[:4]) >= 1900 and day <= latest_day
+        return np.full(len(words), plain), np.full(len(words), day or 0, dtype=np.int64)
+    ok, year = _number(padded, at, at + 4)
+    plain = ok & (matrix[:, at + 4] == _DASH) & (matrix[:, at + 7] == _DASH)
+    ok, month = _number(padded, at + 5, at + 7)
+    plain &= ok
+    ok, day_of_month = _number(padded, at + 8, at + 10)
+    plain &= ok
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    plain &= (year >= 1900) & (month >= 1) & (month <= 12)
+    month = np.clip(month, 1, 12)
+    days_in_month = _DAYS_IN_MONTH[month - 1] + ((month == 2) & leap)
+    plain &= (day_of_month >= 1) & (day_of_month <= days_in_month)
+    day = _days_since_1970(year, month, day_of_month)
+    plain &= day <= latest_day
+    return plain, day
+
+
+_DATE = np.dtype("V10")
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _real(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 _ZEROS = np.uint64(0x3030303030303030)

@@ -23,18 +23,17 @@ depends_on: str | Sequence[str] | None = None
 
 KEY = ("imei_norm", "imsi", "msisdn", "month", "operator_id")
 SAME_KEY = " AND ".join(f"a.{c} = f.{c}" for c in KEY)
-# The appended rows per operator, triplet and month, as text again.
+# The appended rows per operator, triplet and month, as text again: the IMEI's 14 digits,
+# the IMSI and the MSISDN without the 1 written before their digits (which keeps a leading 0).
 ACTIVITY_SIGHTINGS = """
 CREATE VIEW network_activity_sightings AS
-SELECT lpad(imei::text, 14, '0') AS imei_norm, lpad(imsi::text, imsi_digits, '0') AS imsi,
-    lpad(msisdn::text, msisdn_digits, '0') AS msisdn, month, operator_id,
-    first_seen, last_seen, rats
+SELECT lpad(imei::text, 14, '0') AS imei_norm, substr(imsi::text, 2) AS imsi,
+    substr(msisdn::text, 2) AS msisdn, month, operator_id, first_seen, last_seen, rats
 FROM (
-    SELECT imei, imsi, imsi_digits, msisdn, msisdn_digits,
-        date_trunc('month', day::timestamp)::date AS month, operator_id,
-        min(day) AS first_seen, max(day) AS last_seen, bit_or(rats)::int AS rats
+    SELECT imei, imsi, msisdn, date_trunc('month', day::timestamp)::date AS month,
+        operator_id, min(day) AS first_seen, max(day) AS last_seen, bit_or(rats)::int AS rats
     FROM network_activity
-    GROUP BY imei, imsi, imsi_digits, msisdn, msisdn_digits, 6, operator_id
+    GROUP BY imei, imsi, msisdn, 4, operator_id
 ) AS grouped
 """
 # The folded sightings that nothing appended since, and the appended ones widened by what
@@ -82,8 +81,6 @@ def upgrade() -> None:
         sa.Column("msisdn", sa.BigInteger(), nullable=False),
         sa.Column("operator_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("imsi_digits", sa.SmallInteger(), nullable=False),
-        sa.Column("msisdn_digits", sa.SmallInteger(), nullable=False),
         sa.Column("rats", sa.SmallInteger(), nullable=False),
     )
     if postgresql:
