@@ -312,13 +312,12 @@ def _days(
     words = np.ascontiguousarray(matrix[:, at : at + 10]).view(_DATE)[:, 0]
     if (words == words[0]).all():
         text = bytes(matrix[0, at : at + 10]).decode("latin-1")
-        day = None
-        if _PLAIN_DATE.fullmatch(text):
-            day = (dt.date.fromisoformat(text) - EPOCH).days if _real(text) else None
-        plain = day is not None and int(text[:4]) >= 1900 and day <= latest_day
-        return np.full(len(words), plain), np.full(len(words), day or 0, dtype=np.int64)
+        one = _real(text) if _PLAIN_DATE.fullmatch(text) else None
+        first = (one - EPOCH).days if one is not None else 0
+        plain_one = one is not None and one.year >= 1900 and first <= latest_day
+        return np.full(len(words), plain_one), np.full(len(words), first, dtype=np.int64)
     ok, year = _number(padded, at, at + 4)
-    plain = ok & (matrix[:, at + 4] == _DASH) & (matrix[:, at + 7] == _DASH)
+    plain: npt.NDArray[np.bool_] = ok & (matrix[:, at + 4] == _DASH) & (matrix[:, at + 7] == _DASH)
     ok, month = _number(padded, at + 5, at + 7)
     plain &= ok
     ok, day_of_month = _number(padded, at + 8, at + 10)
@@ -337,12 +336,11 @@ _DATE = np.dtype("V10")
 _PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _real(text: str) -> bool:
+def _real(text: str) -> dt.date | None:
     try:
-        dt.date.fromisoformat(text)
+        return dt.date.fromisoformat(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 _ZEROS = np.uint64(0x3030303030303030)
