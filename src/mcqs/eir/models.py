@@ -159,6 +159,20 @@ network_activity = Table(
 _views = MetaData()
 
 
+# The view ``network_triplets`` (migration 0014): each operator's (IMEI, IMSI, MSISDN) seen,
+# folded or appended, not aggregated (a triplet may repeat: read it with DISTINCT). For the
+# questions that need no month, first or last day, at the cost of a scan when rows are
+# appended (the per-month view aggregates them first).
+network_triplets = Table(
+    "network_triplets",
+    _views,
+    Column("imei_norm", String(14)),
+    Column("imsi", String(15)),
+    Column("msisdn", String(15)),
+    Column("operator_id", Integer),
+)
+
+
 class NetworkSighting(Base):
     """One operator's sightings of one triplet (IMEI, IMSI, MSISDN) in one month: first and
     last seen, radio technologies. Read-only (the view ``network_sightings``)."""

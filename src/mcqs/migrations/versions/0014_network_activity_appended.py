@@ -2,7 +2,8 @@
 rows to ``network_activity`` (no key, no index; binary COPY) instead of merging them into
 the sightings; the sightings table becomes ``network_sightings_folded``, into which the job
 ``eir.fold_sightings`` folds the appended rows; and ``network_sightings`` is now a view of
-both, one row per operator, triplet and month, so what reads sightings reads the same.
+both, one row per operator, triplet and month, so what reads sightings reads the same;
+``network_triplets`` is the cheaper view of who was seen with what (the notification list).
 
 On SQLite (the demo) the import still merges straight into the folded table, and the view
 is that table.
@@ -52,6 +53,21 @@ SELECT a.imei_norm, a.imsi, a.msisdn, a.month, a.operator_id,
     a.rats | coalesce(f.rats, 0)
 FROM appended AS a LEFT JOIN network_sightings_folded AS f ON {SAME_KEY}
 """
+# Who was seen with what, whatever the month (the notification list's question): the folded
+# triplets and the appended ones, a triplet once per month and import (readers take DISTINCT);
+# nothing aggregated, so reading it costs a scan, appended rows or not.
+TRIPLETS = """
+CREATE VIEW network_triplets AS
+SELECT imei_norm::text AS imei_norm, imsi::text AS imsi, msisdn::text AS msisdn, operator_id
+FROM network_sightings_folded
+UNION ALL
+SELECT lpad(imei::text, 14, '0'), substr(imsi::text, 2), substr(msisdn::text, 2), operator_id
+FROM network_activity
+"""
+SQLITE_TRIPLETS = """
+CREATE VIEW network_triplets AS
+SELECT imei_norm, imsi, msisdn, operator_id FROM network_sightings_folded
+"""
 SQLITE_SIGHTINGS = f"""
 CREATE VIEW network_sightings AS
 SELECT {", ".join(KEY)}, first_seen, last_seen, rats FROM network_sightings_folded
@@ -86,12 +102,15 @@ def upgrade() -> None:
     if postgresql:
         op.execute(ACTIVITY_SIGHTINGS)
         op.execute(SIGHTINGS)
+        op.execute(TRIPLETS)
     else:
         op.execute(SQLITE_SIGHTINGS)
+        op.execute(SQLITE_TRIPLETS)
 
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
+    op.execute("DROP VIEW network_triplets")
     op.execute("DROP VIEW network_sightings")
     if postgresql:
         op.execute(FOLD)  # nothing appended is lost
