@@ -229,11 +229,15 @@ def test_uploads_need_the_operator_scope(api: Api, client: Any) -> None:
 def test_the_sms_of_a_first_sighting_is_sent_by_the_worker(
     azercell: Database, run_worker: Callable[..., int]
 ) -> None:
+    """The worker sends the SMS, and folds what the import appended (PostgreSQL)."""
     _import(azercell, GOOD)
     run_worker()
     with azercell.transaction() as session:
         statuses = session.scalars(select(SmsMessage.status)).all()
+        appended = session.scalar(select(func.count()).select_from(network_activity))
+        folded = session.scalar(select(func.count()).select_from(FoldedSighting))
     assert statuses == ["sent", "sent"]
+    assert (appended, folded) == (0, 3)
 
 
 @pytest.mark.postgres_only
