@@ -636,6 +636,7 @@ class _FirstSightingLookup:
         self._seen = np.zeros(0, dtype=np.int64)
         self._found: list[tuple[str, bool]] = []
         self._failure: BaseException | None = None
+        self._stopped = False
         self._blocks: queue.SimpleQueue[npt.NDArray[np.int64] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="first-sightings", daemon=True)
         self._thread.start()
@@ -652,13 +653,17 @@ class _FirstSightingLookup:
     def result(self) -> tuple[int, list[tuple[str, bool]]]:
         """How many distinct IMEIs the file holds, and those that need a first sighting
         (the IMEI, whether the EIR knows it)."""
-        self.close()
+        self._blocks.put(None)
+        self._thread.join()
         if self._failure is not None:
             raise self._failure
         return len(self._seen), self._found
 
     def close(self) -> None:
+        """Wait for the thread: after :meth:`result`, done; else (a refused file) the
+        blocks still queued are dropped."""
         if self._thread.is_alive():
+            self._stopped = True
             self._blocks.put(None)
             self._thread.join()
 
@@ -667,7 +672,7 @@ class _FirstSightingLookup:
             with self._db.engine.connect() as connection:
                 cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 _look_up_by_key(cursor, True)
-                while (imeis := self._blocks.get()) is not None:
+                while (imeis := self._blocks.get()) is not None and not self._stopped:
                     keys = [f"{imei:014d}" for imei in imeis.tolist()]
                     self._found += cursor.execute(_FIRST_SIGHTINGS, {"imeis": keys}).fetchall()
                 connection.rollback()
