@@ -626,20 +626,27 @@ _HASH_FACTORS = tuple(
 
 
 class _FirstSightingLookup:
-    """Looks the file's IMEIs up in eir_imeis (:data:`_FIRST_SIGHTINGS`) on a connection
-    of its own, in a thread, while the next block of the file is read and stored: each
-    IMEI once, when first met. Only reads: what it finds is written, checked again, in the
-    import's transaction."""
+    """Looks the file's IMEIs up in eir_imeis (:data:`_FIRST_SIGHTINGS`), each once when
+    first met, on connections of their own, in threads, while the next block of the file is
+    read and stored. Two: once the file is read they have both cores. Only reads: what they
+    find is written, checked again, in the import's transaction."""
+
+    _THREADS = 2
+    _KEYS_AT_ONCE = 8192
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._seen = np.zeros(0, dtype=np.int64)
         self._found: list[tuple[str, bool]] = []
-        self._failure: BaseException | None = None
+        self._failures: list[BaseException] = []
         self._stopped = False
-        self._blocks: queue.SimpleQueue[npt.NDArray[np.int64] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="first-sightings", daemon=True)
-        self._thread.start()
+        self._keys: queue.SimpleQueue[npt.NDArray[np.int64] | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, name="first-sightings", daemon=True)
+            for _ in range(self._THREADS)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def add(self, imeis: npt.NDArray[np.int64]) -> None:
         new = _distinct(imeis)
@@ -648,37 +655,43 @@ class _FirstSightingLookup:
             new = new[self._seen[at] != new]
         if len(new):
             self._seen = np.sort(np.concatenate([self._seen, new]))
-            self._blocks.put(new)
+            for start in range(0, len(new), self._KEYS_AT_ONCE):
+                self._keys.put(new[start : start + self._KEYS_AT_ONCE])
 
     def result(self) -> tuple[int, list[tuple[str, bool]]]:
         """How many distinct IMEIs the file holds, and those that need a first sighting
         (the IMEI, whether the EIR knows it)."""
-        self._blocks.put(None)
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
+        self._join()
+        if self._failures:
+            raise self._failures[0]
         return len(self._seen), self._found
 
     def close(self) -> None:
-        """Wait for the thread: after :meth:`result`, done; else (a refused file) the
-        blocks still queued are dropped."""
-        if self._thread.is_alive():
-            self._stopped = True
-            self._blocks.put(None)
-            self._thread.join()
+        """After :meth:`result`, nothing; else (a refused file) the keys still queued are
+        dropped."""
+        self._stopped = True
+        self._join()
+
+    def _join(self) -> None:
+        alive = [thread for thread in self._threads if thread.is_alive()]
+        for _ in alive:
+            self._keys.put(None)
+        for thread in alive:
+            thread.join()
 
     def _run(self) -> None:
         try:
             with self._db.engine.connect() as connection:
                 cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 _look_up_by_key(cursor, True)
-                while (imeis := self._blocks.get()) is not None and not self._stopped:
+                while (imeis := self._keys.get()) is not None and not self._stopped:
                     keys = [f"{imei:014d}" for imei in imeis.tolist()]
-                    self._found += cursor.execute(_FIRST_SIGHTINGS, {"imeis": keys}).fetchall()
+                    found = cursor.execute(_FIRST_SIGHTINGS, {"imeis": keys}).fetchall()
+                    self._found.extend(found)  # one call: atomic under the GIL
                 connection.rollback()
         except BaseException as exc:  # raised again by result()
-            self._failure = exc
-            while self._blocks.get() is not None:
+            self._failures.append(exc)
+            while self._keys.get() is not None:
                 pass
 
 
