@@ -70,6 +70,8 @@ class ActivityRows:
 
     @staticmethod
     def joined(parts: list[ActivityRows]) -> ActivityRows:
+        if len(parts) == 1:
+            return parts[0]
         return ActivityRows(
             **{
                 name: np.concatenate([getattr(part, name) for part in parts])
@@ -108,7 +110,6 @@ def read_rows(
     ends = np.flatnonzero(buf == _NEWLINE)
     if len(body) and body[-1:] != b"\n":
         ends = np.append(ends, len(body))  # the last line, unterminated
-    commas = np.flatnonzero(buf == _COMMA)
     rules = _Rules(
         latest_day=(latest - EPOCH).days,
         home_mcc=home_mcc,
@@ -122,7 +123,7 @@ def read_rows(
         starts[1:] = block_ends[:-1] + 1
         plain = np.zeros(len(starts), dtype=bool)
         parts = []
-        for lines, layout in _layouts(buf, commas, starts, block_ends):
+        for lines, layout in _layouts(buf, starts, block_ends):
             matrix = _lines_matrix(buf, starts, lines, layout.length)
             accepted, rows = _plain_rows(matrix, layout, rules)
             plain[lines[accepted]] = True
@@ -167,16 +168,17 @@ _FEWEST_LINES = 32
 
 
 def _layouts(
-    buf: npt.NDArray[np.uint8], commas: Ints, starts: Ints, ends: Ints
+    buf: npt.NDArray[np.uint8], starts: Ints, ends: Ints
 ) -> Iterator[tuple[Ints, _Layout]]:
     """The block's lines grouped by layout (their indexes in the block), for the layouts
     of enough lines: a real network writes a few (an IMEI of 15 digits or 16, "4G" or
     "LTE")."""
     length = ends - starts
-    one = _one_layout(buf, commas, starts, ends)
+    one = _one_layout(buf, starts, ends)
     if one is not None:
         yield np.arange(len(starts)), one
         return
+    commas = starts[0] + np.flatnonzero(buf[starts[0] : ends[-1]] == _COMMA)
     first_comma = np.searchsorted(commas, starts)
     ok = (np.searchsorted(commas, ends) - first_comma == 4) & (length <= _MOST_LINE)
     if not len(commas):
@@ -202,23 +204,27 @@ def _layouts(
         )
 
 
-def _one_layout(
-    buf: npt.NDArray[np.uint8], commas: Ints, starts: Ints, ends: Ints
-) -> _Layout | None:
-    """The block's layout when every line has the same (a machine's file, most often),
-    found without a look at each line's commas; None when they differ."""
+def _one_layout(buf: npt.NDArray[np.uint8], starts: Ints, ends: Ints) -> _Layout | None:
+    """The block's layout when every line has the first line's (a machine's file, most
+    often), found without a look at each line's commas: as many commas in the block as
+    four a line, each line's at the first line's places. None when they differ."""
     length = int(ends[0] - starts[0])
     if not 0 < length <= _MOST_LINE or not (ends - starts == length).all():
         return None
-    low, high = np.searchsorted(commas, [starts[0], ends[-1]])
-    if high - low != 4 * len(starts):
+    first_line = buf[starts[0] : ends[0]]
+    offsets = np.flatnonzero(first_line == _COMMA)
+    if len(offsets) != 4 or np.count_nonzero(buf[starts[0] : ends[-1]] == _COMMA) != 4 * len(
+        starts
+    ):
         return None
-    offsets = commas[low:high].reshape(-1, 4) - starts[:, None]
+    for offset in offsets.tolist():
+        if not (buf[starts + offset] == _COMMA).all():
+            return None
     cr = buf[ends - 1] == _CR
-    if not ((offsets == offsets[0]).all() and (cr == cr[0]).all()):
+    if not (cr == cr[0]).all():
         return None
     return _Layout(
-        commas=tuple(offsets[0].tolist()),  # type: ignore[arg-type]
+        commas=tuple(offsets.tolist()),  # type: ignore[arg-type]
         length=length,
         cr=bool(cr[0]),
     )
