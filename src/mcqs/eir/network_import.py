@@ -3,14 +3,17 @@ holding one), in the pattern of the TAC import (``devices/tac_import.py``).
 
 1. The run goes into the ledger (``operator_runs``, kind ``import-network``), in a
    transaction of its own, before anything else: a refused file is on record too.
-2. The file is staged and checked whole before anything is written: its shape (one CSV in
-   a zip, UTF-8, comma-separated, the header, a last line cut short), then every row
-   (:data:`REJECT_REASONS`); rows are aggregated per (IMEI, IMSI, MSISDN, month) in
-   memory. Too many rejected rows, or too many IMSIs of other operators, refuse the file.
-3. One transaction merges it: the sightings (first and last seen kept by min/max, the
-   radio technologies OR-ed, so uploading a file twice changes nothing) and the first
-   sightings of unregistered IMEIs, whose grace periods start with an SMS to the numbers
-   using them. All or nothing.
+2. The file is checked: its shape (one CSV in a zip, UTF-8, comma-separated, the header,
+   a last line cut short), then every row (:func:`_parse_row`, :data:`REJECT_REASONS`).
+   Too many rejected rows, or too many IMSIs of other operators, refuse the file.
+3. One transaction stores it, all or nothing: the sightings (per IMEI, IMSI, MSISDN and
+   month, first and last seen kept by min/max, the radio technologies OR-ed, so uploading
+   a file twice changes nothing) and the first sightings of unregistered IMEIs, whose
+   grace periods start with an SMS to the numbers using them.
+
+SQLite (the demo) aggregates the rows in memory and merges them into the folded sightings.
+PostgreSQL checks and appends a block of rows at a time, at about a bare COPY's speed
+(the section "PostgreSQL" below; decision record 0006).
 """
 
 from __future__ import annotations
