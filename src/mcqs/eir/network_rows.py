@@ -11,9 +11,12 @@ Every other line — blank, a space, a lower-case or unknown radio technology, a
 field count, anything malformed — goes to ``_parse_row`` as it always did, which accepts
 it or says why not. A real network's file is almost all plain rows.
 
-The values are numbers, as ``network_activity`` stores them: the IMEI's first 14 digits,
-the IMSI and MSISDN with their count of digits (a national MSISDN may begin with 0), the
-day as days since 1970-01-01, the radio technology's bit.
+How: the lines of a block that share a layout (the places of their four commas and their
+length) are one matrix of bytes, a view of the file when they follow each other, so each
+field is a range of its columns; digits are tested and read eight columns at a time as one
+64-bit word. The values are numbers: the IMEI's first 14 digits, the IMSI and MSISDN with
+their count of digits (a national MSISDN may begin with 0), the day as days since
+1970-01-01, the radio technology's bit.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ Ints = npt.NDArray[np.int64]
 EPOCH = dt.date(1970, 1, 1)
 _LINES_AT_ONCE = 100_000
 _DIGIT, _COMMA, _NEWLINE, _DASH, _PLUS, _CR = 48, 44, 10, 45, 43, 13
-# Each field as a matrix of this many bytes per line (longer fields are not plain).
 
 
 @dataclass
@@ -163,7 +165,8 @@ class _Layout:
         return begin, end
 
 
-_MOST_LINE = 127  # longer lines, or layouts of fewer lines than this, go the slow way
+# Longer lines, and layouts of fewer lines than this in a block, go the slow way.
+_MOST_LINE = 127
 _FEWEST_LINES = 32
 
 
