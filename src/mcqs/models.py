@@ -5,7 +5,15 @@ from mcqs.audit.models import AuditChainHead, AuditEntry
 from mcqs.counter.models import DayClose
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
 from mcqs.egov.models import CitizenSession
-from mcqs.eir.models import EirImei, EirPairing, ListFile, ListRun, NetworkSighting, Operator
+from mcqs.eir.models import (
+    EirImei,
+    EirPairing,
+    FoldedSighting,
+    ListFile,
+    ListRun,
+    NetworkSighting,
+    Operator,
+)
 from mcqs.fees.models import TariffBand
 from mcqs.jobs.models import Job, OperatorRun, WorkerHeartbeat
 from mcqs.notifications.models import SmsMessage
@@ -25,6 +33,7 @@ __all__ = [
     "DayClose",
     "EirImei",
     "EirPairing",
+    "FoldedSighting",
     "ImeiHold",
     "Job",
     "ListFile",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 def connect() -> None:
     import mcqs.eir.handlers  # noqa: F401
+    import mcqs.eir.tasks  # noqa: F401
 
     # Every table on the metadata, whatever this process imported: a foreign key may name
     # another domain's table (applications.agent_id -> staff_accounts), and a worker that

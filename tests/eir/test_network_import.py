@@ -3,6 +3,7 @@ and the registry left as it was, the same file twice changing nothing, the ledge
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
 from collections.abc import Callable
@@ -14,9 +15,10 @@ from sqlalchemy import func, select
 
 from mcqs.db import Database
 from mcqs.eir.errors import OperatorInputRefused
-from mcqs.eir.models import EirImei, NetworkSighting
-from mcqs.eir.network_import import import_network_file
-from mcqs.jobs.models import OperatorRun
+from mcqs.eir.models import EirImei, FoldedSighting, NetworkSighting, network_activity
+from mcqs.eir.network_import import fold_sightings, import_network_file
+from mcqs.eir.service import mark_registered
+from mcqs.jobs.models import Job, OperatorRun
 from mcqs.notifications.models import SmsMessage
 
 from conftest import make_settings
@@ -227,11 +229,15 @@ def test_uploads_need_the_operator_scope(api: Api, client: Any) -> None:
 def test_the_sms_of_a_first_sighting_is_sent_by_the_worker(
     azercell: Database, run_worker: Callable[..., int]
 ) -> None:
+    """The worker sends the SMS, and folds what the import appended (PostgreSQL)."""
     _import(azercell, GOOD)
     run_worker()
     with azercell.transaction() as session:
         statuses = session.scalars(select(SmsMessage.status)).all()
+        appended = session.scalar(select(func.count()).select_from(network_activity))
+        folded = session.scalar(select(func.count()).select_from(FoldedSighting))
     assert statuses == ["sent", "sent"]
+    assert (appended, folded) == (0, 3)
 
 
 @pytest.mark.postgres_only
@@ -321,7 +327,7 @@ def test_the_ledger_keeps_how_long_each_step_took(azercell: Database) -> None:
             select(OperatorRun.counts).where(OperatorRun.kind == "import-network")
         ).one()
     assert counts["accepted"] == 5
-    steps = {"stage", "check", "merge", "detect"}
+    steps = {"check_and_append", "look_up", "detect"}
     postgres = azercell.engine.dialect.name == "postgresql"
     assert set(counts["seconds"]) == (steps if postgres else set())
     assert all(seconds >= 0 for seconds in counts["seconds"].values())
@@ -355,3 +361,102 @@ def test_a_later_file_widens_the_triplet_months_already_known(azercell: Database
         (imei(20)[:14], "2026-10-18", "2026-10-25", 1 | 4),
         (imei(22)[:14], "2026-10-22", "2026-10-22", 2),
     ]
+
+
+def _sightings(db: Database) -> list[tuple[str, str, str, str, str, str, int]]:
+    with db.transaction() as session:
+        rows = session.execute(
+            select(
+                NetworkSighting.imei_norm,
+                NetworkSighting.imsi,
+                NetworkSighting.msisdn,
+                NetworkSighting.month,
+                NetworkSighting.first_seen,
+                NetworkSighting.last_seen,
+                NetworkSighting.rats,
+            )
+        ).all()
+    return sorted((r[0], r[1], r[2], str(r[3]), str(r[4]), str(r[5]), r[6]) for r in rows)
+
+
+def test_appended_rows_read_as_sightings_before_and_after_they_are_folded(
+    azercell: Database,
+) -> None:
+    """PostgreSQL's import appends; the view shows the appended rows with the folded ones
+    per triplet and month at once, and folding (the queued job) changes nothing it shows."""
+    sim = ("400011111111111", "0501000001")  # a national MSISDN: its 0 is kept
+    _import(azercell, activity(("2026-10-20", imei(20), *sim, "4G")))
+    with azercell.transaction() as session:
+        assert fold_sightings(session) in (0, 1)  # SQLite merged at once: nothing to fold
+    _import(
+        azercell,
+        activity(
+            ("2026-10-18", imei(20), *sim, "2G"),
+            ("2026-10-25", imei(20), *sim, "4G"),
+            ("2026-11-02", imei(20), *sim, "5G"),
+            ("2026-10-22", imei(22), "400010000000099", "+994501000002", "3G"),
+        ),
+    )
+    expected = [
+        (imei(20)[:14], *sim, "2026-10-01", "2026-10-18", "2026-10-25", 1 | 4),
+        (imei(20)[:14], *sim, "2026-11-01", "2026-11-02", "2026-11-02", 8),
+        (
+            imei(22)[:14],
+            "400010000000099",
+            "994501000002",
+            "2026-10-01",
+            "2026-10-22",
+            "2026-10-22",
+            2,
+        ),
+    ]
+    assert _sightings(azercell) == expected
+    postgres = azercell.engine.dialect.name == "postgresql"
+    with azercell.transaction() as session:
+        appended = session.scalar(select(func.count()).select_from(network_activity))
+        jobs = session.scalars(select(Job.task).where(Job.task == "eir.fold_sightings")).all()
+    assert (appended, len(jobs)) == ((4, 2) if postgres else (0, 0))
+    with azercell.transaction() as session:
+        assert fold_sightings(session) == (4 if postgres else 0)
+    assert _sightings(azercell) == expected
+    with azercell.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(network_activity)) == 0
+        assert session.scalar(select(func.count()).select_from(FoldedSighting)) == 3
+
+
+def test_an_import_writes_nothing_for_imeis_it_need_not_tell(azercell: Database) -> None:
+    """Registered or already seen IMEIs are only looked up: their rows stay as they were;
+    an unregistered one seen for the first time starts its grace period."""
+    registered, graced, new = imei(30)[:14], imei(31)[:14], imei(32)[:14]
+    with azercell.transaction() as session:
+        mark_registered(session, [registered], now=DAY0 - dt.timedelta(days=5))
+    _import(azercell, activity(("2026-11-01", imei(31), "400011111111111", "994501000001", "4G")))
+    with azercell.transaction() as session:
+        before = {
+            row.imei_norm: (row.updated_at, row.first_seen_at, row.grace_until)
+            for row in session.scalars(select(EirImei))
+        }
+    later = DAY0 + dt.timedelta(days=1)
+    report = import_network_file(
+        azercell,
+        operator_code="azercell",
+        content=activity(
+            *(
+                ("2026-11-02", imei(n), "400011111111111", "994501000001", "4G")
+                for n in (30, 31, 32)
+            )
+        ),
+        filename="day2.csv",
+        settings=make_settings(),
+        started_by="test",
+        now=later,
+    )
+    assert (report.imeis, report.grace_started) == (3, 1)
+    with azercell.transaction() as session:
+        after = {
+            row.imei_norm: (row.updated_at, row.first_seen_at, row.grace_until)
+            for row in session.scalars(select(EirImei))
+        }
+    assert after[registered] == before[registered] and after[registered][1] is None
+    assert after[graced] == before[graced]
+    assert after[new][1] == later and after[new][2] == later + dt.timedelta(days=30)

@@ -14,14 +14,14 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
 from mcqs.db import Database, utcnow
 from mcqs.eir.errors import refused
 from mcqs.eir.models import BlacklistReason, EirImei, EirPairing, NetworkSighting
-from mcqs.eir.network_import import serialise_network_writes
+from mcqs.eir.network_import import fold_sightings, serialise_network_writes
 from mcqs.eir.service import tell_blocked
 from mcqs.jobs.ledger import describe, finish_run, start_run
 
@@ -54,9 +54,8 @@ def run_detection(
     try:
         with db.transaction() as session:
             serialise_network_writes(session)
-            report.seen = (
-                session.scalar(select(func.count()).where(EirImei.first_seen_at.is_not(None))) or 0
-            )
+            fold_sightings(session)  # the run reads every sighting: cheaper folded
+            report.seen = _seen(session)
             expired = _grace_expired(session, now=now)
             clones = _clones(session, threshold=settings.eir_clone_imsi_threshold)
             count = len(expired) + len(set(clones) - set(expired))
@@ -100,6 +99,15 @@ def run_detection(
     detail = f"{report.grace_expired} grace periods ended, {report.clones} clones"
     finish_run(db, run_id, outcome="ok", counts=asdict(report), detail=detail)
     return report
+
+
+def _seen(session: Session) -> int:
+    """IMEIs ever seen on a network: in a sighting, or first seen by a status check."""
+    seen = union(
+        select(NetworkSighting.imei_norm),
+        select(EirImei.imei_norm).where(EirImei.first_seen_at.is_not(None)),
+    ).subquery()
+    return session.scalar(select(func.count()).select_from(seen)) or 0
 
 
 def _grace_expired(session: Session, *, now: dt.datetime) -> list[EirImei]:

@@ -25,8 +25,8 @@ from mcqs.eir.models import (
     ListFile,
     ListKind,
     ListRun,
-    NetworkSighting,
     Operator,
+    network_triplets,
 )
 
 # The lists name IMEIs by ``imei_norm``, the first 14 digits: what networks carry (the check
@@ -46,7 +46,8 @@ def generate_lists(session: Session, *, operator: Operator, now: dt.datetime) ->
     session.add(run)
     session.flush()
     dialect = session.get_bind().dialect.name
-    # Only the notification list can find a line twice (a triplet seen in several months);
+    # Only the notification list can find a line twice (a triplet seen in several months or
+    # imports);
     # a blacklist line is one IMEI's, an exceptions line one pairing's: no DISTINCT's sort.
     for kind, found, repeats in (
         (ListKind.BLACKLIST, _blacklist(now=now), False),
@@ -147,14 +148,15 @@ def _notification(*, operator: Operator, now: dt.datetime, dialect: str) -> Subq
         )
     else:
         until = func.strftime("%Y-%m-%dT%H:%M:%SZ", EirImei.grace_until)
-    line = (
-        EirImei.imei_norm + "," + NetworkSighting.imsi + "," + NetworkSighting.msisdn + "," + until
-    )
+    # Who was seen with the IMEI, whatever the month: network_triplets, which reads the rows
+    # appended by imports not folded yet without aggregating them (the list takes DISTINCT).
+    seen = network_triplets.c
+    line = EirImei.imei_norm + "," + seen.imsi + "," + seen.msisdn + "," + until
     return (
         select(line.label("line"))
-        .join(NetworkSighting, NetworkSighting.imei_norm == EirImei.imei_norm)
+        .join(network_triplets, seen.imei_norm == EirImei.imei_norm)
         .where(
-            NetworkSighting.operator_id == operator.id,
+            seen.operator_id == operator.id,
             text(f"({BLACKLISTABLE})"),
             EirImei.registered.is_(False),
             EirImei.clone.is_(False),

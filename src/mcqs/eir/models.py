@@ -1,5 +1,6 @@
 """The EIR's tables: operators and their clients, each IMEI's network status, the pairing
-list of clones, what networks saw (per triplet and month), and numbered list runs."""
+list of clones, what networks saw (per triplet and month: folded, appended, and the view of
+both), and numbered list runs."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Column,
     Date,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
+    Table,
     Text,
     text,
 )
@@ -109,13 +115,15 @@ class EirPairing(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("operator_runs.id"))
 
 
-class NetworkSighting(Base):
-    """What one operator's network saw of one triplet (IMEI, IMSI, MSISDN) in one month.
+class FoldedSighting(Base):
+    """What one operator's network saw of one triplet (IMEI, IMSI, MSISDN) in one month, as
+    folded from the imports' appended rows (``network_activity``). Read sightings through
+    :class:`NetworkSighting`, which adds the rows not folded yet.
 
     No foreign key to ``operators``: the import names its operator once and checks it, and a
     per-row check cost as much as the rest of the merge (decision record 0006)."""
 
-    __tablename__ = "network_sightings"
+    __tablename__ = "network_sightings_folded"
     __table_args__ = (PrimaryKeyConstraint("imei_norm", "imsi", "msisdn", "month", "operator_id"),)
 
     imei_norm: Mapped[str] = mapped_column(String(14))
@@ -126,6 +134,70 @@ class NetworkSighting(Base):
     first_seen: Mapped[dt.date] = mapped_column(Date)
     last_seen: Mapped[dt.date] = mapped_column(Date)
     rats: Mapped[int] = mapped_column(Integer)  # bit per radio technology (RAT_BITS)
+
+
+# The accepted rows of PostgreSQL's imports, appended with binary COPY as they were read (no
+# key, no index: decision record 0006) and folded into network_sightings_folded by the job
+# eir.fold_sightings. Numbers, not text (fewer bytes to write and to read): the IMEI's 14
+# digits; the IMSI and the MSISDN each with a 1 written before its digits, so that a leading 0
+# (a national MSISDN) is kept: 10501234567 is "0501234567". SQLite's import merges straight
+# into the folded table and leaves this one empty.
+network_activity = Table(
+    "network_activity",
+    Base.metadata,
+    Column("imei", BigInteger, nullable=False),
+    Column("imsi", BigInteger, nullable=False),
+    Column("msisdn", BigInteger, nullable=False),
+    Column("operator_id", Integer, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("rats", SmallInteger, nullable=False),
+)
+
+# The view ``network_sightings`` (migration 0014): the folded sightings and the appended rows
+# not folded yet, one row per operator, triplet and month. What lists, detection and
+# anything else read. Kept out of Base.metadata: it is not a table to create.
+_views = MetaData()
+
+
+# The view ``network_triplets`` (migration 0014): each operator's (IMEI, IMSI, MSISDN) seen,
+# folded or appended, not aggregated (a triplet may repeat: read it with DISTINCT). For the
+# questions that need no month, first or last day, at the cost of a scan when rows are
+# appended (the per-month view aggregates them first).
+network_triplets = Table(
+    "network_triplets",
+    _views,
+    Column("imei_norm", String(14)),
+    Column("imsi", String(15)),
+    Column("msisdn", String(15)),
+    Column("operator_id", Integer),
+)
+
+
+class NetworkSighting(Base):
+    """One operator's sightings of one triplet (IMEI, IMSI, MSISDN) in one month: first and
+    last seen, radio technologies. Read-only (the view ``network_sightings``)."""
+
+    __table__ = Table(
+        "network_sightings",
+        _views,
+        Column("imei_norm", String(14), primary_key=True),
+        Column("imsi", String(15), primary_key=True),
+        Column("msisdn", String(15), primary_key=True),
+        Column("month", Date, primary_key=True),
+        Column("operator_id", Integer, primary_key=True),
+        Column("first_seen", Date),
+        Column("last_seen", Date),
+        Column("rats", Integer),
+    )
+
+    imei_norm: Mapped[str]
+    imsi: Mapped[str]
+    msisdn: Mapped[str]
+    month: Mapped[dt.date]
+    operator_id: Mapped[int]
+    first_seen: Mapped[dt.date]
+    last_seen: Mapped[dt.date]
+    rats: Mapped[int]
 
 
 class ListRun(Base):

@@ -21,7 +21,7 @@ from mcqs.devices.service import is_blacklisted
 from mcqs.eir.models import BlacklistReason, EirImei
 from mcqs.i18n import gettext as _
 from mcqs.localtime import format_baku
-from mcqs.notifications.service import queue_sms
+from mcqs.notifications.service import SmsToQueue, queue_sms, queue_sms_all
 
 
 def imei_row(session: Session, imei_norm: str, *, now: dt.datetime) -> EirImei:
@@ -161,20 +161,41 @@ def tell_grace_started(
     register_url: str,
 ) -> None:
     """The SMS to every number seen using an unregistered IMEI: the deadline, and where."""
-    imei = imei_with_check_digit(imei_norm)
-    for msisdn in sorted(set(msisdns)):
-        phone = sms_phone(msisdn)
-        if phone is None:
-            continue
-        queue_sms(
-            session,
-            phone=phone,
-            application_id=None,
-            text=_(
-                "İMEİ {imei} olan cihazınız qeydiyyatda deyil. {deadline} tarixinədək "
-                "qeydiyyatdan keçirin ({url}), əks halda mobil şəbəkədə bloklanacaq."
-            ).format(imei=imei, deadline=format_baku(grace_until), url=register_url),
-        )
+    tell_grace_started_all(
+        session, [(imei_norm, msisdns)], grace_until=grace_until, register_url=register_url
+    )
+
+
+def tell_grace_started_all(
+    session: Session,
+    started: Iterable[tuple[str, Iterable[str]]],
+    *,
+    grace_until: dt.datetime,
+    register_url: str,
+) -> None:
+    """:func:`tell_grace_started` for many IMEIs (IMEI, the numbers using it) at once: the
+    messages and their jobs written with two multi-row inserts (an import starts
+    thousands)."""
+    deadline = format_baku(grace_until)
+    messages = []
+    for imei_norm, msisdns in started:
+        imei = imei_with_check_digit(imei_norm)
+        for msisdn in sorted(set(msisdns)):
+            phone = sms_phone(msisdn)
+            if phone is None:
+                continue
+            messages.append(
+                SmsToQueue(
+                    phone,
+                    _(
+                        "İMEİ {imei} olan cihazınız qeydiyyatda deyil. {deadline} tarixinədək "
+                        "qeydiyyatdan keçirin ({url}), əks halda mobil şəbəkədə bloklanacaq."
+                    ).format(imei=imei, deadline=deadline, url=register_url),
+                    None,
+                )
+            )
+    if messages:
+        queue_sms_all(session, messages)
 
 
 def tell_blocked(
