@@ -6,9 +6,9 @@ registered), then:
 
 1. single checks (TS 29.511 ``GET /n5g-eir-eic/v1/equipment-status``, random IMEIs of the
    registry, a bearer token) under ``wrk`` (Debian's; 64 connections, a second process on
-   this machine; with one thread, then two), next to ``/raw``, a minimal raw ASGI endpoint served by the same server
-   processes in the same run (``bench/eir_app.py``); MCQS served by ``serve_factory`` as
-   ``mcqs serve`` does, ``MCQS_WEB_WORKERS`` processes;
+   this machine; one thread, then two), next to ``/raw``, a minimal raw ASGI endpoint
+   served by the same server processes in the same run (``bench/eir_app.py``); MCQS
+   served by ``serve_factory`` as ``mcqs serve`` does, ``MCQS_WEB_WORKERS`` processes;
 2. resident memory (VmRSS) of each serving process after the load;
 3. bulk status: IMEIs/s of a 100,000-IMEI request;
 4. network import: rows/s of a ``--import-rows`` file (validate, merge, detect), next to a
