@@ -238,16 +238,18 @@ def _read_rows(
     latest = today + dt.timedelta(days=1)  # a network's clock may be a day ahead of Baku's
     sightings: dict[Triplet, _Aggregate] = {}
     last = len(lines)
+    cut_short = last if unterminated else None
     for number in range(2, last + 1):
-        line = lines[number - 1].rstrip("\r")
-        if not line.strip():
-            continue
-        report.read += 1
-        parsed = _parse_row(line, prefixes=prefixes, home_mcc=home_mcc, latest=latest)
-        if isinstance(parsed, str):
-            if unterminated and number == last:
-                raise refused("network_file_truncated", line=number)
-            report.reject(parsed, number)
+        parsed = _read_line(
+            number,
+            lines[number - 1],
+            report,
+            prefixes=prefixes,
+            home_mcc=home_mcc,
+            latest=latest,
+            cut_short=cut_short,
+        )
+        if parsed is None:
             continue
         day, imei_norm, imsi, msisdn, rat = parsed
         report.accepted += 1
@@ -261,6 +263,32 @@ def _read_rows(
     if report.read == 0:
         raise refused("network_file_empty")
     return sightings
+
+
+def _read_line(
+    number: int,
+    line: str,
+    report: NetworkImportReport,
+    *,
+    prefixes: tuple[str, ...],
+    home_mcc: str,
+    latest: dt.date,
+    cut_short: int | None,
+) -> tuple[dt.date, str, str, str, int] | None:
+    """Line ``number`` read by the rules (:func:`_parse_row`), counted in ``report``: its
+    values, or None for a blank or rejected line. A rejected line numbered ``cut_short``
+    (the file's unterminated last line) refuses the file as cut short."""
+    line = line.rstrip("\r")
+    if not line.strip():
+        return None
+    report.read += 1
+    parsed = _parse_row(line, prefixes=prefixes, home_mcc=home_mcc, latest=latest)
+    if isinstance(parsed, str):
+        if number == cut_short:
+            raise refused("network_file_truncated", line=number)
+        report.reject(parsed, number)
+        return None
+    return parsed
 
 
 def _check_header(line: str) -> None:
@@ -512,17 +540,15 @@ def _import_in_postgresql(
     home_mcc = settings.network_home_mcc
 
     def slow_line(number: int, line: str) -> tuple[dt.date, str, str, str, int] | None:
-        line = line.rstrip("\r")
-        if not line.strip():
-            return None
-        report.read += 1
-        parsed = _parse_row(line, prefixes=prefixes, home_mcc=home_mcc, latest=latest)
-        if isinstance(parsed, str):
-            if unterminated and number == last_line:
-                raise refused("network_file_truncated", line=number)
-            report.reject(parsed, number)
-            return None
-        return parsed
+        return _read_line(
+            number,
+            line,
+            report,
+            prefixes=prefixes,
+            home_mcc=home_mcc,
+            latest=latest,
+            cut_short=last_line if unterminated else None,
+        )
 
     started = time.perf_counter()
     blocks: list[ActivityRows] = []
