@@ -47,7 +47,7 @@ from mcqs.principals import (
 from mcqs.problems import problem_response
 from mcqs.receipts.web import router as receipts_router
 from mcqs.security.access_log import mask_access_log
-from mcqs.security.limits import ClientLimiter
+from mcqs.security.limits import WINDOW_SECONDS, ClientLimiter
 from mcqs.services import Services
 from mcqs.staff.web import router as staff_router
 from mcqs.wiring import connect
@@ -83,15 +83,17 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         settings=settings,
         db=db,
         services=Services.from_settings(settings),
-        return_limiter=ClientLimiter(limit=settings.return_limit_per_client, window_seconds=60),
+        return_limiter=ClientLimiter(
+            limit=settings.return_limit_per_client, window_seconds=WINDOW_SECONDS
+        ),
         security_code_limiter=ClientLimiter(
-            limit=settings.security_code_limit_per_client, window_seconds=60
+            limit=settings.security_code_limit_per_client, window_seconds=WINDOW_SECONDS
         ),
         sign_in_limiter=ClientLimiter(
-            limit=settings.egov_sign_in_limit_per_client, window_seconds=60
+            limit=settings.egov_sign_in_limit_per_client, window_seconds=WINDOW_SECONDS
         ),
         staff_sign_in_limiter=ClientLimiter(
-            limit=settings.staff_sign_in_limit_per_client, window_seconds=60
+            limit=settings.staff_sign_in_limit_per_client, window_seconds=WINDOW_SECONDS
         ),
     )
     app.state.recently_pending = RecentlyPending()
@@ -278,7 +280,8 @@ def security_headers(settings: Settings) -> Any:
 
 
 class SecurityHeaders:
-    """Adds ``protect``'s headers to every answer as it starts."""
+    """Adds ``protect``'s headers to every answer as it starts, and to a 429 (a client over
+    one of the per-minute limits) when it may try again."""
 
     def __init__(self, app: ASGIApp, *, protect: Any) -> None:
         self.app = app
@@ -292,7 +295,10 @@ class SecurityHeaders:
 
         async def send_protected(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.protect(MutableHeaders(scope=message), path)
+                headers = MutableHeaders(scope=message)
+                self.protect(headers, path)
+                if message["status"] == 429:
+                    headers.setdefault("Retry-After", str(WINDOW_SECONDS))
             await send(message)
 
         await self.app(scope, receive, send_protected)

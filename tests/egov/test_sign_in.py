@@ -331,6 +331,7 @@ def test_sign_ins_per_client_are_limited(web: Any, http: httpx.Client) -> None:
         come_back(client, "http://testserver/egov/callback?code=made-up&state=made-up")
     refused = come_back(client, "http://testserver/egov/callback?code=made-up&state=made-up")
     assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "60"
     assert alert_code(refused.text) == "too_many_sign_ins"
     again = to_portal(client)
     assert again.status_code == 429 and alert_code(again.text) == "too_many_sign_ins"

@@ -177,12 +177,15 @@ def test_returns_for_one_payment_ask_goldenpay_once_and_hold_no_lock(
 
 def test_one_client_may_not_flood_the_return_url(client) -> None:
     limit = make_settings().return_limit_per_client
-    codes = [
-        client.get("/payments/goldenpay/success", params={"payment_key": "x"}).status_code
+    answers = [
+        client.get("/payments/goldenpay/success", params={"payment_key": "x"})
         for _ in range(limit + 1)
     ]
+    codes = [answer.status_code for answer in answers]
     assert codes[:limit] == [404] * limit  # not ours: nothing written, nobody asked
     assert codes[limit] == 429
+    assert answers[limit].headers["retry-after"] == "60"
+    assert "retry-after" not in answers[0].headers
 
 
 def test_the_lock_check_sees_a_held_lock(catalogue: Database, demo_imeis) -> None:

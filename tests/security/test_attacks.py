@@ -280,6 +280,7 @@ def test_a_client_cannot_have_security_codes_by_the_hundred(
     flooded = client.get("/register")
     assert flooded.status_code == 429
     assert 'data-error="too_many_security_codes"' in flooded.text
+    assert flooded.headers["retry-after"] == "60"  # the limit counts a minute
     again = client.post(
         "/register",
         data={"action": "new_code", "fin": OWNER.fin, "csrf_token": csrf_token_of(flooded.text)},

@@ -326,6 +326,7 @@ def test_sign_in_attempts_are_limited_per_client(db: Database, db_url: str) -> N
         assert type_password(client, agent.username, "wrong").status_code == 401
         limited = type_password(client, agent.username, agent.password)
         assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "60"
         assert _form_error(limited.text) == "too_many_staff_sign_ins"
     with db.reading() as session:  # the limited try never reached the account
         account = session.get(StaffAccount, agent.account_id)

@@ -9,6 +9,10 @@ import threading
 import time
 from collections import defaultdict, deque
 
+# Every per-client limit of the site counts uses in a minute, so a refused client may
+# always try again within this many seconds (the Retry-After of every 429).
+WINDOW_SECONDS = 60
+
 
 class ClientLimiter:
     def __init__(self, *, limit: int, window_seconds: float) -> None:
