@@ -1,13 +1,12 @@
 """What bench/eir.py serves: MCQS's own app (``mcqs.app.create_app``) exactly as
 ``mcqs serve`` builds it, with one extra path, ``/raw``, answered by a minimal raw ASGI
 callable before anything of MCQS runs: the ceiling of this server on this machine, measured
-in the same processes and the same run as the EIR. Like an answered check (see
-``mcqs.security.access_log``), an answered ``/raw`` writes no access-log line: the
-ceiling is served as the check is."""
+in the same processes and the same run as the EIR. Like a check answered by the site's
+front door, ``/raw`` is answered outside the site's access log (uvicorn's own is off):
+the ceiling is served as the check is."""
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -29,11 +28,6 @@ class RawBeside:
         await self.app(scope, receive, send)
 
 
-def _not_raw(record: logging.LogRecord) -> bool:
-    args = record.args
-    return not (isinstance(args, tuple) and len(args) >= 5 and args[2] == "/raw" and args[4] == 200)
-
-
 def create() -> ASGIApp:
     """The app, once its EIR snapshot is loaded (a file ``ready-<pid>`` says so), so that
     the load measures the snapshot, not the PostgreSQL fallback of the first seconds."""
@@ -42,7 +36,6 @@ def create() -> ASGIApp:
     from mcqs.app import create_app
 
     app = create_app()
-    logging.getLogger("uvicorn.access").addFilter(_not_raw)
     snapshot = app.state.operator_api.state.snapshot
     if snapshot is not None:
         snapshot.start_once()

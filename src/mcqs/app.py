@@ -46,7 +46,7 @@ from mcqs.principals import (
 )
 from mcqs.problems import problem_response
 from mcqs.receipts.web import router as receipts_router
-from mcqs.security.access_log import mask_access_log
+from mcqs.security.access_log import AccessLog
 from mcqs.security.limits import WINDOW_SECONDS, ClientLimiter
 from mcqs.services import Services
 from mcqs.staff.web import router as staff_router
@@ -56,13 +56,14 @@ log = logging.getLogger(__name__)
 
 
 class Site(FastAPI):
-    """FastAPI with an optional front door: an ASGI layer put in front of the whole
-    middleware stack, Starlette's own error middleware included."""
+    """FastAPI with the site's access log around the whole middleware stack (Starlette's
+    own error middleware included, so a 500 is logged too), and an optional front door in
+    front of that: what the front door answers is not logged."""
 
     front_door: Callable[[ASGIApp], ASGIApp] | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
+        stack = AccessLog(super().build_middleware_stack())
         return stack if self.front_door is None else self.front_door(stack)
 
 
@@ -78,7 +79,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         redoc_url=None,
     )
     connect()
-    mask_access_log()
     app.state.mcqs = AppState(
         settings=settings,
         db=db,

@@ -63,14 +63,28 @@ def serve_factory(factory: str, settings: Settings) -> None:
     """Serve the app that ``factory`` ("module:function") builds, in
     ``settings.web_workers`` processes. uvicorn starts each process, builds the app in it
     from the environment, and replaces a process that dies."""
+    import copy
     import socket
 
     import uvicorn
+    import uvicorn.config
     from uvicorn.supervisors import Multiprocess
 
+    from mcqs.security.access_log import LOGGER as ACCESS_LOGGER
+
+    # The site writes its own access log (mcqs.security.access_log: personal data masked,
+    # the operators' answered checks left out) through uvicorn's access handler and format.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"][ACCESS_LOGGER] = {
+        "handlers": ["access"],
+        "level": "INFO",
+        "propagate": False,
+    }
     config = uvicorn.Config(
         factory,
         factory=True,
+        access_log=False,
+        log_config=log_config,
         workers=settings.web_workers,
         host=settings.host,
         port=settings.port,

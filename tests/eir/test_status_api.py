@@ -3,6 +3,7 @@ answers to malformed or unauthenticated requests."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -122,6 +123,23 @@ def test_an_answer_from_the_front_door_is_guarded_like_any_other(
     )
     assert elsewhere.status_code == 400
     assert "BLACKLISTED" not in elsewhere.text
+
+
+def test_answered_checks_write_no_access_log_line_refused_ones_do(
+    api: Api, catalogue: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mcqs.security.access_log import LOGGER
+
+    with catalogue.transaction() as session:
+        report_stolen(session, imei_norm=imei(6)[:14], source="cli", now=api.moment)
+    api.headers()  # the token asked for before the log is read
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert api.status(f"imei-{imei(6)}").status_code == 200
+        assert api.status(f"imei-{imei(7)}").status_code == 404
+        assert api.status("imei-123").status_code == 400
+    lines = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert [line.rsplit(" ", 1)[1] for line in lines] == ["404", "400"]
+    assert all("pei=***" in line and imei(7) not in line for line in lines)
 
 
 def test_imeisv_names_the_same_equipment(api: Api, catalogue: Database) -> None:
