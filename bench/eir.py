@@ -54,6 +54,7 @@ WEB_WORKERS = int(os.environ.get("MCQS_WEB_WORKERS", "2"))
 DURATION = int(os.environ.get("MCQS_BENCH_EIR_SECONDS", "20"))  # seconds of wrk per endpoint
 CONNECTIONS = 64
 WRK_THREADS = (1, 2)
+CHECK = "/n5g-eir-eic/v1/equipment-status"
 SECRET = "bench-operator-secret"
 
 
@@ -135,11 +136,12 @@ def wrk(
     }
 
 
-def lua_script(folder: Path, tacs: list[str], imeis: int) -> Path:
-    """Each request asks about a random IMEI of the registry (the check digit is not
-    checked on the network side, so 0 will do)."""
+def lua_script(folder: Path, tacs: list[str], imeis: int, *, path: str) -> Path:
+    """Each request asks ``path`` about a random IMEI of the registry (the check digit is
+    not checked on the network side, so 0 will do). The raw endpoint gets the same script
+    with its own path, so that wrk does the same work for both."""
     tac_list = ",".join(f'"{t}"' for t in tacs)
-    script = folder / "random_imei.lua"
+    script = folder / f"random_imei{path.replace('/', '_')}.lua"
     script.write_text(
         f"local tacs = {{{tac_list}}}\n"
         f"local n = {imeis}\n"
@@ -148,8 +150,7 @@ def lua_script(folder: Path, tacs: list[str], imeis: int) -> Path:
         "  local i = math.random(0, n - 1)\n"
         "  local tac = tacs[(i % #tacs) + 1]\n"
         "  local serial = string.format('%06d', math.floor(i / #tacs))\n"
-        "  return wrk.format('GET', '/n5g-eir-eic/v1/equipment-status?pei=imei-' "
-        ".. tac .. serial .. '0')\n"
+        f"  return wrk.format('GET', '{path}?pei=imei-' .. tac .. serial .. '0')\n"
         "end\n"
     )
     return script
@@ -254,14 +255,15 @@ def main() -> None:
                 assert probe.json() == {"status": "WHITELISTED"}, probe.text
                 figures["rss_before"] = rss_mb(parent)
                 figures["load"] = os.getloadavg()[0]
-                script = lua_script(folder, tacs, args.imeis)
+                script = lua_script(folder, tacs, args.imeis, path=CHECK)
+                raw_script = lua_script(folder, tacs, args.imeis, path="/raw")
                 # wrk with one thread and with two: on two cores its second thread takes
                 # a core's share from the servers, and the tail shows it.
                 for threads in WRK_THREADS:
-                    raw = wrk(f"{base}/raw", threads=threads, script=None, headers={})
+                    raw = wrk(f"{base}/raw", threads=threads, script=raw_script, headers={})
                     print("raw", threads, raw, flush=True)
                     eir = wrk(
-                        f"{base}/n5g-eir-eic/v1/equipment-status",
+                        f"{base}{CHECK}",
                         threads=threads,
                         script=script,
                         headers=auth,
@@ -385,7 +387,8 @@ def write_report(figures: dict[str, object], *, imeis: int, rows: int) -> None:
         "TACs (a tenth stolen, a tenth in grace, the rest registered). MCQS served by "
         f"`serve_factory` in {WEB_WORKERS} processes; `wrk` with {CONNECTIONS} connections "
         f"for {DURATION} s from a second process on the same cores, with one thread and "
-        "then two (on two cores its second thread takes the servers' share); random IMEIs of the "
+        "then two (on two cores its second thread takes the servers' share), the same "
+        "script for both endpoints; random IMEIs of the "
         f"registry. Load average (1 min) as the load began: {figures['load']:.1f} on "
         f"{os.cpu_count()} cores: other work on the machine lowers both columns; the "
         "ratios to the baselines of the same run are what compare.\n\n"
