@@ -58,13 +58,20 @@ log = logging.getLogger(__name__)
 class Site(FastAPI):
     """FastAPI with the site's access log around the whole middleware stack (Starlette's
     own error middleware included, so a 500 is logged too), and an optional front door in
-    front of that: what the front door answers is not logged."""
+    front of FastAPI itself (whose own call costs every request a look at its telemetry
+    settings): what the front door answers is not logged."""
 
     front_door: Callable[[ASGIApp], ASGIApp] | None = None
+    _entrance: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._entrance is None:
+            inner = partial(FastAPI.__call__, self)
+            self._entrance = inner if self.front_door is None else self.front_door(inner)
+        await self._entrance(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = AccessLog(super().build_middleware_stack())
-        return stack if self.front_door is None else self.front_door(stack)
+        return AccessLog(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
