@@ -28,21 +28,21 @@ import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, and_, func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
-from mcqs.db import Database, utcnow
+from mcqs.db import Database, among, insert_rows, utcnow
 from mcqs.eir.errors import refused
 from mcqs.eir.models import EirImei, FoldedSighting
 from mcqs.eir.network_rows import ActivityRows, read_rows
 from mcqs.eir.operators import operator_by_code
-from mcqs.eir.service import dialect_insert, tell_grace_started_all
+from mcqs.eir.service import tell_grace_started_all
 from mcqs.jobs.ledger import describe, finish_run, start_run
 from mcqs.jobs.models import OperatorRun
 from mcqs.jobs.queue import enqueue
@@ -394,6 +394,61 @@ def _merge(session: Session, sightings: dict[Triplet, _Aggregate], *, operator_i
 
 _SIGHTING_KEY = ("imei_norm", "imsi", "msisdn", "month", "operator_id")
 
+# Unregistered and never seen: no first sighting, grace period or listing yet. (The
+# PostgreSQL import's look-up, _FIRST_SIGHTINGS, asks the same in its own SQL; these
+# writes check it again.)
+_NEVER_SEEN_UNREGISTERED = and_(
+    EirImei.first_seen_at.is_(None),
+    EirImei.registered.is_(False),
+    EirImei.grace_until.is_(None),
+    EirImei.blacklist_reason.is_(None),
+)
+
+
+def _start_grace_periods(
+    session: Session,
+    *,
+    known: list[str],
+    unknown: list[str],
+    now: dt.datetime,
+    grace_until: dt.datetime,
+) -> list[str]:
+    """Start the grace period of the ``known`` IMEIs still never seen and unregistered, and
+    of each ``unknown`` one with a new row (insert-or-ignore: a registration may make the
+    row at this moment, and it wins). Returns the IMEIs whose grace period started."""
+    started: list[str] = []
+    for start in range(0, len(known), _BATCH):
+        started += session.scalars(
+            update(EirImei)
+            .where(among(session, EirImei.imei_norm, known[start : start + _BATCH]))
+            .where(_NEVER_SEEN_UNREGISTERED)
+            .values(first_seen_at=now, grace_until=grace_until, updated_at=now)
+            .returning(EirImei.imei_norm)
+            .execution_options(synchronize_session=False)
+        ).all()
+    for start in range(0, len(unknown), _BATCH):
+        started += [
+            imei_norm
+            for (imei_norm,) in insert_rows(
+                session,
+                cast(Table, EirImei.__table__),
+                [
+                    {
+                        "imei_norm": imei_norm,
+                        "registered": False,
+                        "clone": False,
+                        "first_seen_at": now,
+                        "grace_until": grace_until,
+                        "updated_at": now,
+                    }
+                    for imei_norm in unknown[start : start + _BATCH]
+                ],
+                returning=("imei_norm",),
+                skip_conflicts_on=("imei_norm",),
+            )
+        ]
+    return started
+
 
 def _first_sightings(
     session: Session,
@@ -411,50 +466,22 @@ def _first_sightings(
         msisdns.setdefault(imei_norm, set()).add(msisdn)
     keys = sorted(msisdns)
     unknown = set(keys)
-    needs_grace: list[str] = []
-    columns = (
-        EirImei.imei_norm,
-        EirImei.first_seen_at,
-        EirImei.registered,
-        EirImei.grace_until,
-        EirImei.blacklist_reason,
-    )
     for start in range(0, len(keys), _BATCH):
         chunk = keys[start : start + _BATCH]
-        for imei_norm, first_seen_at, registered, grace_until, reason in session.execute(
-            select(*columns).where(EirImei.imei_norm.in_(chunk))
-        ):
-            unknown.discard(imei_norm)
-            if first_seen_at is None and not registered and grace_until is None and not reason:
-                needs_grace.append(imei_norm)
+        unknown.difference_update(
+            session.scalars(select(EirImei.imei_norm).where(EirImei.imei_norm.in_(chunk)))
+        )
     grace_until = now + dt.timedelta(days=settings.eir_grace_days)
-    for start in range(0, len(needs_grace), _BATCH):
-        session.execute(
-            update(EirImei)
-            .where(EirImei.imei_norm.in_(needs_grace[start : start + _BATCH]))
-            .values(first_seen_at=now, grace_until=grace_until, updated_at=now)
-        )
-    new = sorted(unknown)
-    for start in range(0, len(new), _BATCH):
-        # Insert-or-ignore: a registration may make the row at this moment (it wins).
-        session.execute(
-            dialect_insert(session)(EirImei).on_conflict_do_nothing(index_elements=["imei_norm"]),
-            [
-                {
-                    "imei_norm": imei_norm,
-                    "registered": False,
-                    "clone": False,
-                    "first_seen_at": now,
-                    "grace_until": grace_until,
-                    "updated_at": now,
-                }
-                for imei_norm in new[start : start + _BATCH]
-            ],
-        )
-    started = sorted([*new, *needs_grace])
+    started = _start_grace_periods(
+        session,
+        known=[key for key in keys if key not in unknown],
+        unknown=sorted(unknown),
+        now=now,
+        grace_until=grace_until,
+    )
     tell_grace_started_all(
         session,
-        [(imei_norm, msisdns[imei_norm]) for imei_norm in started],
+        [(imei_norm, msisdns[imei_norm]) for imei_norm in sorted(started)],
         grace_until=grace_until,
         register_url=f"{settings.public_url}/register",
     )
@@ -591,7 +618,7 @@ def _import_in_postgresql(
                 if _imported_before(session, operator_code=report.operator, sha256=report.sha256):
                     raise _ImportedBefore
                 report.grace_started = _first_sightings_of(
-                    session, cursor, accepted, candidates, settings=settings, now=now
+                    session, accepted, candidates, settings=settings, now=now
                 )
                 enqueue(session, "eir.fold_sightings", {"run_id": run_id})
                 _mark_merged(session, run_id)
@@ -738,7 +765,6 @@ def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 def _first_sightings_of(
     session: Session,
-    cursor: Any,
     rows: ActivityRows,
     candidates: list[tuple[str, bool]],
     *,
@@ -750,33 +776,13 @@ def _first_sightings_of(
     first time start their grace period (a new row for those the EIR did not know), with an
     SMS to the numbers using them."""
     grace_until = now + dt.timedelta(days=settings.eir_grace_days)
-    moments = {"now": now, "grace": grace_until}
-    known = [imei_norm for imei_norm, is_known in candidates if is_known]
-    unknown = [imei_norm for imei_norm, is_known in candidates if not is_known]
-    started = []
-    if known:
-        started += [
-            row[0]
-            for row in cursor.execute(
-                "UPDATE eir_imeis SET first_seen_at = %(now)s, grace_until = %(grace)s, "
-                "updated_at = %(now)s WHERE imei_norm = ANY(%(keys)s) "
-                "AND first_seen_at IS NULL AND NOT registered AND grace_until IS NULL "
-                "AND blacklist_reason IS NULL RETURNING imei_norm",
-                {**moments, "keys": known},
-            )
-        ]
-    if unknown:
-        # Insert-or-ignore: a registration may make the row at this moment (it wins).
-        started += [
-            row[0]
-            for row in cursor.execute(
-                "INSERT INTO eir_imeis (imei_norm, registered, clone, first_seen_at, "
-                "grace_until, updated_at) SELECT imei_norm, false, false, %(now)s, %(grace)s, "
-                "%(now)s FROM unnest(%(keys)s::text[]) AS f(imei_norm) "
-                "ON CONFLICT (imei_norm) DO NOTHING RETURNING imei_norm",
-                {**moments, "keys": unknown},
-            )
-        ]
+    started = _start_grace_periods(
+        session,
+        known=[imei_norm for imei_norm, is_known in candidates if is_known],
+        unknown=[imei_norm for imei_norm, is_known in candidates if not is_known],
+        now=now,
+        grace_until=grace_until,
+    )
     if not started:
         return 0
     numbers = np.array(sorted(int(imei_norm) for imei_norm in started), dtype=np.int64)
