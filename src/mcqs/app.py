@@ -71,7 +71,7 @@ class Site(FastAPI):
         await self._entrance(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return AccessLog(super().build_middleware_stack())
+        return AccessLog(super().build_middleware_stack(), unlogged_when_answered=CHECK_PATH)
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:

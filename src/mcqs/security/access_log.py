@@ -31,7 +31,6 @@ log = logging.getLogger(LOGGER)
 
 _SECRET_SEGMENT = re.compile(r"(/(?:receipts|verify|persons|id-cards)/)[^/?#\s]+")
 _SECRET_QUERY = re.compile(r"([?&](?:code|payment_key|fin|pei)=)[^&#\s]*", re.IGNORECASE)
-_UNLOGGED_WHEN_ANSWERED = "/n5g-eir-eic/v1/equipment-status"
 
 
 def mask_path(path: str) -> str:
@@ -39,10 +38,12 @@ def mask_path(path: str) -> str:
 
 
 class AccessLog:
-    """Logs each HTTP request as its answer starts (see the module)."""
+    """Logs each HTTP request as its answer starts (see the module); a request for
+    ``unlogged_when_answered`` (the single EIR check's path) only when it was not 200."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, unlogged_when_answered: str) -> None:
         self.app = app
+        self.unlogged_when_answered = unlogged_when_answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
@@ -52,7 +53,7 @@ class AccessLog:
         async def send_logged(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if not (status == 200 and scope["path"] == _UNLOGGED_WHEN_ANSWERED):
+                if not (status == 200 and scope["path"] == self.unlogged_when_answered):
                     log.info(*access_record(scope, status))
             await send(message)
 
