@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcqs.config import Settings
 from mcqs.eir.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
@@ -98,15 +98,28 @@ def create_simulators_app(
     )
     return Starlette(
         routes=[Route("/", _index), *mounts],
-        middleware=[Middleware(BaseHTTPMiddleware, dispatch=_own_policy)],
+        middleware=[Middleware(OwnPolicy)],
     )
 
 
-async def _own_policy(request: Request, call_next: RequestResponseEndpoint) -> Response:
-    # The simulators' pages have inline styles; MCQS's strict policy (which the demo's outer
-    # app adds to answers that have none) is for MCQS's own pages.
-    response = await call_next(request)
-    response.headers.setdefault(
-        "Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'"
-    )
-    return response
+class OwnPolicy:
+    """The simulators' pages have inline styles; MCQS's strict policy (which the demo's outer
+    app adds to answers that have none) is for MCQS's own pages. A plain ASGI middleware:
+    Starlette's ``BaseHTTPMiddleware`` runs every request through a task and a stream."""
+
+    POLICY = "default-src 'self'; style-src 'self' 'unsafe-inline'"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Content-Security-Policy", self.POLICY)
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)

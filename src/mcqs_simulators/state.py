@@ -37,7 +37,11 @@ class SimulatorState:
         self._connection.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         if path is not None:
+            # WAL with synchronous=NORMAL: a commit survives the process (a restart keeps a
+            # citizen's pending payment) without an fsync, which would stall the event loop
+            # of the web process the simulator is served in, and every request on it.
             self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
         # executescript runs each statement on its own (it commits any open transaction);
         # CREATE ... IF NOT EXISTS makes a race between processes starting together harmless.
         self._connection.executescript(schema)

@@ -74,7 +74,12 @@ def test_demo_serves_the_app_and_the_simulators(tmp_path: Path) -> None:
     app = demo_app(settings, SimulatorSettings(state_dir=tmp_path / "sim"))
     with TestClient(app) as client:
         for path in ("/_sim/", "/_sim/goldenpay/", "/_sim/sms/", "/_sim/population/"):
-            assert client.get(path).status_code == 200, path
+            answer = client.get(path)
+            assert answer.status_code == 200, path
+            # The simulators' own policy (their pages have inline styles), not MCQS's.
+            policy = answer.headers["content-security-policy"]
+            assert "style-src 'self' 'unsafe-inline'" in policy, path
+        assert "unsafe-inline" not in client.get("/").headers["content-security-policy"]
     assert (tmp_path / "sim" / "goldenpay.sqlite3").exists()
     assert (tmp_path / "sim" / "sms.sqlite3").exists()
 
