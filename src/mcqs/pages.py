@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # the adapters are built by the app; pages only carry them
     from mcqs.services import Services
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+# Templates change only with a release: not looked at on disk again at every page.
+templates.env.auto_reload = False
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 templates.env.filters["azn"] = format_azn
