@@ -18,12 +18,15 @@ and this script measures:
     .venv/bin/python bench/goals.py [--postgres URL] [--soak-seconds 600]
     .venv/bin/python bench/goals.py --only worker [--runs 3] [--registrations 1000]
     .venv/bin/python bench/goals.py --only check [--runs 3] [--paused 200]
+    .venv/bin/python bench/goals.py --only flows [--runs 3] [--level-seconds 6]
 
 Writes its section of docs/benchmarks.md (``--only worker``: the worker's figures alone,
 a few minutes, in a section of their own, median of ``--runs`` rounds each holding the
 bare loop, 1 worker and 2; ``--only check``: the check's two figures alone, in a section
 of their own, median of ``--runs`` rounds each holding the bare select, the checks and the
-paused citizens). Every load loop is bounded in count and time.
+paused citizens; ``--only flows``: whole flows/s at 1 and 32 citizens with 2 web processes
+and at 32 with 1, with the CPU each part of the machine used). Every load loop is bounded
+in count and time.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from serving import (
     expect,
     flows_level,
     mcqs_cli,
+    measured,
     median,
     open_payment,
     process,
@@ -84,6 +88,7 @@ from factories import create_paid_application  # noqa: E402
 HEADING = "Issue 10's goals (`bench/goals.py`)"
 WORKER_HEADING = "Issue 10's worker (`bench/goals.py --only worker`)"
 CHECK_HEADING = "Issue 10's check (`bench/goals.py --only check`)"
+FLOWS_HEADING = "Issue 10's whole flows (`bench/goals.py --only flows`)"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TODAY_FLOWS_PER_SECOND = 3.5  # issue 10's "today": whole flows/s at 32 citizens
 
@@ -126,6 +131,7 @@ class System:
     env: dict[str, str]
     folder: Path
     web_pid: int
+    worker_pid: int | None = None
 
 
 @contextmanager
@@ -138,12 +144,13 @@ def mcqs(
     with ExitStack() as stack:
         serve = SERVE.format(factory="mcqs_simulators.demo:create_demo_app")
         web_pid = stack.enter_context(process("web", [sys.executable, "-c", serve], env, folder))
+        worker_pid = None
         if worker:
             command = [sys.executable, "-m", "mcqs.cli", "worker", "--exit-with-parent"]
-            stack.enter_context(process("worker", command, env, folder))
+            worker_pid = stack.enter_context(process("worker", command, env, folder))
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/healthz" if worker else f"{base}/livez", folder, "web")
-        yield System(base, env, folder, web_pid)
+        yield System(base, env, folder, web_pid, worker_pid)
 
 
 @contextmanager
@@ -647,6 +654,111 @@ POST), then {args.paused} citizens doing whole flows for {args.paused_seconds:g}
 """
 
 
+def flows_figures(
+    database_url: str, folder: Path, citizens: Citizens, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """``args.runs`` rounds, each: MCQS with 2 web processes (whole flows at 1 citizen, then
+    at 32), then with 1 web process (at 32), each warmed by a few flows first; the CPU each
+    part of the machine used during each level (serving.measured)."""
+    rounds: list[dict[str, Any]] = []
+    for run_ in range(args.runs):
+        found: dict[str, Any] = {"load": os.getloadavg()[0]}
+        for processes in (2, 1):
+            with mcqs(database_url, folder, web_workers=processes) as system:
+                asyncio.run(flows_level(system.base, citizens, 4, 3.0))
+                for concurrency in (1, 32) if processes == 2 else (32,):
+                    level = flows_level(system.base, citizens, concurrency, args.level_seconds)
+                    found[(processes, concurrency)] = measured(
+                        level, system.web_pid, system.worker_pid
+                    )
+        found["load_after"] = os.getloadavg()[0]
+        rounds.append(found)
+        print(
+            f"  round {run_ + 1}: 2 processes {found[(2, 1)].rate:.1f} flows/s at 1 citizen, "
+            f"{found[(2, 32)].rate:.1f} at 32; 1 process {found[(1, 32)].rate:.1f} at 32",
+            flush=True,
+        )
+    return rounds
+
+
+def flows_report(found: Results, args: argparse.Namespace) -> str:
+    rounds = found.figures["flow_rounds"]
+    one_citizen = [r[(2, 1)].rate for r in rounds]
+    two = [r[(2, 32)].rate for r in rounds]
+    one = [r[(1, 32)].rate for r in rounds]
+    growth = [r[(2, 32)].rate / r[(2, 1)].rate for r in rounds]
+    today = [t / TODAY_FLOWS_PER_SECOND for t in two]
+    scaling = [t / o for t, o in zip(two, one, strict=True)]
+    rows = [
+        (
+            "whole flows/s at 32 citizens, 2 web processes",
+            f"1 citizen: {spread(one_citizen, '{:.1f}')}; the issue's today: "
+            f"{TODAY_FLOWS_PER_SECOND:g}",
+            spread(two, "{:.1f}"),
+            f"{spread(growth, '{:.1f}×')} of 1 citizen; {spread(today, '{:.1f}×')} of today",
+            "≥ 5× today",
+            verdict(median(today) >= 5),
+        ),
+        (
+            "2 web processes against 1, at 32 citizens",
+            f"1 process: {spread(one, '{:.1f}')} flows/s",
+            f"{spread(two, '{:.1f}')} flows/s",
+            spread(scaling, "{:.2f}×"),
+            "≥ 1.7×",
+            verdict(median(scaling) >= 1.7),
+        ),
+    ]
+    table = "\n".join(
+        [
+            "| figure | baseline, same run | measured | ratio | goal | |",
+            "|---|---|---|---|---|---|",
+            *("| " + " | ".join(row) + " |" for row in rows),
+        ]
+    )
+    parts = ("web", "worker", "PostgreSQL", "bench client", "other")
+    cpu_rows = []
+    for key, label in (((2, 32), "2 web processes"), ((1, 32), "1 web process")):
+        per_flow = {
+            part: median([1000 * r[key].cpu.get(part, 0.0) / r[key].done for r in rounds])
+            for part in parts
+        }
+        busy = median([sum(r[key].cpu.values()) / r[key].seconds for r in rounds])
+        cpu_rows.append(
+            f"| {label} | " + " | ".join(f"{per_flow[p]:.1f}" for p in parts) + f" | {busy:.2f} |"
+        )
+    errors: Counter[str] = Counter()
+    for r in rounds:
+        for key in ((2, 1), (2, 32), (1, 32)):
+            errors.update(r[key].errors)
+    error_text = (
+        "No flow failed."
+        if not errors
+        else "Failures: " + "; ".join(f"{n} × {e}" for e, n in errors.most_common(5)) + "."
+    )
+    loads = ", ".join(f"{r['load']:.1f}–{r['load_after']:.1f}" for r in rounds)
+    command = (
+        f"bench/goals.py --only flows --runs {args.runs} --level-seconds {args.level_seconds:g}"
+    )
+    return f"""Measured on {dt.date.today().isoformat()}: {machine()}, PostgreSQL on the same \
+machine. `{command}`; the script took {found.finished - found.started:.0f} s; load average \
+at each round's start and end: {loads}.
+
+{table}
+
+Median of {len(rounds)} rounds (lowest–highest in brackets). Each round: MCQS (the simulators
+mounted, one `mcqs worker`) with 2 web processes, warmed by a few flows, then whole flows
+(the 9 requests of `bench/serving.py`'s flow, each citizen a new browser) by 1 citizen and by
+32 for {args.level_seconds:g} s each; then the same with 1 web process at 32 citizens. {error_text}
+
+CPU per flow at 32 citizens, ms (median of the rounds; "busy" is the cores the whole machine
+used, of 2):
+
+| at 32 citizens | {" | ".join(parts)} | busy |
+|---|---:|---:|---:|---:|---:|---:|
+{chr(10).join(cpu_rows)}
+"""
+
+
 def registrations_per_second(drained: Drained) -> float:
     return drained.applications / drained.decided_seconds
 
@@ -743,6 +855,10 @@ def run(args: argparse.Namespace) -> Results:
                 return found
             if args.only == "check":
                 f["check_rounds"] = check_figures(database_url, folder, citizens, args)
+                found.finished = time.monotonic()
+                return found
+            if args.only == "flows":
+                f["flow_rounds"] = flows_figures(database_url, folder, citizens, args)
                 found.finished = time.monotonic()
                 return found
 
@@ -1073,9 +1189,10 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--only",
-        choices=["all", "worker", "check"],
+        choices=["all", "worker", "check", "flows"],
         default="all",
-        help="'worker' or 'check': only those figures (a few minutes), in a section of their own",
+        help="'worker', 'check' or 'flows': only those figures (a few minutes), in a section "
+        "of their own",
     )
     args = parser.parse_args()
     found = run(args)
@@ -1085,6 +1202,9 @@ def main() -> None:
     elif args.only == "check":
         text_ = check_report(found, args)
         write_section(Path(args.output), CHECK_HEADING, text_)
+    elif args.only == "flows":
+        text_ = flows_report(found, args)
+        write_section(Path(args.output), FLOWS_HEADING, text_)
     else:
         text_ = report(found, args)
         write_section(Path(args.output), HEADING, text_)
