@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
@@ -256,9 +256,22 @@ def add_imeis(session: Session, *, application: Application, imeis: list[Imei]) 
 
 def get_application(session: Session, application_id: int, *, lock: bool = False) -> Application:
     """An application with its IMEIs and payments loaded (templates never query)."""
+    return _loaded(
+        session, Application.id == application_id, lock=lock, unknown="application_unknown"
+    )
+
+
+def _loaded(
+    session: Session,
+    which: ColumnElement[bool],
+    *,
+    lock: bool = False,
+    unknown: str,
+    field: str | None = None,
+) -> Application:
     query = (
         select(Application)
-        .where(Application.id == application_id)
+        .where(which)
         .options(selectinload(Application.imeis), selectinload(Application.payments))
     )
     if lock:
@@ -268,7 +281,7 @@ def get_application(session: Session, application_id: int, *, lock: bool = False
         query = query.with_for_update().execution_options(populate_existing=True)
     application = session.scalars(query).first()
     if application is None:
-        raise NotFound("application_unknown")
+        raise NotFound(unknown, field=field)
     return application
 
 
@@ -276,12 +289,12 @@ def find_by_notification_code(session: Session, raw_code: str) -> Application:
     code = parse_notification_code(raw_code)
     if code is None:
         raise InvalidInput("notification_code_malformed", field="code")
-    application_id = session.scalar(
-        select(Application.id).where(Application.notification_code == code)
+    return _loaded(
+        session,
+        Application.notification_code == code,
+        unknown="notification_code_unknown",
+        field="code",
     )
-    if application_id is None:
-        raise NotFound("notification_code_unknown", field="code")
-    return get_application(session, application_id)
 
 
 def expire_unstarted_applications(session: Session, *, now: dt.datetime) -> int:

@@ -82,8 +82,9 @@ def _reserve(
     phone: str,
     card_type: str,
     now: dt.datetime,
-) -> Payment:
-    """Check the form, hold the IMEIs and write a payment without a key yet.
+) -> tuple[Payment, Application]:
+    """Check the form, hold the IMEIs and write a payment without a key yet; returns it and
+    its application.
 
     Pressed again while a session is open (double click, the Back button), it returns that
     session rather than opening a second one for the same fee."""
@@ -101,7 +102,7 @@ def _reserve(
     pending = [p for p in application.payments if p.status == PaymentStatus.PENDING]
     for payment in pending:
         if payment.payment_key is not None and payment.expires_at > now:
-            return payment
+            return payment, application
         if payment.payment_key is None:
             raise Conflict("payment_being_opened")
     if pending:
@@ -134,7 +135,7 @@ def _reserve(
     )
     session.add(payment)
     session.flush()
-    return payment
+    return payment, application
 
 
 def start_payment(
@@ -154,7 +155,7 @@ def start_payment(
     ask for a key, record it. When GoldenPay fails or is too slow, the reservation is
     marked failed and the citizen may press again."""
     with db.transaction() as session:
-        payment = _reserve(
+        payment, application = _reserve(
             session,
             settings=settings,
             application_id=application_id,
@@ -164,8 +165,6 @@ def start_payment(
         )
         if payment.payment_key is not None:
             return OpenedPayment(payment.id, payment.payment_key)
-        application = session.get(Application, application_id)  # loaded by _reserve: no query
-        assert application is not None
         payment_id, amount, code = payment.id, payment.amount_qepik, application.notification_code
     try:
         payment_key = goldenpay.get_payment_key(
