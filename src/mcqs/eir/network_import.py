@@ -32,14 +32,15 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, and_, func, select, text, update
+from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
 from mcqs.db import Database, among, insert_rows, utcnow
 from mcqs.eir.errors import refused
-from mcqs.eir.models import EirImei, FoldedSighting
+from mcqs.eir.models import NEVER_SEEN_UNREGISTERED, EirImei, FoldedSighting
 from mcqs.eir.network_rows import ActivityRows, read_rows
 from mcqs.eir.operators import operator_by_code
 from mcqs.eir.service import tell_grace_started_all
@@ -394,15 +395,8 @@ def _merge(session: Session, sightings: dict[Triplet, _Aggregate], *, operator_i
 
 _SIGHTING_KEY = ("imei_norm", "imsi", "msisdn", "month", "operator_id")
 
-# Unregistered and never seen: no first sighting, grace period or listing yet. (The
-# PostgreSQL import's look-up, _FIRST_SIGHTINGS, asks the same in its own SQL; these
-# writes check it again.)
-_NEVER_SEEN_UNREGISTERED = and_(
-    EirImei.first_seen_at.is_(None),
-    EirImei.registered.is_(False),
-    EirImei.grace_until.is_(None),
-    EirImei.blacklist_reason.is_(None),
-)
+# For the writes, which check it again (the PostgreSQL import's look-up asks it first).
+_NEVER_SEEN_UNREGISTERED = text(NEVER_SEEN_UNREGISTERED)
 
 
 def _start_grace_periods(
@@ -529,14 +523,18 @@ _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _BINARY_TRAILER = b"\xff\xff"
 _DAYS_1970_TO_2000 = (dt.date(2000, 1, 1) - dt.date(1970, 1, 1)).days
 # The file's IMEIs that need a first sighting written: unknown to the EIR, or known,
-# unregistered and never seen (a registration withdrawn, say). One probe of the primary key
-# per distinct IMEI of the file; nothing is written for the others.
-_FIRST_SIGHTINGS = """
-SELECT f.imei_norm, e.imei_norm IS NOT NULL AS known
+# unregistered and never seen (a registration withdrawn, say); nothing is written for the
+# others. Asked in two parts: which exist, one probe of the primary key per distinct IMEI of
+# the file, answered from the index alone (an index-only scan: the table's row is not read
+# where the visibility map says it is visible to all); and which are never seen and
+# unregistered, from their own small partial index (NEVER_SEEN_UNREGISTERED).
+_FIRST_SIGHTINGS = f"""
+SELECT f.imei_norm, false AS known
 FROM unnest(%(imeis)s::text[]) AS f(imei_norm)
-LEFT JOIN eir_imeis AS e ON e.imei_norm = f.imei_norm
-WHERE e.imei_norm IS NULL OR (e.first_seen_at IS NULL AND NOT e.registered
-    AND e.grace_until IS NULL AND e.blacklist_reason IS NULL)
+WHERE NOT EXISTS (SELECT FROM eir_imeis AS e WHERE e.imei_norm = f.imei_norm)
+UNION ALL
+SELECT imei_norm, true FROM eir_imeis
+WHERE imei_norm = ANY(%(imeis)s::text[]) AND {NEVER_SEEN_UNREGISTERED}
 """
 
 
@@ -583,8 +581,11 @@ def _import_in_postgresql(
     try:
         with db.transaction() as session:
             cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+            # Written by a thread of psycopg's while the next block is read: else each
+            # block's write waits for the server to take most of it, and the two take turns.
             with cursor.copy(
-                f"COPY network_activity ({_ACTIVITY_COLUMNS}) FROM STDIN (FORMAT binary)"
+                f"COPY network_activity ({_ACTIVITY_COLUMNS}) FROM STDIN (FORMAT binary)",
+                writer=QueuedLibpqWriter(cursor),
             ) as copy:
                 copy.write(_BINARY_HEADER)
                 for rows, plain in read_rows(
@@ -667,16 +668,17 @@ def _triplet_months(rows: ActivityRows) -> int:
     for key, factor in zip(keys, _HASH_FACTORS, strict=True):
         mixed = (mixed ^ key.view(np.uint64)) * factor
         mixed ^= mixed >> np.uint64(29)
-    order = np.argsort(mixed)
-    same_hash = mixed[order][1:] == mixed[order][:-1]
-    for key in keys:
-        ordered = key[order]
-        if (same_hash & (ordered[1:] != ordered[:-1])).any():
+    ordered = np.sort(mixed)
+    same_hash = ordered[1:] == ordered[:-1]
+    if same_hash.any():  # only then the rows' order: where are the neighbours?
+        order = np.argsort(mixed)
+        at = np.flatnonzero(mixed[order][1:] == mixed[order][:-1])
+        first, second = order[at], order[at + 1]
+        if any((key[first] != key[second]).any() for key in keys):
             order = np.lexsort(keys[::-1])
             same_hash = np.ones(len(rows) - 1, dtype=bool)
             for key in keys:
                 same_hash &= key[order][1:] == key[order][:-1]
-            break
     return len(rows) - int(same_hash.sum())
 
 
