@@ -115,8 +115,16 @@ def test_triplet_months_are_counted_in_full_even_when_hashes_collide(
         (i, s, m, (dt.date(2026, 11, 1) + dt.timedelta(days=d)).replace(day=1))
         for i, s, m, d in rows
     }
-    assert network_import._triplet_months(_rows(rows)) == len(months)
+
+    def counted(*parts: list[tuple[int, int, int, int]]) -> int:
+        blocks = [_rows(part) for part in parts]
+        hashes = [network_import._triplet_hashes(block) for block in blocks]
+        return network_import._triplet_months(blocks, hashes)
+
+    assert counted(rows[:700], rows[700:]) == len(months)
+    assert counted(rows[:1] * 5) == 1
     # Every row the same hash: the neighbours differ, so the count is made by the keys.
     monkeypatch.setattr(network_import, "_HASH_FACTORS", (np.uint64(0),) * 3)
-    assert network_import._triplet_months(_rows(rows)) == len(months)
-    assert network_import._triplet_months(_rows(rows[:1] * 5)) == 1
+    assert counted(rows[:700], rows[700:]) == len(months)
+    assert counted(rows[:1] * 5) == 1
+    assert counted() == 0

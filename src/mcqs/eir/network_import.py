@@ -41,7 +41,7 @@ from mcqs.config import Settings
 from mcqs.db import Database, among, insert_rows, utcnow
 from mcqs.eir.errors import refused
 from mcqs.eir.models import NEVER_SEEN_UNREGISTERED, EirImei, FoldedSighting
-from mcqs.eir.network_rows import ActivityRows, read_rows
+from mcqs.eir.network_rows import ActivityRows, Ints, read_rows
 from mcqs.eir.operators import operator_by_code
 from mcqs.eir.service import tell_grace_started_all
 from mcqs.jobs.ledger import describe, finish_run, start_run
@@ -577,6 +577,7 @@ def _import_in_postgresql(
 
     started = time.perf_counter()
     blocks: list[ActivityRows] = []
+    hashes: list[npt.NDArray[np.uint64]] = []  # of each row's triplet-month
     lookup = _FirstSightingLookup(db)
     try:
         with db.transaction() as session:
@@ -602,16 +603,15 @@ def _import_in_postgresql(
                     copy.write(_binary_rows(rows, operator_id=operator_id))
                     lookup.add(rows.imei)
                     blocks.append(rows)
+                    hashes.append(_triplet_hashes(rows))
                 copy.write(_BINARY_TRAILER)
             if report.read == 0:
                 raise refused("network_file_empty")
             _check_thresholds(report, settings)
             step = _timer(report, "check_and_append", started)
-            accepted = ActivityRows.joined(blocks)
-            del blocks
             with ThreadPoolExecutor(max_workers=1) as counting:
                 # Counted beside the rest (numpy sorts without holding the GIL).
-                triplets = counting.submit(_triplet_months, accepted)
+                triplets = counting.submit(_triplet_months, blocks, hashes)
                 report.imeis, candidates = lookup.result()
                 step = _timer(report, "look_up", step)
                 serialise_network_writes(session)
@@ -619,7 +619,7 @@ def _import_in_postgresql(
                 if _imported_before(session, operator_code=report.operator, sha256=report.sha256):
                     raise _ImportedBefore
                 report.grace_started = _first_sightings_of(
-                    session, accepted, candidates, settings=settings, now=now
+                    session, blocks, candidates, settings=settings, now=now
                 )
                 enqueue(session, "eir.fold_sightings", {"run_id": run_id})
                 _mark_merged(session, run_id)
@@ -652,34 +652,48 @@ def _binary_rows(rows: ActivityRows, *, operator_id: int) -> memoryview:
     return out.view(np.uint8).data
 
 
-def _triplet_months(rows: ActivityRows) -> int:
-    """How many distinct (IMEI, IMSI, MSISDN, month) the rows hold: one sort of a 64-bit
-    hash of each, its equal neighbours then compared in full (sorted by all their keys
-    instead, should two different ones share a hash)."""
-    if not len(rows):
-        return 0
+def _triplet_keys(rows: ActivityRows) -> tuple[Ints, Ints, Ints]:
+    """Each row's triplet-month as three numbers: IMEI and month, IMSI, MSISDN."""
     month = rows.day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    keys = (
+    return (
         (rows.imei << 12) | (month & 0xFFF),  # < 2**59; the same month 341 years apart
         (rows.imsi << 4) | rows.imsi_digits,
         (rows.msisdn << 4) | rows.msisdn_digits,
     )
+
+
+def _triplet_hashes(rows: ActivityRows) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each row's triplet-month (made a block at a time, as it is read)."""
     mixed = np.zeros(len(rows), dtype=np.uint64)
-    for key, factor in zip(keys, _HASH_FACTORS, strict=True):
+    for key, factor in zip(_triplet_keys(rows), _HASH_FACTORS, strict=True):
         mixed = (mixed ^ key.view(np.uint64)) * factor
         mixed ^= mixed >> np.uint64(29)
+    return mixed
+
+
+def _triplet_months(blocks: list[ActivityRows], hashes: list[npt.NDArray[np.uint64]]) -> int:
+    """How many distinct (IMEI, IMSI, MSISDN, month) the blocks of rows hold, given each
+    row's hash (:func:`_triplet_hashes`): one sort of the hashes; where neighbours are
+    equal, they are compared in full (and all the rows sorted by all their keys instead,
+    should two different ones share a hash)."""
+    if not sum(len(rows) for rows in blocks):
+        return 0
+    mixed = np.concatenate(hashes)
     ordered = np.sort(mixed)
     same_hash = ordered[1:] == ordered[:-1]
-    if same_hash.any():  # only then the rows' order: where are the neighbours?
+    if same_hash.any():  # only then the rows' keys and order: which are the neighbours?
+        keys = tuple(
+            np.concatenate(parts) for parts in zip(*map(_triplet_keys, blocks), strict=True)
+        )
         order = np.argsort(mixed)
         at = np.flatnonzero(mixed[order][1:] == mixed[order][:-1])
         first, second = order[at], order[at + 1]
         if any((key[first] != key[second]).any() for key in keys):
             order = np.lexsort(keys[::-1])
-            same_hash = np.ones(len(rows) - 1, dtype=bool)
+            same_hash = np.ones(len(mixed) - 1, dtype=bool)
             for key in keys:
                 same_hash &= key[order][1:] == key[order][:-1]
-    return len(rows) - int(same_hash.sum())
+    return len(mixed) - int(same_hash.sum())
 
 
 _HASH_FACTORS = tuple(
@@ -716,7 +730,8 @@ class _FirstSightingLookup:
             at = np.minimum(np.searchsorted(self._seen, new), len(self._seen) - 1)
             new = new[self._seen[at] != new]
         if len(new):
-            self._seen = np.sort(np.concatenate([self._seen, new]))
+            # Two sorted runs: a stable sort (timsort) merges them in linear time.
+            self._seen = np.sort(np.concatenate([self._seen, new]), kind="stable")
             for start in range(0, len(new), self._KEYS_AT_ONCE):
                 self._keys.put(new[start : start + self._KEYS_AT_ONCE])
 
@@ -767,7 +782,7 @@ def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 def _first_sightings_of(
     session: Session,
-    rows: ActivityRows,
+    blocks: list[ActivityRows],
     candidates: list[tuple[str, bool]],
     *,
     settings: Settings,
@@ -788,13 +803,17 @@ def _first_sightings_of(
     if not started:
         return 0
     numbers = np.array(sorted(int(imei_norm) for imei_norm in started), dtype=np.int64)
-    at = np.minimum(np.searchsorted(numbers, rows.imei), len(numbers) - 1)
-    using = numbers[at] == rows.imei  # np.isin sorts all the rows: slower
+
+    def using(rows: ActivityRows) -> npt.NDArray[np.bool_]:
+        at = np.minimum(np.searchsorted(numbers, rows.imei), len(numbers) - 1)
+        return numbers[at] == rows.imei  # np.isin sorts all the rows: slower
+
+    rows = ActivityRows.joined([block.subset(using(block)) for block in blocks])
     msisdns: dict[str, set[str]] = {}
     for imei, msisdn, digits in zip(
-        rows.imei[using].tolist(),
-        rows.msisdn[using].tolist(),
-        rows.msisdn_digits[using].tolist(),
+        rows.imei.tolist(),
+        rows.msisdn.tolist(),
+        rows.msisdn_digits.tolist(),
         strict=True,
     ):
         msisdns.setdefault(f"{imei:014d}", set()).add(f"{msisdn:0{digits}d}")
