@@ -559,8 +559,9 @@ def _import_in_postgresql(
     end_of_header = body.find(b"\n")
     _check_header(body.decode("utf-8") if end_of_header < 0 else body[:end_of_header].decode())
     body = b"" if end_of_header < 0 else body[end_of_header + 1 :]
-    last_line = body.count(b"\n") + 1 + (0 if body.endswith(b"\n") or not body else 1)
     unterminated = bool(body) and not body.endswith(b"\n")
+    # The number of the file's last line when it is unterminated (the header is line 1).
+    cut_short = body.count(b"\n") + 2 if unterminated else None
     latest = baku_day(now) + dt.timedelta(days=1)  # a network's clock may be a day ahead
     home_mcc = settings.network_home_mcc
 
@@ -572,7 +573,7 @@ def _import_in_postgresql(
             prefixes=prefixes,
             home_mcc=home_mcc,
             latest=latest,
-            cut_short=last_line if unterminated else None,
+            cut_short=cut_short,
         )
 
     started = time.perf_counter()
