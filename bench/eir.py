@@ -241,8 +241,10 @@ def import_only(url: str, *, imeis: int, rows: int, runs: int) -> None:
     with psycopg.connect(libpq(url)) as conn:
         held = conn.execute("SELECT count(*) FROM eir_imeis").fetchone()
         tacs = [row[0] for row in conn.execute("SELECT tac FROM tac_models ORDER BY tac")][:500]
-    if not held or held[0] < imeis:
+    if not held or not held[0]:
         tacs = build_registry(url, imeis)
+    elif held[0] < imeis:
+        sys.exit(f"{url} holds a registry of {held[0]:,} IMEIs, fewer than {imeis:,}")
     db = Database(url)
     with db.transaction() as session:
         if operator_by_code(session, "azercell") is None:
