@@ -69,6 +69,14 @@ class Operator(Base):
 BLACKLISTABLE = (
     "blacklist_reason = 'stolen' OR clone OR (NOT registered AND grace_until IS NOT NULL)"
 )
+# Unregistered and never seen: no first sighting, grace period or listing yet (a
+# registration withdrawn, say). An import starts the grace period of the file's IMEIs that
+# are so or unknown; this partial index holds the few rows that are so (migration 0015), so
+# that the import asks the big primary key only whether each IMEI exists, from the index
+# alone (network_import._FIRST_SIGHTINGS repeats this text, for PostgreSQL's proof).
+NEVER_SEEN_UNREGISTERED = (
+    "NOT registered AND first_seen_at IS NULL AND grace_until IS NULL AND blacklist_reason IS NULL"
+)
 
 
 class EirImei(Base):
@@ -83,6 +91,12 @@ class EirImei(Base):
             postgresql_include=["blacklist_reason", "clone", "grace_until", "registered"],
             postgresql_where=text(BLACKLISTABLE),
             sqlite_where=text(BLACKLISTABLE),
+        ),
+        Index(
+            "ix_eir_imeis_never_seen_unregistered",
+            "imei_norm",
+            postgresql_where=text(NEVER_SEEN_UNREGISTERED),
+            sqlite_where=text(NEVER_SEEN_UNREGISTERED),
         ),
     )
 

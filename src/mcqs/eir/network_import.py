@@ -32,15 +32,16 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, and_, func, select, text, update
+from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
 from mcqs.db import Database, among, insert_rows, utcnow
 from mcqs.eir.errors import refused
-from mcqs.eir.models import EirImei, FoldedSighting
-from mcqs.eir.network_rows import ActivityRows, read_rows
+from mcqs.eir.models import NEVER_SEEN_UNREGISTERED, EirImei, FoldedSighting
+from mcqs.eir.network_rows import ActivityRows, Ints, read_rows
 from mcqs.eir.operators import operator_by_code
 from mcqs.eir.service import tell_grace_started_all
 from mcqs.jobs.ledger import describe, finish_run, start_run
@@ -394,15 +395,8 @@ def _merge(session: Session, sightings: dict[Triplet, _Aggregate], *, operator_i
 
 _SIGHTING_KEY = ("imei_norm", "imsi", "msisdn", "month", "operator_id")
 
-# Unregistered and never seen: no first sighting, grace period or listing yet. (The
-# PostgreSQL import's look-up, _FIRST_SIGHTINGS, asks the same in its own SQL; these
-# writes check it again.)
-_NEVER_SEEN_UNREGISTERED = and_(
-    EirImei.first_seen_at.is_(None),
-    EirImei.registered.is_(False),
-    EirImei.grace_until.is_(None),
-    EirImei.blacklist_reason.is_(None),
-)
+# For the writes, which check it again (the PostgreSQL import's look-up asks it first).
+_NEVER_SEEN_UNREGISTERED = text(NEVER_SEEN_UNREGISTERED)
 
 
 def _start_grace_periods(
@@ -529,14 +523,18 @@ _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _BINARY_TRAILER = b"\xff\xff"
 _DAYS_1970_TO_2000 = (dt.date(2000, 1, 1) - dt.date(1970, 1, 1)).days
 # The file's IMEIs that need a first sighting written: unknown to the EIR, or known,
-# unregistered and never seen (a registration withdrawn, say). One probe of the primary key
-# per distinct IMEI of the file; nothing is written for the others.
-_FIRST_SIGHTINGS = """
-SELECT f.imei_norm, e.imei_norm IS NOT NULL AS known
+# unregistered and never seen (a registration withdrawn, say); nothing is written for the
+# others. Asked in two parts: which exist, one probe of the primary key per distinct IMEI of
+# the file, answered from the index alone (an index-only scan: the table's row is not read
+# where the visibility map says it is visible to all); and which are never seen and
+# unregistered, from their own small partial index (NEVER_SEEN_UNREGISTERED).
+_FIRST_SIGHTINGS = f"""
+SELECT f.imei_norm, false AS known
 FROM unnest(%(imeis)s::text[]) AS f(imei_norm)
-LEFT JOIN eir_imeis AS e ON e.imei_norm = f.imei_norm
-WHERE e.imei_norm IS NULL OR (e.first_seen_at IS NULL AND NOT e.registered
-    AND e.grace_until IS NULL AND e.blacklist_reason IS NULL)
+WHERE NOT EXISTS (SELECT FROM eir_imeis AS e WHERE e.imei_norm = f.imei_norm)
+UNION ALL
+SELECT imei_norm, true FROM eir_imeis
+WHERE imei_norm = ANY(%(imeis)s::text[]) AND {NEVER_SEEN_UNREGISTERED}
 """
 
 
@@ -561,8 +559,9 @@ def _import_in_postgresql(
     end_of_header = body.find(b"\n")
     _check_header(body.decode("utf-8") if end_of_header < 0 else body[:end_of_header].decode())
     body = b"" if end_of_header < 0 else body[end_of_header + 1 :]
-    last_line = body.count(b"\n") + 1 + (0 if body.endswith(b"\n") or not body else 1)
     unterminated = bool(body) and not body.endswith(b"\n")
+    # The number of the file's last line when it is unterminated (the header is line 1).
+    cut_short = body.count(b"\n") + 2 if unterminated else None
     latest = baku_day(now) + dt.timedelta(days=1)  # a network's clock may be a day ahead
     home_mcc = settings.network_home_mcc
 
@@ -574,17 +573,23 @@ def _import_in_postgresql(
             prefixes=prefixes,
             home_mcc=home_mcc,
             latest=latest,
-            cut_short=last_line if unterminated else None,
+            cut_short=cut_short,
         )
 
     started = time.perf_counter()
     blocks: list[ActivityRows] = []
+    hashes: list[npt.NDArray[np.uint64]] = []  # of each row's triplet-month
     lookup = _FirstSightingLookup(db)
     try:
         with db.transaction() as session:
             cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+            # Written by a thread of psycopg's while the next block is read: else each
+            # block's write waits for the server to take most of it, and the two take turns.
+            # Its queue holds at most 1,024 pieces of 128 kB: what a file read faster than
+            # PostgreSQL stores costs in memory.
             with cursor.copy(
-                f"COPY network_activity ({_ACTIVITY_COLUMNS}) FROM STDIN (FORMAT binary)"
+                f"COPY network_activity ({_ACTIVITY_COLUMNS}) FROM STDIN (FORMAT binary)",
+                writer=QueuedLibpqWriter(cursor),
             ) as copy:
                 copy.write(_BINARY_HEADER)
                 for rows, plain in read_rows(
@@ -601,16 +606,15 @@ def _import_in_postgresql(
                     copy.write(_binary_rows(rows, operator_id=operator_id))
                     lookup.add(rows.imei)
                     blocks.append(rows)
+                    hashes.append(_triplet_hashes(rows))
                 copy.write(_BINARY_TRAILER)
             if report.read == 0:
                 raise refused("network_file_empty")
             _check_thresholds(report, settings)
             step = _timer(report, "check_and_append", started)
-            accepted = ActivityRows.joined(blocks)
-            del blocks
             with ThreadPoolExecutor(max_workers=1) as counting:
                 # Counted beside the rest (numpy sorts without holding the GIL).
-                triplets = counting.submit(_triplet_months, accepted)
+                triplets = counting.submit(_triplet_months, blocks, hashes)
                 report.imeis, candidates = lookup.result()
                 step = _timer(report, "look_up", step)
                 serialise_network_writes(session)
@@ -618,7 +622,7 @@ def _import_in_postgresql(
                 if _imported_before(session, operator_code=report.operator, sha256=report.sha256):
                     raise _ImportedBefore
                 report.grace_started = _first_sightings_of(
-                    session, accepted, candidates, settings=settings, now=now
+                    session, blocks, candidates, settings=settings, now=now
                 )
                 enqueue(session, "eir.fold_sightings", {"run_id": run_id})
                 _mark_merged(session, run_id)
@@ -651,33 +655,48 @@ def _binary_rows(rows: ActivityRows, *, operator_id: int) -> memoryview:
     return out.view(np.uint8).data
 
 
-def _triplet_months(rows: ActivityRows) -> int:
-    """How many distinct (IMEI, IMSI, MSISDN, month) the rows hold: one sort of a 64-bit
-    hash of each, its equal neighbours then compared in full (sorted by all their keys
-    instead, should two different ones share a hash)."""
-    if not len(rows):
-        return 0
+def _triplet_keys(rows: ActivityRows) -> tuple[Ints, Ints, Ints]:
+    """Each row's triplet-month as three numbers: IMEI and month, IMSI, MSISDN."""
     month = rows.day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    keys = (
+    return (
         (rows.imei << 12) | (month & 0xFFF),  # < 2**59; the same month 341 years apart
         (rows.imsi << 4) | rows.imsi_digits,
         (rows.msisdn << 4) | rows.msisdn_digits,
     )
+
+
+def _triplet_hashes(rows: ActivityRows) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each row's triplet-month (made a block at a time, as it is read)."""
     mixed = np.zeros(len(rows), dtype=np.uint64)
-    for key, factor in zip(keys, _HASH_FACTORS, strict=True):
+    for key, factor in zip(_triplet_keys(rows), _HASH_FACTORS, strict=True):
         mixed = (mixed ^ key.view(np.uint64)) * factor
         mixed ^= mixed >> np.uint64(29)
-    order = np.argsort(mixed)
-    same_hash = mixed[order][1:] == mixed[order][:-1]
-    for key in keys:
-        ordered = key[order]
-        if (same_hash & (ordered[1:] != ordered[:-1])).any():
+    return mixed
+
+
+def _triplet_months(blocks: list[ActivityRows], hashes: list[npt.NDArray[np.uint64]]) -> int:
+    """How many distinct (IMEI, IMSI, MSISDN, month) the blocks of rows hold, given each
+    row's hash (:func:`_triplet_hashes`): one sort of the hashes; where neighbours are
+    equal, they are compared in full (and all the rows sorted by all their keys instead,
+    should two different ones share a hash)."""
+    if not sum(len(rows) for rows in blocks):
+        return 0
+    mixed = np.concatenate(hashes)
+    ordered = np.sort(mixed)
+    same_hash = ordered[1:] == ordered[:-1]
+    if same_hash.any():  # only then the rows' keys and order: which are the neighbours?
+        keys = tuple(
+            np.concatenate(parts) for parts in zip(*map(_triplet_keys, blocks), strict=True)
+        )
+        order = np.argsort(mixed)
+        at = np.flatnonzero(mixed[order][1:] == mixed[order][:-1])
+        first, second = order[at], order[at + 1]
+        if any((key[first] != key[second]).any() for key in keys):
             order = np.lexsort(keys[::-1])
-            same_hash = np.ones(len(rows) - 1, dtype=bool)
+            same_hash = np.ones(len(mixed) - 1, dtype=bool)
             for key in keys:
                 same_hash &= key[order][1:] == key[order][:-1]
-            break
-    return len(rows) - int(same_hash.sum())
+    return len(mixed) - int(same_hash.sum())
 
 
 _HASH_FACTORS = tuple(
@@ -714,7 +733,8 @@ class _FirstSightingLookup:
             at = np.minimum(np.searchsorted(self._seen, new), len(self._seen) - 1)
             new = new[self._seen[at] != new]
         if len(new):
-            self._seen = np.sort(np.concatenate([self._seen, new]))
+            # Two sorted runs: a stable sort (timsort) merges them in linear time.
+            self._seen = np.sort(np.concatenate([self._seen, new]), kind="stable")
             for start in range(0, len(new), self._KEYS_AT_ONCE):
                 self._keys.put(new[start : start + self._KEYS_AT_ONCE])
 
@@ -765,7 +785,7 @@ def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 def _first_sightings_of(
     session: Session,
-    rows: ActivityRows,
+    blocks: list[ActivityRows],
     candidates: list[tuple[str, bool]],
     *,
     settings: Settings,
@@ -786,13 +806,17 @@ def _first_sightings_of(
     if not started:
         return 0
     numbers = np.array(sorted(int(imei_norm) for imei_norm in started), dtype=np.int64)
-    at = np.minimum(np.searchsorted(numbers, rows.imei), len(numbers) - 1)
-    using = numbers[at] == rows.imei  # np.isin sorts all the rows: slower
+
+    def using(rows: ActivityRows) -> npt.NDArray[np.bool_]:
+        at = np.minimum(np.searchsorted(numbers, rows.imei), len(numbers) - 1)
+        return numbers[at] == rows.imei  # np.isin sorts all the rows: slower
+
+    rows = ActivityRows.joined([block.subset(using(block)) for block in blocks])
     msisdns: dict[str, set[str]] = {}
     for imei, msisdn, digits in zip(
-        rows.imei[using].tolist(),
-        rows.msisdn[using].tolist(),
-        rows.msisdn_digits[using].tolist(),
+        rows.imei.tolist(),
+        rows.msisdn.tolist(),
+        rows.msisdn_digits.tolist(),
         strict=True,
     ):
         msisdns.setdefault(f"{imei:014d}", set()).add(f"{msisdn:0{digits}d}")
