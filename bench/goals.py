@@ -18,12 +18,15 @@ and this script measures:
     .venv/bin/python bench/goals.py [--postgres URL] [--soak-seconds 600]
     .venv/bin/python bench/goals.py --only worker [--runs 3] [--registrations 1000]
     .venv/bin/python bench/goals.py --only check [--runs 3] [--paused 200]
+    .venv/bin/python bench/goals.py --only tac [--runs 3] [--tac-rows 1000000]
 
 Writes its section of docs/benchmarks.md (``--only worker``: the worker's figures alone,
 a few minutes, in a section of their own, median of ``--runs`` rounds each holding the
 bare loop, 1 worker and 2; ``--only check``: the check's two figures alone, in a section
 of their own, median of ``--runs`` rounds each holding the bare select, the checks and the
-paused citizens). Every load loop is bounded in count and time.
+paused citizens; ``--only tac``: the TAC import alone, in a section of its own, median of
+``--runs`` rounds each holding a bare ``COPY`` of the file, its import into the demo
+catalogue and its import again). Every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ from factories import create_paid_application  # noqa: E402
 HEADING = "Issue 10's goals (`bench/goals.py`)"
 WORKER_HEADING = "Issue 10's worker (`bench/goals.py --only worker`)"
 CHECK_HEADING = "Issue 10's check (`bench/goals.py --only check`)"
+TAC_HEADING = "Issue 10's TAC import (`bench/goals.py --only tac`)"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TODAY_FLOWS_PER_SECOND = 3.5  # issue 10's "today": whole flows/s at 32 citizens
 
@@ -671,6 +675,7 @@ def bare_copy_seconds(database_url: str, path: Path) -> float:
     try:
         columns = "tac, brand, model, contributor, comment, gsmarena1, gsmarena2, aka"
         with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS bare_tac"))
             conn.execute(text(f"CREATE TABLE bare_tac ({columns.replace(',', ' text,')} text)"))
         raw = db.engine.raw_connection()
         try:
@@ -712,6 +717,89 @@ def import_run(env: dict[str, str], path: Path, folder: Path) -> tuple[float, fl
     return seconds, peak
 
 
+def tac_figures(
+    database_url: str, env: dict[str, str], folder: Path, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """``args.runs`` rounds, each: a bare ``COPY`` of the file, its import into the demo
+    catalogue (223 TACs: the 1 million are new), then the same file imported again (all
+    of it known). The catalogue is emptied and the demo seeded again between rounds."""
+    path = folder / "tac-1m.csv"
+    tac_file(path, args.tac_rows)
+    rounds: list[dict[str, Any]] = []
+    for run_ in range(args.runs):
+        if run_:
+            db = Database(database_url)
+            with db.engine.begin() as conn:
+                conn.execute(text("TRUNCATE tac_models"))
+            db.dispose()
+            mcqs_cli("seed-demo", env=env, folder=folder)
+        found: dict[str, Any] = {"load": os.getloadavg()[0]}
+        found["copy_seconds"] = bare_copy_seconds(database_url, path)
+        found["import"] = import_run(env, path, folder)
+        found["again"] = import_run(env, path, folder)
+        found["load_after"] = os.getloadavg()[0]
+        rounds.append(found)
+        print(
+            f"  round {run_ + 1}: bare COPY {found['copy_seconds']:.2f} s, import "
+            f"{found['import'][0]:.2f} s ({found['copy_seconds'] / found['import'][0]:.0%}), "
+            f"peak {found['import'][1]:.0f} MB, again {found['again'][0]:.2f} s, load "
+            f"{found['load']:.1f}–{found['load_after']:.1f}",
+            flush=True,
+        )
+    return rounds
+
+
+def tac_report(found: Results, args: argparse.Namespace) -> str:
+    rounds = found.figures["tac_rounds"]
+    copy = [r["copy_seconds"] for r in rounds]
+    seconds = [r["import"][0] for r in rounds]
+    peak = [r["import"][1] for r in rounds]
+    share = [r["copy_seconds"] / r["import"][0] for r in rounds]
+    again = [r["again"][0] for r in rounds]
+    again_share = [r["copy_seconds"] / r["again"][0] for r in rounds]
+    rows = [
+        (
+            f"`mcqs import-tac`, {args.tac_rows:,} new rows",
+            f"bare `COPY` of the file: {spread(copy, '{:.2f}')} s",
+            f"{spread(seconds, '{:.2f}')} s, peak {spread(peak)} MB",
+            f"{median(share):.0%} ({min(share):.0%}–{max(share):.0%}) of COPY's speed",
+            "≥ 40%, ≤ 150 MB",
+            verdict(median(share) >= 0.4 and max(peak) <= 150),
+        ),
+        (
+            "the same file imported again (every row known)",
+            f"bare `COPY`: {spread(copy, '{:.2f}')} s",
+            f"{spread(again, '{:.2f}')} s, peak {spread([r['again'][1] for r in rounds])} MB",
+            f"{median(again_share):.0%} ({min(again_share):.0%}–{max(again_share):.0%})",
+            "—",
+            "—",
+        ),
+    ]
+    table = "\n".join(
+        [
+            "| figure | baseline, same run | measured | ratio | goal | |",
+            "|---|---|---|---|---|---|",
+            *("| " + " | ".join(row) + " |" for row in rows),
+        ]
+    )
+    loads = ", ".join(f"{r['load']:.1f}–{r['load_after']:.1f}" for r in rounds)
+    command = f"bench/goals.py --only tac --runs {args.runs} --tac-rows {args.tac_rows}"
+    return f"""Measured on {dt.date.today().isoformat()}: {machine()}, PostgreSQL on the same \
+machine. `{command}`; the script took {found.finished - found.started:.0f} s; load average \
+at each round's start and end: {loads} (the machine is shared: compare the ratio, taken
+within each round, more than the times).
+
+{table}
+
+Median of {len(rounds)} rounds (lowest–highest in brackets). Each round: a bare
+`COPY … FROM STDIN (FORMAT csv)` of the generated Osmocom file ({args.tac_rows:,} distinct
+TACs, 5 brands) into a new table of eight text columns; then `python -m mcqs.cli
+import-tac FILE` as its own process (start-up included) into the migrated demo catalogue
+(223 TACs), its peak RSS the process's `VmHWM`; then the same command again, every row now
+known. The catalogue is emptied and the demo seeded again before the next round.
+"""
+
+
 # ---- the run -----------------------------------------------------------------------------
 
 
@@ -745,6 +833,10 @@ def run(args: argparse.Namespace) -> Results:
                 return found
             if args.only == "check":
                 f["check_rounds"] = check_figures(database_url, folder, citizens, args)
+                found.finished = time.monotonic()
+                return found
+            if args.only == "tac":
+                f["tac_rounds"] = tac_figures(database_url, env, folder, args)
                 found.finished = time.monotonic()
                 return found
 
@@ -1075,9 +1167,9 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--only",
-        choices=["all", "worker", "check"],
+        choices=["all", "worker", "check", "tac"],
         default="all",
-        help="'worker' or 'check': only those figures (a few minutes), in a section of their own",
+        help="'worker', 'check' or 'tac': only those figures (minutes), in a section of their own",
     )
     args = parser.parse_args()
     found = run(args)
@@ -1087,6 +1179,9 @@ def main() -> None:
     elif args.only == "check":
         text_ = check_report(found, args)
         write_section(Path(args.output), CHECK_HEADING, text_)
+    elif args.only == "tac":
+        text_ = tac_report(found, args)
+        write_section(Path(args.output), TAC_HEADING, text_)
     else:
         text_ = report(found, args)
         write_section(Path(args.output), HEADING, text_)

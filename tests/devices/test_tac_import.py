@@ -154,6 +154,33 @@ def test_untidy_osmocom_rows_are_tidied_or_skipped_with_a_reason(
     }
 
 
+def test_rows_are_written_a_block_at_a_time_with_backslashes_kept(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's COPY gets the rows in blocks of text, where a backslash is an escape:
+    one in a name arrives as written, in whichever block its row falls."""
+    monkeypatch.setattr(tac_import, "_COPY_BLOCK", 2)
+    path = write_osmocom(
+        tmp_path / "blocks.csv",
+        "35000001,Nokia,3310,,,,,",
+        "35000002,Nokia,N\\95 \\t,,,,,",  # the model N\95 \t
+        "35000003,HTC,One\\,,,,,",  # ends with a backslash
+        "35000001,Nokia,again,,,,,",  # a duplicate between blocks
+        "35000004,nokia,6310,,,,,",
+    )
+
+    report = import_tac_file(db, path)
+
+    assert (report.read, report.imported) == (5, 4)
+    assert report.skipped == {"duplicate_tac_in_file": 1}
+    assert catalogue(db) == {
+        "35000001": ("Nokia", "3310", "osmocom"),
+        "35000002": ("Nokia", "N\\95 \\t", "osmocom"),
+        "35000003": ("HTC", "One\\", "osmocom"),
+        "35000004": ("Nokia", "6310", "osmocom"),
+    }
+
+
 def test_a_tie_between_brand_spellings_goes_to_the_first_met(db: Database, tmp_path: Path) -> None:
     path = write_osmocom(
         tmp_path / "tie.csv", "35000001,G-mobile,A1,,,,,", "35000002,G-Mobile,A2,,,,,"
@@ -370,3 +397,33 @@ def test_report_summary_without_skips() -> None:
     report = ImportReport(fmt="gsma", read=2, imported=1, updated=1)
 
     assert report.summary() == "gsma: 2 read, 1 imported, 1 updated, 0 skipped"
+
+
+@pytest.mark.postgres_only
+def test_an_import_waits_for_another_writer_of_the_catalogue(db: Database, tmp_path: Path) -> None:
+    """The merge is an update then an insert of what is not known: another writer's TAC,
+    committed while the import reads, must count as known, not fail on the primary key."""
+    import threading
+
+    from sqlalchemy import text
+
+    path = write_osmocom(tmp_path / "two.csv", "35000001,Nokia,3310,,,,,", "35000002,HTC,One,,,,,")
+    finished: list[ImportReport] = []
+    with db.engine.connect() as other:
+        other.execute(text("LOCK TABLE tac_models IN SHARE ROW EXCLUSIVE MODE"))
+        importing = threading.Thread(target=lambda: finished.append(import_tac_file(db, path)))
+        importing.start()
+        importing.join(timeout=1.0)
+        assert not finished  # waiting for the other writer
+        other.execute(
+            text(
+                "INSERT INTO tac_models (tac, brand, model, source, imported_at) "
+                "VALUES ('35000002', 'HTC', 'Old', 'gsma', now())"
+            )
+        )
+        other.commit()
+        importing.join(timeout=30)
+
+    [report] = finished
+    assert (report.imported, report.updated) == (1, 1)
+    assert catalogue(db)["35000002"] == ("HTC", "One", "osmocom")

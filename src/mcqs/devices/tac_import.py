@@ -17,7 +17,8 @@ one transaction: all rows or none.
 On PostgreSQL the file is read once and never held in memory: its usable rows are streamed
 with ``COPY`` into a temporary table as they are read, while brand spellings are counted
 (the most frequent spelling of a brand is its name in the catalogue); then the catalogue
-is merged from that table in one statement, each brand spelt its one way. On SQLite (the
+is merged from that table (known TACs updated, then new ones inserted, under a lock that
+keeps other writers out), each brand spelt its one way. On SQLite (the
 demo's small catalogue) the rows are held and written a batch at a time.
 """
 
@@ -27,10 +28,10 @@ import csv
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
@@ -88,11 +89,9 @@ class ImportReport:
         )
 
 
-class _TacRow(NamedTuple):  # a tuple: a million of them are made per import
-    line: int
-    tac: str
-    brand: str
-    model: str
+# One usable (or raw) row: (line, tac, brand, model). A plain tuple: a million are made per
+# import, and a tuple costs a third of a named one to make.
+_TacRow = tuple[int, str, str, str]
 
 
 def detect_format(path: Path) -> str:
@@ -131,7 +130,7 @@ def import_tac_file(
             raise InvalidInput("tac_file_unknown_format", field="fmt", fmt=fmt)
         report = ImportReport(fmt=fmt)
         with db.transaction() as session:
-            rows = _until_stopped(_usable_rows(path, report), stop)
+            rows = _usable_rows(path, report, stop)
             report.imported, report.updated = _upsert(session, rows, source=fmt)
             _stop_if_asked(stop)
     except BaseException as exc:  # an interrupted run ended too: say so in the ledger
@@ -148,13 +147,6 @@ def _stop_if_asked(stop: threading.Event | None) -> None:
         raise ImportInterrupted("SIGTERM")
 
 
-def _until_stopped(rows: Iterator[_TacRow], stop: threading.Event | None) -> Iterator[_TacRow]:
-    for number, row in enumerate(rows):
-        if number % 1000 == 0:
-            _stop_if_asked(stop)
-        yield row
-
-
 class ImportInterrupted(BaseException):
     """Raised where a run is stopped by a signal (the CLI's SIGTERM handler): a
     ``BaseException``, like ``KeyboardInterrupt``, so nothing on the way swallows it."""
@@ -166,24 +158,17 @@ class ImportInterrupted(BaseException):
 # ---- reading -----------------------------------------------------------------------------
 
 
-def _usable_rows(path: Path, report: ImportReport) -> Iterator[_TacRow]:
+def _usable_rows(
+    path: Path, report: ImportReport, stop: threading.Event | None
+) -> Iterator[_TacRow]:
     """The usable rows of the file, one at a time; counts the skipped ones in ``report``."""
     with path.open(encoding="utf-8-sig", newline="") as file:
         raw = _read_osmocom(file, path) if report.fmt == "osmocom" else _read_gsma(file, path)
-        yield from _keep_usable(raw, report)
+        yield from _keep_usable(raw, report, stop)
 
 
-def _numbered(
-    reader: Iterator[list[str]], line_num: Callable[[], int]
-) -> Iterator[tuple[int, list[str]]]:
-    """Each non-blank record with the line it starts on (a quoted field may span lines).
-
-    ``line_num`` reads the csv reader's count of physical lines consumed so far."""
-    start = line_num() + 1
-    for record in reader:
-        if any(cell.strip() for cell in record):
-            yield start, record
-        start = line_num() + 1
+# The readers give each non-blank record with the line it starts on (a quoted field may
+# span lines: the csv reader's ``line_num`` counts the physical lines consumed so far).
 
 
 def _read_osmocom(file: IO[str], path: Path) -> Iterator[_TacRow]:
@@ -192,8 +177,15 @@ def _read_osmocom(file: IO[str], path: Path) -> Iterator[_TacRow]:
     header = next(reader, None)
     if header is None or [cell.strip().lower() for cell in header[:3]] != _OSMOCOM_HEADER:
         raise InvalidInput("tac_file_bad_header", field="path", path=str(path))
-    for line, record in _numbered(reader, lambda: reader.line_num):
-        yield _TacRow(line, _cell(record, 0), _cell(record, 1), _cell(record, 2))
+    start = reader.line_num + 1
+    for record in reader:
+        if len(record) >= 3:
+            tac, brand, model = record[0], record[1], record[2]
+        else:
+            tac, brand, model = [*record, "", "", ""][:3]
+        if (tac and not tac.isspace()) or not _blank(record):
+            yield start, tac, brand, model
+        start = reader.line_num + 1
 
 
 def _read_gsma(file: IO[str], path: Path) -> Iterator[_TacRow]:
@@ -209,47 +201,65 @@ def _read_gsma(file: IO[str], path: Path) -> Iterator[_TacRow]:
     model_columns = columns(*_GSMA_MODEL_COLUMNS)
     if not (tac_column and brand_columns and model_columns):
         raise InvalidInput("tac_file_bad_header", field="path", path=str(path))
-    for line, record in _numbered(reader, lambda: reader.line_num):
-        brand = next((b for i in brand_columns if (b := _cell(record, i).strip())), "")
-        model = next((m for i in model_columns if (m := _cell(record, i).strip())), "")
-        yield _TacRow(line, _cell(record, tac_column[0]), brand, model)
+    start = reader.line_num + 1
+    for record in reader:
+        if not _blank(record):
+            brand = next((b for i in brand_columns if (b := _cell(record, i).strip())), "")
+            model = next((m for i in model_columns if (m := _cell(record, i).strip())), "")
+            yield start, _cell(record, tac_column[0]), brand, model
+        start = reader.line_num + 1
+
+
+def _blank(record: list[str]) -> bool:
+    return not any(cell.strip() for cell in record)
 
 
 def _cell(record: list[str], index: int) -> str:
     return record[index] if index < len(record) else ""
 
 
-def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> Iterator[_TacRow]:
-    """Tidy each row (strip, collapse spaces) and keep it, or count why it is skipped."""
+def _keep_usable(
+    rows: Iterable[_TacRow], report: ImportReport, stop: threading.Event | None
+) -> Iterator[_TacRow]:
+    """Tidy each row (strip, collapse spaces) and keep it, or count why it is skipped.
+
+    The rules' one place, for both databases. ``stop`` is looked at every few thousand
+    rows (see :func:`import_tac_file`)."""
     # One bit per possible TAC (10**8 of them, 12.5 MB): a set of a million strings would
     # take seven times that.
     seen = bytearray(10**8 // 8)
     fullmatch = _TAC.fullmatch
-    for line, raw_tac, raw_brand, raw_model in rows:
-        report.read += 1
-        tac, brand, model = (
-            raw_tac.strip(),
-            " ".join(raw_brand.split()),
-            " ".join(raw_model.split()),
-        )
-        if not fullmatch(tac):
-            reason = "tac_not_8_digits"
-        elif not brand:
-            reason = "missing_brand"
-        elif not model:
-            reason = "missing_model"
-        elif len(brand) > _BRAND_MAX or len(model) > _MODEL_MAX:
-            reason = "text_too_long"
-        else:
-            number = int(tac)
-            bit = 1 << (number & 7)
-            if seen[number >> 3] & bit:
-                reason = "duplicate_tac_in_file"
+    read = report.read
+    try:
+        for line, raw_tac, raw_brand, raw_model in rows:
+            read += 1
+            if not read & 4095:
+                _stop_if_asked(stop)
+            tac, brand, model = (
+                raw_tac.strip(),
+                " ".join(raw_brand.split()),
+                " ".join(raw_model.split()),
+            )
+            if not fullmatch(tac):
+                reason = "tac_not_8_digits"
+            elif not brand:
+                reason = "missing_brand"
+            elif not model:
+                reason = "missing_model"
+            elif len(brand) > _BRAND_MAX or len(model) > _MODEL_MAX:
+                reason = "text_too_long"
             else:
-                seen[number >> 3] |= bit
-                yield _TacRow(line, tac, brand, model)
-                continue
-        report.skip(reason, line)
+                number = int(tac)
+                bit = 1 << (number & 7)
+                if seen[number >> 3] & bit:
+                    reason = "duplicate_tac_in_file"
+                else:
+                    seen[number >> 3] |= bit
+                    yield line, tac, brand, model
+                    continue
+            report.skip(reason, line)
+    finally:
+        report.read = read
 
 
 def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
@@ -277,23 +287,23 @@ def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[
     if session.get_bind().dialect.name == "postgresql":
         return _copy_and_merge(session, rows, source=source)
     kept = list(rows)
-    spelling = canonical_brands(row.brand for row in kept)
+    spelling = canonical_brands(brand for _line, _tac, brand, _model in kept)
     now = utcnow()
     imported = updated = 0
     for start in range(0, len(kept), _BATCH):
         batch = kept[start : start + _BATCH]
         known = set(
-            session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r.tac for r in batch)))
+            session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r[1] for r in batch)))
         )
         values = [
             {
-                "tac": r.tac,
-                "brand": spelling[r.brand.casefold()],
-                "model": r.model,
+                "tac": tac,
+                "brand": spelling[brand.casefold()],
+                "model": model,
                 "source": source,
                 "imported_at": now,
             }
-            for r in batch
+            for _line, tac, brand, model in batch
         ]
         new = [v for v in values if v["tac"] not in known]
         old = [v for v in values if v["tac"] in known]
@@ -306,25 +316,36 @@ def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[
     return imported, updated
 
 
-_MERGE = text(
+# The catalogue merged from the file's rows (each brand spelt its one way), in two
+# statements rather than one ``INSERT … ON CONFLICT DO UPDATE``: a speculative insertion
+# per row made that 2.4 times the cost of a plain insert of a million new TACs
+# (docs/benchmarks.md, "TAC import"). Nothing else writes the catalogue meanwhile: the
+# import holds a lock that lets readers in and keeps other writers (another import) out.
+_LOCK_CATALOGUE = text("LOCK TABLE tac_models IN SHARE ROW EXCLUSIVE MODE")
+_UPDATE_KNOWN = text(
     """
-    WITH merged AS (
-        INSERT INTO tac_models (tac, brand, model, source, imported_at)
-        SELECT r.tac, b.canonical, r.model, :source, :now
-        FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
-        ON CONFLICT (tac) DO UPDATE SET brand = excluded.brand, model = excluded.model,
-            source = excluded.source, imported_at = excluded.imported_at
-        RETURNING (xmax = 0) AS inserted
-    )
-    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged
+    UPDATE tac_models t SET brand = b.canonical, model = r.model, source = :source,
+        imported_at = :now
+    FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
+    WHERE t.tac = r.tac
     """
 )
+_INSERT_NEW = text(
+    """
+    INSERT INTO tac_models (tac, brand, model, source, imported_at)
+    SELECT r.tac, b.canonical, r.model, :source, :now
+    FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
+    WHERE NOT EXISTS (SELECT FROM tac_models t WHERE t.tac = r.tac)
+    """
+)
+# Rows of COPY's text format sent at once: a write per row costs more than the row.
+_COPY_BLOCK = 8192
 
 
 def _copy_and_merge(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
     """PostgreSQL: ``COPY`` the rows into a temporary table as they are read, counting brand
     spellings; then the spellings with their one name into another, and the catalogue
-    inserted or updated from both in one statement (``xmax = 0``: the row was inserted)."""
+    updated and inserted from both."""
     session.execute(
         text(
             "CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), "
@@ -343,15 +364,26 @@ def _copy_and_merge(session: Session, rows: Iterable[_TacRow], *, source: str) -
     cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
     with cursor:
         with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
-            write = copy.write_row
+            # Text format, a block of rows at a time. Tidied text holds no tab, newline or
+            # carriage return (whitespace is collapsed to single spaces): only a backslash
+            # needs escaping, once per block.
+            block: list[str] = []
+            add = block.append
             for _line, tac, brand, model in rows:
                 spellings[brand] += 1
-                write((tac, brand, model))
+                add(f"{tac}\t{brand}\t{model}\n")
+                if len(block) == _COPY_BLOCK:
+                    copy.write("".join(block).replace("\\", "\\\\"))
+                    block.clear()
+            copy.write("".join(block).replace("\\", "\\\\"))
         canonical = _canonical(spellings)
         with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
             for spelling in spellings:
                 copy.write_row((spelling, canonical[spelling.casefold()]))
-    imported, updated = session.execute(_MERGE, {"source": source, "now": utcnow()}).one()
+    session.execute(_LOCK_CATALOGUE)
+    values = {"source": source, "now": utcnow()}
+    updated = session.execute(_UPDATE_KNOWN, values).rowcount  # type: ignore[attr-defined]
+    imported = session.execute(_INSERT_NEW, values).rowcount  # type: ignore[attr-defined]
     return int(imported), int(updated)
 
 
