@@ -14,12 +14,12 @@ the first line numbers of each reason are kept as examples. Every run is recorde
 (an import stopped by SIGTERM or Ctrl-C is recorded ``interrupted``); the import itself is
 one transaction: all rows or none.
 
-On PostgreSQL the file is read once and never held in memory: its usable rows are streamed
-with ``COPY`` into a temporary table as they are read, while brand spellings are counted
-(the most frequent spelling of a brand is its name in the catalogue); then the catalogue
-is merged from that table (known TACs updated, then new ones inserted, under a lock that
-keeps other writers out), each brand spelt its one way. On SQLite (the
-demo's small catalogue) the rows are held and written a batch at a time.
+On PostgreSQL the file is read once and never held in memory: under a lock that keeps
+other writers of the catalogue out, the TACs it does not hold yet are streamed with ``COPY``
+straight into ``tac_models`` as they are read, while brand spellings are counted (the most
+frequent spelling of a brand is its name in the catalogue); the known ones are kept aside
+and updated at the end, and the few new rows whose spelling lost are spelt again. On SQLite
+(the demo's small catalogue) the rows are held and written a batch at a time.
 """
 
 from __future__ import annotations
@@ -27,17 +27,22 @@ from __future__ import annotations
 import csv
 import re
 import threading
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from tempfile import SpooledTemporaryFile
+from typing import IO, Any, cast
 
+import numpy as np
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mcqs.db import Database, utcnow
 from mcqs.devices.models import TacModel
+from mcqs.devices.tac_lines import PlainBlock, bits_set, blocks_of_lines, plain_block, set_bits
 from mcqs.errors import DomainError, InvalidInput
 from mcqs.jobs.models import OperatorRun
 
@@ -62,6 +67,7 @@ _BRAND_MAX = 100  # TacModel.brand is String(100)
 _MODEL_MAX = 200  # TacModel.model is String(200)
 _EXAMPLES_PER_REASON = 5
 _BATCH = 1000
+_READ_BYTES = 1 << 20  # a block of an Osmocom file read at once (about 23,000 lines)
 # What the ledger says of a run stopped by a signal (SIGTERM, Ctrl-C) rather than failed.
 INTERRUPTED = "interrupted"
 
@@ -130,8 +136,9 @@ def import_tac_file(
             raise InvalidInput("tac_file_unknown_format", field="fmt", fmt=fmt)
         report = ImportReport(fmt=fmt)
         with db.transaction() as session:
-            rows = _usable_rows(path, report, stop)
-            report.imported, report.updated = _upsert(session, rows, source=fmt)
+            postgresql = session.get_bind().dialect.name == "postgresql"
+            batches = _usable_batches(path, report, stop, plain_blocks=postgresql)
+            report.imported, report.updated = _upsert(session, batches, source=fmt)
             _stop_if_asked(stop)
     except BaseException as exc:  # an interrupted run ended too: say so in the ledger
         interrupted = isinstance(exc, ImportInterrupted | KeyboardInterrupt)
@@ -158,13 +165,32 @@ class ImportInterrupted(BaseException):
 # ---- reading -----------------------------------------------------------------------------
 
 
+def _usable_batches(
+    path: Path, report: ImportReport, stop: threading.Event | None, *, plain_blocks: bool
+) -> Iterator[PlainBlock | list[_TacRow]]:
+    """The usable rows of the file, a batch at a time; counts the skipped ones in ``report``.
+
+    With ``plain_blocks`` (PostgreSQL's import), an Osmocom file with one record a line is
+    read a block of bytes at a time, and a block of plain lines none of whose TACs was met
+    before comes as a :class:`PlainBlock` (see :mod:`mcqs.devices.tac_lines`); every other
+    block's lines go through the rules (:func:`_keep_usable`) and come as rows."""
+    # One bit per possible TAC (10**8 of them, 12.5 MB): a set of a million strings would
+    # take seven times that.
+    seen = bytearray(10**8 // 8)
+    if plain_blocks and report.fmt == "osmocom" and _one_record_a_line(path):
+        yield from _osmocom_blocks(path, report, stop, seen)
+        return
+    rows = _usable_rows(path, report, stop, seen)
+    while batch := list(islice(rows, _COPY_BLOCK)):
+        yield batch
+
+
 def _usable_rows(
-    path: Path, report: ImportReport, stop: threading.Event | None
+    path: Path, report: ImportReport, stop: threading.Event | None, seen: bytearray
 ) -> Iterator[_TacRow]:
-    """The usable rows of the file, one at a time; counts the skipped ones in ``report``."""
     with path.open(encoding="utf-8-sig", newline="") as file:
         raw = _read_osmocom(file, path) if report.fmt == "osmocom" else _read_gsma(file, path)
-        yield from _keep_usable(raw, report, stop)
+        yield from _keep_usable(raw, report, stop, seen)
 
 
 # The readers give each non-blank record with the line it starts on (a quoted field may
@@ -174,18 +200,71 @@ def _usable_rows(
 def _read_osmocom(file: IO[str], path: Path) -> Iterator[_TacRow]:
     reader = csv.reader(file)
     next(reader, None)  # line 1: the licence banner (kept with any copy, not data)
-    header = next(reader, None)
-    if header is None or [cell.strip().lower() for cell in header[:3]] != _OSMOCOM_HEADER:
-        raise InvalidInput("tac_file_bad_header", field="path", path=str(path))
+    _check_osmocom_header(next(reader, None), path)
     start = reader.line_num + 1
     for record in reader:
-        if len(record) >= 3:
-            tac, brand, model = record[0], record[1], record[2]
-        else:
-            tac, brand, model = [*record, "", "", ""][:3]
-        if (tac and not tac.isspace()) or not _blank(record):
-            yield start, tac, brand, model
+        if (cells := _osmocom_cells(record)) is not None:
+            yield start, *cells
         start = reader.line_num + 1
+
+
+def _check_osmocom_header(header: list[str] | None, path: Path) -> None:
+    if header is None or [cell.strip().lower() for cell in header[:3]] != _OSMOCOM_HEADER:
+        raise InvalidInput("tac_file_bad_header", field="path", path=str(path))
+
+
+def _osmocom_cells(record: list[str]) -> tuple[str, str, str] | None:
+    """A record's TAC, brand and model (empty where the record is short), or ``None`` for a
+    blank record."""
+    if len(record) >= 3:
+        tac, brand, model = record[0], record[1], record[2]
+    else:
+        tac, brand, model = [*record, "", "", ""][:3]
+    if (tac and not tac.isspace()) or not _blank(record):
+        return tac, brand, model
+    return None
+
+
+def _one_record_a_line(path: Path) -> bool:
+    """No double quote, carriage return or NUL byte in the file: each line is one record,
+    its fields split by commas as the csv module would split them."""
+    with path.open("rb") as file:
+        while data := file.read(_READ_BYTES):
+            if b'"' in data or b"\r" in data or b"\0" in data:
+                return False
+    return True
+
+
+def _osmocom_blocks(
+    path: Path, report: ImportReport, stop: threading.Event | None, seen: bytearray
+) -> Iterator[PlainBlock | list[_TacRow]]:
+    """:func:`_usable_batches` of an Osmocom file with one record a line."""
+    seen_bits = np.frombuffer(seen, dtype=np.uint8)  # the same bytes, seen by numpy
+    with path.open("rb") as file:
+        file.readline()  # line 1: the licence banner
+        header = file.readline().decode("utf-8").removesuffix("\n")
+        _check_osmocom_header(header.split(",") if header else None, path)
+        line = 3
+        for block in blocks_of_lines(iter(lambda: file.read(_READ_BYTES), b"")):
+            _stop_if_asked(stop)
+            plain = plain_block(block, brand_max=_BRAND_MAX, model_max=_MODEL_MAX)
+            if (
+                plain is not None
+                and not bits_set(seen_bits, plain.tacs).any()
+                and len(np.unique(plain.tacs)) == len(plain)
+            ):
+                set_bits(seen_bits, plain.tacs)
+                report.read += len(plain)
+                yield plain
+            else:
+                yield list(_keep_usable(_osmocom_lines(block, line), report, stop, seen))
+            line += block.count(b"\n")
+
+
+def _osmocom_lines(block: bytes, first_line: int) -> Iterator[_TacRow]:
+    for number, text_line in enumerate(block.decode("utf-8").split("\n")[:-1], first_line):
+        if (cells := _osmocom_cells(text_line.split(","))) is not None:
+            yield number, *cells
 
 
 def _read_gsma(file: IO[str], path: Path) -> Iterator[_TacRow]:
@@ -219,15 +298,15 @@ def _cell(record: list[str], index: int) -> str:
 
 
 def _keep_usable(
-    rows: Iterable[_TacRow], report: ImportReport, stop: threading.Event | None
+    rows: Iterable[_TacRow],
+    report: ImportReport,
+    stop: threading.Event | None,
+    seen: bytearray,
 ) -> Iterator[_TacRow]:
     """Tidy each row (strip, collapse spaces) and keep it, or count why it is skipped.
 
-    The rules' one place, for both databases. ``stop`` is looked at every few thousand
-    rows (see :func:`import_tac_file`)."""
-    # One bit per possible TAC (10**8 of them, 12.5 MB): a set of a million strings would
-    # take seven times that.
-    seen = bytearray(10**8 // 8)
+    The rules' one place, for both databases. ``seen`` has a bit set for each TAC kept
+    so far. ``stop`` is looked at every few thousand rows (see :func:`import_tac_file`)."""
     fullmatch = _TAC.fullmatch
     read = report.read
     try:
@@ -282,11 +361,13 @@ def _canonical(spellings: Counter[str]) -> dict[str, str]:
 # ---- writing -----------------------------------------------------------------------------
 
 
-def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
+def _upsert(
+    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str
+) -> tuple[int, int]:
     """Insert new TACs, update known ones, brands spelt one way: (imported, updated)."""
     if session.get_bind().dialect.name == "postgresql":
-        return _copy_and_merge(session, rows, source=source)
-    kept = list(rows)
+        return _copy_and_merge(session, batches, source=source)
+    kept = [row for batch in batches for row in cast(list[_TacRow], batch)]
     spelling = canonical_brands(brand for _line, _tac, brand, _model in kept)
     now = utcnow()
     imported = updated = 0
@@ -316,75 +397,152 @@ def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[
     return imported, updated
 
 
-# The catalogue merged from the file's rows (each brand spelt its one way), in two
-# statements rather than one ``INSERT … ON CONFLICT DO UPDATE``: a speculative insertion
-# per row made that 2.4 times the cost of a plain insert of a million new TACs
-# (docs/benchmarks.md, "TAC import"). Nothing else writes the catalogue meanwhile: the
-# import holds a lock that lets readers in and keeps other writers (another import) out.
-_LOCK_CATALOGUE = text("LOCK TABLE tac_models IN SHARE ROW EXCLUSIVE MODE")
-_UPDATE_KNOWN = text(
-    """
-    UPDATE tac_models t SET brand = b.canonical, model = r.model, source = :source,
-        imported_at = :now
-    FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
-    WHERE t.tac = r.tac
-    """
-)
-_INSERT_NEW = text(
-    """
-    INSERT INTO tac_models (tac, brand, model, source, imported_at)
-    SELECT r.tac, b.canonical, r.model, :source, :now
-    FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
-    WHERE NOT EXISTS (SELECT FROM tac_models t WHERE t.tac = r.tac)
-    """
-)
-# Rows of COPY's text format sent at once: a write per row costs more than the row.
+# PostgreSQL. The import holds a lock on the catalogue from its start (readers go on,
+# another writer - another import - waits), so the TACs it reads as known stay the only
+# known ones until it commits. New TACs are sent with ``COPY`` straight into
+# ``tac_models`` as they are read; known ones are kept aside and, at the end, staged in a
+# temporary table and updated from it. ``INSERT … ON CONFLICT DO UPDATE`` from a staged
+# copy of the whole file cost 5.8 s for a million new TACs, a plain ``INSERT … SELECT`` of
+# them 2.4 s, and a ``COPY`` of them into the indexed table costs less than either, while
+# the file is still being read (docs/benchmarks.md, "TAC import").
+_LOCK_CATALOGUE = "LOCK TABLE tac_models IN SHARE ROW EXCLUSIVE MODE"
+_KNOWN_TACS = "COPY (SELECT tac FROM tac_models) TO STDOUT"
+_COPY_NEW = "COPY tac_models (tac, brand, model, source, imported_at) FROM STDIN"
+_STAGE = """
+CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), model varchar(200))
+    ON COMMIT DROP;
+CREATE TEMPORARY TABLE tac_import_brands (spelling varchar(100) PRIMARY KEY,
+    canonical varchar(100)) ON COMMIT DROP
+"""
+_UPDATE_KNOWN = """
+UPDATE tac_models t SET brand = b.canonical, model = r.model, source = %(source)s,
+    imported_at = %(now)s
+FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
+WHERE t.tac = r.tac
+"""
+# New TACs went in with the spelling their row had; those whose spelling lost to another.
+_RESPELL_NEW = """
+UPDATE tac_models t SET brand = b.canonical
+FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
+WHERE t.tac = r.tac
+"""
+# Rows of COPY's text format sent at once: a write per row costs more than the row. Tidied
+# text holds no tab, newline or carriage return (whitespace is collapsed to single
+# spaces): only a backslash needs escaping, once per block.
 _COPY_BLOCK = 8192
+# Known rows kept aside in memory up to this many characters, then in a temporary file.
+_ASIDE_IN_MEMORY = 8 << 20
 
 
-def _copy_and_merge(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
-    """PostgreSQL: ``COPY`` the rows into a temporary table as they are read, counting brand
-    spellings; then the spellings with their one name into another, and the catalogue
-    updated and inserted from both."""
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), "
-            "model varchar(200)) ON COMMIT DROP"
-        )
-    )
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE tac_import_brands (spelling varchar(100) PRIMARY KEY, "
-            "canonical varchar(100)) ON COMMIT DROP"
-        )
-    )
+def _copy_and_merge(
+    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str
+) -> tuple[int, int]:
+    """PostgreSQL: new TACs copied into the catalogue as they are read, known ones updated at
+    the end, each brand spelt its one way (see the section's comment): (imported, updated)."""
+    session.execute(text(_LOCK_CATALOGUE))
+    now = utcnow()
     spellings: Counter[str] = Counter()
+    new_of: dict[str, array[int]] = {}  # spelling -> the new TACs written with it
     driver = session.connection().connection.dbapi_connection
     assert driver is not None
     cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
-    with cursor:
-        with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
-            # Text format, a block of rows at a time. Tidied text holds no tab, newline or
-            # carriage return (whitespace is collapsed to single spaces): only a backslash
-            # needs escaping, once per block.
+    with cursor, SpooledTemporaryFile(_ASIDE_IN_MEMORY, mode="w+", encoding="utf-8") as aside:
+        known = _known_tacs(cursor)
+        known_bits = np.frombuffer(known, dtype=np.uint8)
+        imported = updated = 0
+        with cursor.copy(_COPY_NEW) as copy:
+            tail = f"\t{source}\t{now.isoformat()}\n"
             block: list[str] = []
-            add = block.append
-            for _line, tac, brand, model in rows:
-                spellings[brand] += 1
-                add(f"{tac}\t{brand}\t{model}\n")
-                if len(block) == _COPY_BLOCK:
-                    copy.write("".join(block).replace("\\", "\\\\"))
-                    block.clear()
+            kept: list[str] = []
+            for batch in batches:
+                if isinstance(batch, PlainBlock):
+                    names, spelt = batch.spellings()
+                    spellings.update(
+                        dict(
+                            zip(
+                                names,
+                                np.bincount(spelt, minlength=len(names)).tolist(),
+                                strict=True,
+                            )
+                        )
+                    )
+                    is_known = bits_set(known_bits, batch.tacs)
+                    if is_known.any():
+                        aside.write(batch.copy_text(is_known, b"\n").decode("ascii"))
+                        updated += int(is_known.sum())
+                    is_new = ~is_known
+                    copy.write(batch.copy_text(is_new, tail.encode()))
+                    imported += int(is_new.sum())
+                    new_spelt = spelt[is_new]
+                    order = np.argsort(new_spelt, kind="stable")
+                    counts = np.bincount(new_spelt, minlength=len(names))
+                    groups = np.split(batch.tacs[is_new][order], np.cumsum(counts)[:-1])
+                    for name, tacs_ in zip(names, groups, strict=True):
+                        if len(tacs_):
+                            if (tacs := new_of.get(name)) is None:
+                                tacs = new_of[name] = array("i")
+                            tacs.frombytes(tacs_.astype("=i4").tobytes())
+                    continue
+                for _line, tac, brand, model in batch:
+                    spellings[brand] += 1
+                    number = int(tac)
+                    if known[number >> 3] & (1 << (number & 7)):
+                        kept.append(f"{tac}\t{brand}\t{model}\n")
+                        if len(kept) == _COPY_BLOCK:
+                            aside.write("".join(kept).replace("\\", "\\\\"))
+                            updated += len(kept)
+                            kept.clear()
+                        continue
+                    block.append(f"{tac}\t{brand}\t{model}{tail}")
+                    if (tacs := new_of.get(brand)) is None:
+                        tacs = new_of[brand] = array("i")
+                    tacs.append(number)
+                    if len(block) == _COPY_BLOCK:
+                        copy.write("".join(block).replace("\\", "\\\\"))
+                        imported += len(block)
+                        block.clear()
             copy.write("".join(block).replace("\\", "\\\\"))
+            imported += len(block)
+        aside.write("".join(kept).replace("\\", "\\\\"))
+        updated += len(kept)
+        del block, kept, known
         canonical = _canonical(spellings)
+        respelt = {s: tacs for s, tacs in new_of.items() if canonical[s.casefold()] != s}
+        if not (updated or respelt):
+            return imported, updated
+        cursor.execute(_STAGE)
         with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
             for spelling in spellings:
                 copy.write_row((spelling, canonical[spelling.casefold()]))
-    session.execute(_LOCK_CATALOGUE)
-    values = {"source": source, "now": utcnow()}
-    updated = session.execute(_UPDATE_KNOWN, values).rowcount  # type: ignore[attr-defined]
-    imported = session.execute(_INSERT_NEW, values).rowcount  # type: ignore[attr-defined]
-    return int(imported), int(updated)
+        if updated:
+            aside.seek(0)
+            with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
+                while chunk := aside.read(1 << 20):
+                    copy.write(chunk)
+            cursor.execute(_UPDATE_KNOWN, {"source": source, "now": now})
+        if respelt:
+            cursor.execute("TRUNCATE tac_import_rows")
+            with cursor.copy("COPY tac_import_rows (tac, brand) FROM STDIN") as copy:
+                for spelling, tacs in respelt.items():
+                    for number in tacs:
+                        copy.write_row((f"{number:08d}", spelling))
+            cursor.execute(_RESPELL_NEW)
+    return imported, updated
+
+
+def _known_tacs(cursor: Any) -> bytearray:
+    """One bit per TAC already in the catalogue (as ``_keep_usable``'s ``seen``)."""
+    known = bytearray(10**8 // 8)
+    with cursor.copy(_KNOWN_TACS) as copy:
+        rest = b""
+        for data in copy:
+            lines = (rest + bytes(data)).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if len(line) == 8 and line.isdigit():  # any other can match no usable row
+                    number = int(line)
+                    known[number >> 3] |= 1 << (number & 7)
+    return known
 
 
 # ---- the ledger --------------------------------------------------------------------------
