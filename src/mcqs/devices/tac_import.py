@@ -251,7 +251,7 @@ def _osmocom_blocks(
             if (
                 plain is not None
                 and not bits_set(seen_bits, plain.tacs).any()
-                and len(np.unique(plain.tacs)) == len(plain)
+                and not _repeats(plain.tacs)
             ):
                 set_bits(seen_bits, plain.tacs)
                 report.read += len(plain)
@@ -259,6 +259,11 @@ def _osmocom_blocks(
             else:
                 yield list(_keep_usable(_osmocom_lines(block, line), report, stop, seen))
             line += block.count(b"\n")
+
+
+def _repeats(tacs: Any) -> bool:
+    ordered = np.sort(tacs)
+    return bool(np.any(ordered[1:] == ordered[:-1]))
 
 
 def _osmocom_lines(block: bytes, first_line: int) -> Iterator[_TacRow]:
@@ -426,9 +431,8 @@ UPDATE tac_models t SET brand = b.canonical
 FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
 WHERE t.tac = r.tac
 """
-# Rows of COPY's text format sent at once: a write per row costs more than the row. Tidied
-# text holds no tab, newline or carriage return (whitespace is collapsed to single
-# spaces): only a backslash needs escaping, once per block.
+# Rows read through the rules, taken a batch at a time: a COPY write per row costs more
+# than the row.
 _COPY_BLOCK = 8192
 # Known rows kept aside in memory up to this many characters, then in a temporary file.
 _ASIDE_IN_MEMORY = 8 << 20
@@ -441,80 +445,30 @@ def _copy_and_merge(
     the end, each brand spelt its one way (see the section's comment): (imported, updated)."""
     session.execute(text(_LOCK_CATALOGUE))
     now = utcnow()
-    spellings: Counter[str] = Counter()
-    new_of: dict[str, array[int]] = {}  # spelling -> the new TACs written with it
     driver = session.connection().connection.dbapi_connection
     assert driver is not None
     cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
     with cursor, SpooledTemporaryFile(_ASIDE_IN_MEMORY, mode="w+", encoding="utf-8") as aside:
-        known = _known_tacs(cursor)
-        known_bits = np.frombuffer(known, dtype=np.uint8)
-        imported = updated = 0
+        known = _known_tacs(cursor)  # before the COPY: one at a time on a connection
         with cursor.copy(_COPY_NEW) as copy:
-            tail = f"\t{source}\t{now.isoformat()}\n"
-            block: list[str] = []
-            kept: list[str] = []
+            written = _Written(copy, aside, known, f"\t{source}\t{now.isoformat()}\n")
             for batch in batches:
                 if isinstance(batch, PlainBlock):
-                    names, spelt = batch.spellings()
-                    spellings.update(
-                        dict(
-                            zip(
-                                names,
-                                np.bincount(spelt, minlength=len(names)).tolist(),
-                                strict=True,
-                            )
-                        )
-                    )
-                    is_known = bits_set(known_bits, batch.tacs)
-                    if is_known.any():
-                        aside.write(batch.copy_text(is_known, b"\n").decode("ascii"))
-                        updated += int(is_known.sum())
-                    is_new = ~is_known
-                    copy.write(batch.copy_text(is_new, tail.encode()))
-                    imported += int(is_new.sum())
-                    new_spelt = spelt[is_new]
-                    order = np.argsort(new_spelt, kind="stable")
-                    counts = np.bincount(new_spelt, minlength=len(names))
-                    groups = np.split(batch.tacs[is_new][order], np.cumsum(counts)[:-1])
-                    for name, tacs_ in zip(names, groups, strict=True):
-                        if len(tacs_):
-                            if (tacs := new_of.get(name)) is None:
-                                tacs = new_of[name] = array("i")
-                            tacs.frombytes(tacs_.astype("=i4").tobytes())
-                    continue
-                for _line, tac, brand, model in batch:
-                    spellings[brand] += 1
-                    number = int(tac)
-                    if known[number >> 3] & (1 << (number & 7)):
-                        kept.append(f"{tac}\t{brand}\t{model}\n")
-                        if len(kept) == _COPY_BLOCK:
-                            aside.write("".join(kept).replace("\\", "\\\\"))
-                            updated += len(kept)
-                            kept.clear()
-                        continue
-                    block.append(f"{tac}\t{brand}\t{model}{tail}")
-                    if (tacs := new_of.get(brand)) is None:
-                        tacs = new_of[brand] = array("i")
-                    tacs.append(number)
-                    if len(block) == _COPY_BLOCK:
-                        copy.write("".join(block).replace("\\", "\\\\"))
-                        imported += len(block)
-                        block.clear()
-            copy.write("".join(block).replace("\\", "\\\\"))
-            imported += len(block)
-        aside.write("".join(kept).replace("\\", "\\\\"))
-        updated += len(kept)
-        del block, kept, known
-        canonical = _canonical(spellings)
-        respelt = {s: tacs for s, tacs in new_of.items() if canonical[s.casefold()] != s}
-        if not (updated or respelt):
-            return imported, updated
-        cursor.execute(_STAGE)
-        with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
-            for spelling in spellings:
-                copy.write_row((spelling, canonical[spelling.casefold()]))
-        if updated:
+                    written.add_plain(batch)
+                else:
+                    written.add_rows(batch)
+        canonical = _canonical(written.spellings)
+        respelt = {
+            spelling: tacs
+            for spelling, tacs in written.new_of.items()
+            if canonical[spelling.casefold()] != spelling
+        }
+        if written.updated or respelt:
+            cursor.execute(_STAGE)
+            with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
+                for spelling in written.spellings:
+                    copy.write_row((spelling, canonical[spelling.casefold()]))
+        if written.updated:
             aside.seek(0)
             with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
                 while chunk := aside.read(1 << 20):
@@ -527,7 +481,61 @@ def _copy_and_merge(
                     for number in tacs:
                         copy.write_row((f"{number:08d}", spelling))
             cursor.execute(_RESPELL_NEW)
-    return imported, updated
+    return written.imported, written.updated
+
+
+class _Written:
+    """Where a PostgreSQL import's usable rows go as they are read: new TACs to ``COPY``
+    (rows of its text format ending with ``tail``), known ones ``aside``; every spelling
+    counted (in the order first met) and the new TACs written with each kept."""
+
+    def __init__(self, copy: Any, aside: IO[str], known: bytearray, tail: str) -> None:
+        self.copy, self.aside, self.tail = copy, aside, tail
+        self.known = known
+        self.known_bits = np.frombuffer(known, dtype=np.uint8)
+        self.spellings: Counter[str] = Counter()
+        self.new_of: dict[str, array[int]] = {}
+        self.imported = self.updated = 0
+
+    def add_rows(self, rows: list[_TacRow]) -> None:
+        known, new_of, spellings = self.known, self.new_of, self.spellings
+        new: list[str] = []
+        kept: list[str] = []
+        for _line, tac, brand, model in rows:
+            spellings[brand] += 1
+            number = int(tac)
+            if known[number >> 3] & (1 << (number & 7)):
+                kept.append(f"{tac}\t{brand}\t{model}\n")
+                continue
+            new.append(f"{tac}\t{brand}\t{model}{self.tail}")
+            if (tacs := new_of.get(brand)) is None:
+                tacs = new_of[brand] = array("i")
+            tacs.append(number)
+        # Tidied text holds no tab, newline or carriage return (whitespace is collapsed to
+        # single spaces): only a backslash needs escaping.
+        self.copy.write("".join(new).replace("\\", "\\\\"))
+        self.aside.write("".join(kept).replace("\\", "\\\\"))
+        self.imported += len(new)
+        self.updated += len(kept)
+
+    def add_plain(self, batch: PlainBlock) -> None:
+        names, spelt = batch.spellings()
+        counts = np.bincount(spelt, minlength=len(names))
+        self.spellings.update(dict(zip(names, counts.tolist(), strict=True)))
+        is_known = bits_set(self.known_bits, batch.tacs)
+        if is_known.any():
+            self.aside.write(batch.copy_text(is_known, b"\n").decode("ascii"))
+            self.updated += int(is_known.sum())
+        is_new = ~is_known
+        self.copy.write(batch.copy_text(is_new, self.tail.encode()))
+        self.imported += int(is_new.sum())
+        # The new TACs grouped by spelling: sorted by it, then cut where each ends.
+        new_spelt = spelt[is_new]
+        by_spelling = batch.tacs[is_new][np.argsort(new_spelt, kind="stable")]
+        cuts = np.cumsum(np.bincount(new_spelt, minlength=len(names)))[:-1]
+        for name, tacs in zip(names, np.split(by_spelling, cuts), strict=True):
+            if len(tacs):
+                self.new_of.setdefault(name, array("i")).frombytes(tacs.astype("=i4").tobytes())
 
 
 def _known_tacs(cursor: Any) -> bytearray:

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
+
+if TYPE_CHECKING:  # numpy.typing brings numpy.ma, 60 ms of a command's start
+    import numpy.typing as npt
+
+    Ints = npt.NDArray[np.int64]
 
 _NEWLINE, _SPACE, _COMMA, _TAB, _DEL = 10, 32, 44, 9, 127
 _TAC_DIGITS = np.arange(8)
-
-Ints = npt.NDArray[np.int64]
 
 
 @dataclass
