@@ -407,9 +407,9 @@ def _upsert(
 # known ones until it commits. New TACs are sent with ``COPY`` straight into
 # ``tac_models`` as they are read; known ones are kept aside and, at the end, staged in a
 # temporary table and updated from it. ``INSERT … ON CONFLICT DO UPDATE`` from a staged
-# copy of the whole file cost 5.8 s for a million new TACs, a plain ``INSERT … SELECT`` of
-# them 2.4 s, and a ``COPY`` of them into the indexed table costs less than either, while
-# the file is still being read (docs/benchmarks.md, "TAC import").
+# copy of the whole file cost 5.8 s for a million new TACs and a plain ``INSERT … SELECT``
+# 2.4 s, after the staging; a ``COPY`` into the indexed table costs about as much as that
+# ``INSERT`` alone, and is done while the file is read (docs/benchmarks.md, "TAC import").
 _LOCK_CATALOGUE = "LOCK TABLE tac_models IN SHARE ROW EXCLUSIVE MODE"
 _KNOWN_TACS = "COPY (SELECT tac FROM tac_models) TO STDOUT"
 _COPY_NEW = "COPY tac_models (tac, brand, model, source, imported_at) FROM STDIN"
