@@ -309,6 +309,33 @@ def test_a_later_file_updates_brand_model_and_source(db: Database, tmp_path: Pat
     }
 
 
+def test_a_plain_file_updates_known_tacs_and_spells_new_ones_its_way(
+    db: Database, tmp_path: Path
+) -> None:
+    """Plain lines (taken a block at a time on PostgreSQL): a known TAC is updated, new
+    ones inserted, and a new row whose spelling lost is spelt as most rows spell it."""
+    first = write_osmocom(
+        tmp_path / "first.csv", "35000001,Nokia,3310,,,,,", "35000002,HTC,One,,,,,"
+    )
+    import_tac_file(db, first)
+    later = write_osmocom(
+        tmp_path / "later.csv",
+        "35000004,htc,Wildfire,,,,,",
+        "35000002,HTC,One M8,,,,,",
+        "35000003,HTC,Desire,,,,,",
+    )
+
+    report = import_tac_file(db, later)
+
+    assert (report.read, report.imported, report.updated) == (3, 2, 1)
+    assert catalogue(db) == {
+        "35000001": ("Nokia", "3310", "osmocom"),
+        "35000002": ("HTC", "One M8", "osmocom"),
+        "35000003": ("HTC", "Desire", "osmocom"),
+        "35000004": ("HTC", "Wildfire", "osmocom"),
+    }
+
+
 # ---- formats and the ledger --------------------------------------------------------------
 
 
