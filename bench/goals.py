@@ -19,14 +19,16 @@ and this script measures:
     .venv/bin/python bench/goals.py --only worker [--runs 3] [--registrations 1000]
     .venv/bin/python bench/goals.py --only check [--runs 3] [--paused 200]
     .venv/bin/python bench/goals.py --only flows [--runs 3] [--level-seconds 6]
+    .venv/bin/python bench/goals.py --only tac [--runs 3] [--tac-rows 1000000]
 
 Writes its section of docs/benchmarks.md (``--only worker``: the worker's figures alone,
 a few minutes, in a section of their own, median of ``--runs`` rounds each holding the
 bare loop, 1 worker and 2; ``--only check``: the check's two figures alone, in a section
 of their own, median of ``--runs`` rounds each holding the bare select, the checks and the
 paused citizens; ``--only flows``: whole flows/s at 1 and 32 citizens with 2 web processes
-and at 32 with 1, with the CPU each part of the machine used). Every load loop is bounded
-in count and time.
+and at 32 with 1, with the CPU each part of the machine used; ``--only tac``: the TAC import
+alone, median of ``--runs`` rounds each holding a bare ``COPY`` of the file, its import into
+the demo catalogue and its import again). Every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ HEADING = "Issue 10's goals (`bench/goals.py`)"
 WORKER_HEADING = "Issue 10's worker (`bench/goals.py --only worker`)"
 CHECK_HEADING = "Issue 10's check (`bench/goals.py --only check`)"
 FLOWS_HEADING = "Issue 10's whole flows (`bench/goals.py --only flows`)"
+TAC_HEADING = "Issue 10's TAC import (`bench/goals.py --only tac`)"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TODAY_FLOWS_PER_SECOND = 3.5  # issue 10's "today": whole flows/s at 32 citizens
 
@@ -781,6 +784,7 @@ def bare_copy_seconds(database_url: str, path: Path) -> float:
     try:
         columns = "tac, brand, model, contributor, comment, gsmarena1, gsmarena2, aka"
         with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS bare_tac"))
             conn.execute(text(f"CREATE TABLE bare_tac ({columns.replace(',', ' text,')} text)"))
         raw = db.engine.raw_connection()
         try:
@@ -822,6 +826,105 @@ def import_run(env: dict[str, str], path: Path, folder: Path) -> tuple[float, fl
     return seconds, peak
 
 
+def tac_figures(
+    database_url: str, env: dict[str, str], folder: Path, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """``args.runs`` rounds, each: a bare ``COPY`` of the file, its import into the demo
+    catalogue (223 TACs: the 1 million are new), then the same file imported again (all
+    of it known). The catalogue is emptied and the demo seeded again between rounds."""
+    path = folder / "tac-1m.csv"
+    tac_file(path, args.tac_rows)
+    rounds: list[dict[str, Any]] = []
+    for run_ in range(args.runs):
+        if run_:
+            db = Database(database_url)
+            with db.engine.begin() as conn:
+                conn.execute(text("TRUNCATE tac_models"))
+            db.dispose()
+            mcqs_cli("seed-demo", env=env, folder=folder)
+        found: dict[str, Any] = {"load": os.getloadavg()[0]}
+        checkpoint(database_url)
+        found["copy_seconds"] = bare_copy_seconds(database_url, path)
+        checkpoint(database_url)
+        found["import"] = import_run(env, path, folder)
+        checkpoint(database_url)
+        found["again"] = import_run(env, path, folder)
+        found["load_after"] = os.getloadavg()[0]
+        rounds.append(found)
+        print(
+            f"  round {run_ + 1}: bare COPY {found['copy_seconds']:.2f} s, import "
+            f"{found['import'][0]:.2f} s ({found['copy_seconds'] / found['import'][0]:.0%}), "
+            f"peak {found['import'][1]:.0f} MB, again {found['again'][0]:.2f} s, load "
+            f"{found['load']:.1f}–{found['load_after']:.1f}",
+            flush=True,
+        )
+    return rounds
+
+
+def checkpoint(database_url: str) -> None:
+    """A ``CHECKPOINT`` before a timed step, so that no step pays for the WAL the one before
+    it wrote (a million rows rewritten are about a gigabyte: the next step would write its
+    pages whole again after the checkpoint that starts meanwhile)."""
+    db = Database(database_url)
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+    finally:
+        db.dispose()
+
+
+def tac_report(found: Results, args: argparse.Namespace) -> str:
+    rounds = found.figures["tac_rounds"]
+    copy = [r["copy_seconds"] for r in rounds]
+    seconds = [r["import"][0] for r in rounds]
+    peak = [r["import"][1] for r in rounds]
+    share = [r["copy_seconds"] / r["import"][0] for r in rounds]
+    again = [r["again"][0] for r in rounds]
+    again_share = [r["copy_seconds"] / r["again"][0] for r in rounds]
+    rows = [
+        (
+            f"`mcqs import-tac`, {args.tac_rows:,} new rows",
+            f"bare `COPY` of the file: {spread(copy, '{:.2f}')} s",
+            f"{spread(seconds, '{:.2f}')} s, peak {spread(peak)} MB",
+            f"{median(share):.0%} ({min(share):.0%}–{max(share):.0%}) of COPY's speed",
+            "≥ 40%, ≤ 150 MB",
+            verdict(median(share) >= 0.4 and max(peak) <= 150),
+        ),
+        (
+            "the same file imported again (every row known)",
+            f"bare `COPY`: {spread(copy, '{:.2f}')} s",
+            f"{spread(again, '{:.2f}')} s, peak {spread([r['again'][1] for r in rounds])} MB",
+            f"{median(again_share):.0%} ({min(again_share):.0%}–{max(again_share):.0%})",
+            "—",
+            "—",
+        ),
+    ]
+    table = "\n".join(
+        [
+            "| figure | baseline, same run | measured | ratio | goal | |",
+            "|---|---|---|---|---|---|",
+            *("| " + " | ".join(row) + " |" for row in rows),
+        ]
+    )
+    loads = ", ".join(f"{r['load']:.1f}–{r['load_after']:.1f}" for r in rounds)
+    command = f"bench/goals.py --only tac --runs {args.runs} --tac-rows {args.tac_rows}"
+    return f"""Measured on {dt.date.today().isoformat()}: {machine()}, PostgreSQL on the same \
+machine. `{command}`; the script took {found.finished - found.started:.0f} s; load average \
+at each round's start and end: {loads} (the machine is shared: compare the ratio, taken
+within each round, more than the times).
+
+{table}
+
+Median of {len(rounds)} rounds (lowest–highest in brackets). Each round: a bare
+`COPY … FROM STDIN (FORMAT csv)` of the generated Osmocom file ({args.tac_rows:,} distinct
+TACs, 5 brands) into a new table of eight text columns; then `python -m mcqs.cli
+import-tac FILE` as its own process (start-up included) into the migrated demo catalogue
+(223 TACs), its peak RSS the process's `VmHWM`; then the same command again, every row now
+known. Each of the three starts after a `CHECKPOINT`, so that none pays for the WAL the one
+before wrote. The catalogue is emptied and the demo seeded again before the next round.
+"""
+
+
 # ---- the run -----------------------------------------------------------------------------
 
 
@@ -859,6 +962,10 @@ def run(args: argparse.Namespace) -> Results:
                 return found
             if args.only == "flows":
                 f["flow_rounds"] = flows_figures(database_url, folder, citizens, args)
+                found.finished = time.monotonic()
+                return found
+            if args.only == "tac":
+                f["tac_rounds"] = tac_figures(database_url, env, folder, args)
                 found.finished = time.monotonic()
                 return found
 
@@ -1189,9 +1296,9 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--only",
-        choices=["all", "worker", "check", "flows"],
+        choices=["all", "worker", "check", "flows", "tac"],
         default="all",
-        help="'worker', 'check' or 'flows': only those figures (a few minutes), in a section "
+        help="'worker', 'check', 'flows' or 'tac': only those figures (minutes), in a section "
         "of their own",
     )
     args = parser.parse_args()
@@ -1205,6 +1312,9 @@ def main() -> None:
     elif args.only == "flows":
         text_ = flows_report(found, args)
         write_section(Path(args.output), FLOWS_HEADING, text_)
+    elif args.only == "tac":
+        text_ = tac_report(found, args)
+        write_section(Path(args.output), TAC_HEADING, text_)
     else:
         text_ = report(found, args)
         write_section(Path(args.output), HEADING, text_)

@@ -148,7 +148,6 @@ def import_tac(
     from mcqs.db import Database
     from mcqs.devices.tac_import import ImportInterrupted, import_tac_file
     from mcqs.errors import DomainError
-    from mcqs.messages import operator_text
 
     # Python's default for SIGTERM ends the process where it stands, and the ledger would
     # say "running" for ever: the import is asked to stop instead, and stops between rows,
@@ -161,6 +160,8 @@ def import_tac(
             db, path, fmt=fmt, started_by=os.environ.get("USER", "cli"), stop=stop
         )
     except DomainError as error:
+        from mcqs.messages import operator_text  # only to say what failed (i18n: 40 ms)
+
         typer.secho(f"import failed: {operator_text(error)}", fg="red", err=True)
         raise typer.Exit(2) from error
     except ImportInterrupted as stopped:

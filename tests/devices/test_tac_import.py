@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -154,6 +156,41 @@ def test_untidy_osmocom_rows_are_tidied_or_skipped_with_a_reason(
     }
 
 
+def test_rows_are_written_a_block_at_a_time_with_backslashes_kept(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's COPY gets the rows in blocks of text, where a backslash is an escape:
+    one in a name arrives as written, in whichever block its row falls, new or known."""
+    monkeypatch.setattr(tac_import, "_COPY_BLOCK", 2)
+    path = write_osmocom(
+        tmp_path / "blocks.csv",
+        "35000001,Nokia,3310,,,,,",
+        "35000002,Nokia,N\\95 \\t,,,,,",  # the model N\95 \t
+        "35000003,HTC,One\\,,,,,",  # ends with a backslash
+        "35000001,Nokia,again,,,,,",  # a duplicate between blocks
+        "35000004,nokia,6310,,,,,",
+    )
+
+    report = import_tac_file(db, path)
+
+    assert (report.read, report.imported) == (5, 4)
+    assert report.skipped == {"duplicate_tac_in_file": 1}
+    expected = {
+        "35000001": ("Nokia", "3310", "osmocom"),
+        "35000002": ("Nokia", "N\\95 \\t", "osmocom"),
+        "35000003": ("HTC", "One\\", "osmocom"),
+        "35000004": ("Nokia", "6310", "osmocom"),
+    }
+    assert catalogue(db) == expected
+    # Again: every TAC known, kept aside (in a file past a few characters) and updated.
+    monkeypatch.setattr(tac_import, "_ASIDE_IN_MEMORY", 16)
+
+    again = import_tac_file(db, path)
+
+    assert (again.imported, again.updated) == (0, 4)
+    assert catalogue(db) == expected
+
+
 def test_a_tie_between_brand_spellings_goes_to_the_first_met(db: Database, tmp_path: Path) -> None:
     path = write_osmocom(
         tmp_path / "tie.csv", "35000001,G-mobile,A1,,,,,", "35000002,G-Mobile,A2,,,,,"
@@ -272,6 +309,33 @@ def test_a_later_file_updates_brand_model_and_source(db: Database, tmp_path: Pat
     }
 
 
+def test_a_plain_file_updates_known_tacs_and_spells_new_ones_its_way(
+    db: Database, tmp_path: Path
+) -> None:
+    """Plain lines (taken a block at a time on PostgreSQL): a known TAC is updated, new
+    ones inserted, and a new row whose spelling lost is spelt as most rows spell it."""
+    first = write_osmocom(
+        tmp_path / "first.csv", "35000001,Nokia,3310,,,,,", "35000002,HTC,One,,,,,"
+    )
+    import_tac_file(db, first)
+    later = write_osmocom(
+        tmp_path / "later.csv",
+        "35000004,htc,Wildfire,,,,,",
+        "35000002,HTC,One M8,,,,,",
+        "35000003,HTC,Desire,,,,,",
+    )
+
+    report = import_tac_file(db, later)
+
+    assert (report.read, report.imported, report.updated) == (3, 2, 1)
+    assert catalogue(db) == {
+        "35000001": ("Nokia", "3310", "osmocom"),
+        "35000002": ("HTC", "One M8", "osmocom"),
+        "35000003": ("HTC", "Desire", "osmocom"),
+        "35000004": ("HTC", "Wildfire", "osmocom"),
+    }
+
+
 # ---- formats and the ledger --------------------------------------------------------------
 
 
@@ -370,3 +434,91 @@ def test_report_summary_without_skips() -> None:
     report = ImportReport(fmt="gsma", read=2, imported=1, updated=1)
 
     assert report.summary() == "gsma: 2 read, 1 imported, 1 updated, 0 skipped"
+
+
+@pytest.mark.postgres_only
+def test_an_import_waits_for_another_writer_of_the_catalogue(db: Database, tmp_path: Path) -> None:
+    """The merge is an update then an insert of what is not known: another writer's TAC,
+    committed while the import reads, must count as known, not fail on the primary key."""
+    import threading
+
+    from sqlalchemy import text
+
+    path = write_osmocom(tmp_path / "two.csv", "35000001,Nokia,3310,,,,,", "35000002,HTC,One,,,,,")
+    finished: list[ImportReport] = []
+    with db.engine.connect() as other:
+        other.execute(text("LOCK TABLE tac_models IN SHARE ROW EXCLUSIVE MODE"))
+        importing = threading.Thread(target=lambda: finished.append(import_tac_file(db, path)))
+        importing.start()
+        importing.join(timeout=1.0)
+        assert not finished  # waiting for the other writer
+        other.execute(
+            text(
+                "INSERT INTO tac_models (tac, brand, model, source, imported_at) "
+                "VALUES ('35000002', 'HTC', 'Old', 'gsma', now())"
+            )
+        )
+        other.commit()
+        importing.join(timeout=30)
+
+    [report] = finished
+    assert (report.imported, report.updated) == (1, 1)
+    assert catalogue(db)["35000002"] == ("HTC", "One", "osmocom")
+
+
+# ---- plain blocks: recognised over bytes, the same rows as the rules give ----------------
+
+
+def _rows_of(batches: object) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for batch in batches:  # type: ignore[attr-defined]
+        if isinstance(batch, tac_import.PlainBlock):
+            every = np.ones(len(batch), dtype=bool)
+            for line in batch.copy_text(every, b"\n").decode().splitlines():
+                tac, brand, model = line.split("\t")
+                rows.append((tac, brand, model))
+        else:
+            rows.extend((tac, brand, model) for _line, tac, brand, model in batch)
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plain_blocks_give_the_rows_and_skips_the_rules_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Blocks of plain lines skip the row-by-row rules; whatever the mix of lines, the rows
+    kept, the counts and the example line numbers are those of the rules alone."""
+    chooser = random.Random(seed)
+    plain = ["{tac},Samsung,Galaxy S{n},someone,,,,", "{tac},Nokia,N{n} Pro,,,,,x  y"]
+    untidy = [
+        "{tac}, Samsung,Galaxy S{n},,,,,",  # a space to strip
+        "{tac},Nokia,N{n}  Pro,,,,,",  # two spaces
+        "{tac},SAMSUNG,A{n},,,,,",  # another spelling (plain, counted apart)
+        "{short},Apple,iPhone {n},,,,,",  # 7 digits
+        "{tac},,lonely {n},,,,,",  # no brand
+        "{tac},Nokia",  # no model
+        "",  # blank
+        "{tac},Nokia,{long},,,,,",  # too long
+        "{tac},Nokia,N{n}\tx,,,,,",  # a tab
+        "{tac},Nokia,N{n}\\x,,,,,",  # a backslash
+        "{tac},Bérénice,B{n},,,,,",  # not ASCII
+        "{tac},Nokia,Lumia {n} ,,,,,",  # a trailing space
+    ]
+    lines = []
+    for n in range(3000):
+        # Mostly plain lines, some TACs repeated (duplicates, within and across blocks).
+        tac = 35000000 + (chooser.randrange(n) if n and chooser.random() < 0.01 else n)
+        pattern = chooser.choice(untidy) if chooser.random() < 0.03 else chooser.choice(plain)
+        lines.append(pattern.format(tac=tac, short=tac // 10, n=n, long="x" * 201))
+    path = write_osmocom(tmp_path / "mixed.csv", *lines)
+    monkeypatch.setattr(tac_import, "_READ_BYTES", 2000)  # about 60 lines a block
+
+    by_rules = ImportReport(fmt="osmocom")
+    rows_by_rules = _rows_of(tac_import._usable_batches(path, by_rules, None, plain_blocks=False))
+    by_blocks = ImportReport(fmt="osmocom")
+    batches = list(tac_import._usable_batches(path, by_blocks, None, plain_blocks=True))
+
+    assert any(isinstance(batch, tac_import.PlainBlock) for batch in batches)
+    assert any(isinstance(batch, list) for batch in batches)
+    assert sorted(_rows_of(batches)) == sorted(rows_by_rules)
+    assert by_blocks == by_rules

@@ -14,11 +14,12 @@ the first line numbers of each reason are kept as examples. Every run is recorde
 (an import stopped by SIGTERM or Ctrl-C is recorded ``interrupted``); the import itself is
 one transaction: all rows or none.
 
-On PostgreSQL the file is read once and never held in memory: its usable rows are streamed
-with ``COPY`` into a temporary table as they are read, while brand spellings are counted
-(the most frequent spelling of a brand is its name in the catalogue); then the catalogue
-is merged from that table in one statement, each brand spelt its one way. On SQLite (the
-demo's small catalogue) the rows are held and written a batch at a time.
+On PostgreSQL the file is read once and never held in memory: under a lock that keeps
+other writers of the catalogue out, the TACs it does not hold yet are streamed with ``COPY``
+straight into ``tac_models`` as they are read, while brand spellings are counted (the most
+frequent spelling of a brand is its name in the catalogue); the known ones are kept aside
+and updated at the end, and the few new rows whose spelling lost are spelt again. On SQLite
+(the demo's small catalogue) the rows are held and written a batch at a time.
 """
 
 from __future__ import annotations
@@ -26,17 +27,22 @@ from __future__ import annotations
 import csv
 import re
 import threading
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from tempfile import SpooledTemporaryFile
+from typing import IO, Any, cast
 
+import numpy as np
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mcqs.db import Database, utcnow
 from mcqs.devices.models import TacModel
+from mcqs.devices.tac_lines import PlainBlock, bits_set, blocks_of_lines, plain_block, set_bits
 from mcqs.errors import DomainError, InvalidInput
 from mcqs.jobs.models import OperatorRun
 
@@ -61,6 +67,7 @@ _BRAND_MAX = 100  # TacModel.brand is String(100)
 _MODEL_MAX = 200  # TacModel.model is String(200)
 _EXAMPLES_PER_REASON = 5
 _BATCH = 1000
+_READ_BYTES = 1 << 20  # a block of an Osmocom file read at once (about 23,000 lines)
 # What the ledger says of a run stopped by a signal (SIGTERM, Ctrl-C) rather than failed.
 INTERRUPTED = "interrupted"
 
@@ -88,11 +95,9 @@ class ImportReport:
         )
 
 
-class _TacRow(NamedTuple):  # a tuple: a million of them are made per import
-    line: int
-    tac: str
-    brand: str
-    model: str
+# One usable (or raw) row: (line, tac, brand, model). A plain tuple: a million are made per
+# import, and a tuple costs a third of a named one to make.
+_TacRow = tuple[int, str, str, str]
 
 
 def detect_format(path: Path) -> str:
@@ -131,8 +136,9 @@ def import_tac_file(
             raise InvalidInput("tac_file_unknown_format", field="fmt", fmt=fmt)
         report = ImportReport(fmt=fmt)
         with db.transaction() as session:
-            rows = _until_stopped(_usable_rows(path, report), stop)
-            report.imported, report.updated = _upsert(session, rows, source=fmt)
+            postgresql = session.get_bind().dialect.name == "postgresql"
+            batches = _usable_batches(path, report, stop, plain_blocks=postgresql)
+            report.imported, report.updated = _upsert(session, batches, source=fmt)
             _stop_if_asked(stop)
     except BaseException as exc:  # an interrupted run ended too: say so in the ledger
         interrupted = isinstance(exc, ImportInterrupted | KeyboardInterrupt)
@@ -148,13 +154,6 @@ def _stop_if_asked(stop: threading.Event | None) -> None:
         raise ImportInterrupted("SIGTERM")
 
 
-def _until_stopped(rows: Iterator[_TacRow], stop: threading.Event | None) -> Iterator[_TacRow]:
-    for number, row in enumerate(rows):
-        if number % 1000 == 0:
-            _stop_if_asked(stop)
-        yield row
-
-
 class ImportInterrupted(BaseException):
     """Raised where a run is stopped by a signal (the CLI's SIGTERM handler): a
     ``BaseException``, like ``KeyboardInterrupt``, so nothing on the way swallows it."""
@@ -166,34 +165,111 @@ class ImportInterrupted(BaseException):
 # ---- reading -----------------------------------------------------------------------------
 
 
-def _usable_rows(path: Path, report: ImportReport) -> Iterator[_TacRow]:
-    """The usable rows of the file, one at a time; counts the skipped ones in ``report``."""
+def _usable_batches(
+    path: Path, report: ImportReport, stop: threading.Event | None, *, plain_blocks: bool
+) -> Iterator[PlainBlock | list[_TacRow]]:
+    """The usable rows of the file, a batch at a time; counts the skipped ones in ``report``.
+
+    With ``plain_blocks`` (PostgreSQL's import), an Osmocom file with one record a line is
+    read a block of bytes at a time, and a block of plain lines none of whose TACs was met
+    before comes as a :class:`PlainBlock` (see :mod:`mcqs.devices.tac_lines`); every other
+    block's lines go through the rules (:func:`_keep_usable`) and come as rows."""
+    # One bit per possible TAC (10**8 of them, 12.5 MB): a set of a million strings would
+    # take seven times that.
+    seen = bytearray(10**8 // 8)
+    if plain_blocks and report.fmt == "osmocom" and _one_record_a_line(path):
+        yield from _osmocom_blocks(path, report, stop, seen)
+        return
+    rows = _usable_rows(path, report, stop, seen)
+    while batch := list(islice(rows, _COPY_BLOCK)):
+        yield batch
+
+
+def _usable_rows(
+    path: Path, report: ImportReport, stop: threading.Event | None, seen: bytearray
+) -> Iterator[_TacRow]:
     with path.open(encoding="utf-8-sig", newline="") as file:
         raw = _read_osmocom(file, path) if report.fmt == "osmocom" else _read_gsma(file, path)
-        yield from _keep_usable(raw, report)
+        yield from _keep_usable(raw, report, stop, seen)
 
 
-def _numbered(
-    reader: Iterator[list[str]], line_num: Callable[[], int]
-) -> Iterator[tuple[int, list[str]]]:
-    """Each non-blank record with the line it starts on (a quoted field may span lines).
-
-    ``line_num`` reads the csv reader's count of physical lines consumed so far."""
-    start = line_num() + 1
-    for record in reader:
-        if any(cell.strip() for cell in record):
-            yield start, record
-        start = line_num() + 1
+# The readers give each non-blank record with the line it starts on (a quoted field may
+# span lines: the csv reader's ``line_num`` counts the physical lines consumed so far).
 
 
 def _read_osmocom(file: IO[str], path: Path) -> Iterator[_TacRow]:
     reader = csv.reader(file)
     next(reader, None)  # line 1: the licence banner (kept with any copy, not data)
-    header = next(reader, None)
+    _check_osmocom_header(next(reader, None), path)
+    start = reader.line_num + 1
+    for record in reader:
+        if (cells := _osmocom_cells(record)) is not None:
+            yield start, *cells
+        start = reader.line_num + 1
+
+
+def _check_osmocom_header(header: list[str] | None, path: Path) -> None:
     if header is None or [cell.strip().lower() for cell in header[:3]] != _OSMOCOM_HEADER:
         raise InvalidInput("tac_file_bad_header", field="path", path=str(path))
-    for line, record in _numbered(reader, lambda: reader.line_num):
-        yield _TacRow(line, _cell(record, 0), _cell(record, 1), _cell(record, 2))
+
+
+def _osmocom_cells(record: list[str]) -> tuple[str, str, str] | None:
+    """A record's TAC, brand and model (empty where the record is short), or ``None`` for a
+    blank record."""
+    if len(record) >= 3:
+        tac, brand, model = record[0], record[1], record[2]
+    else:
+        tac, brand, model = [*record, "", "", ""][:3]
+    if (tac and not tac.isspace()) or not _blank(record):
+        return tac, brand, model
+    return None
+
+
+def _one_record_a_line(path: Path) -> bool:
+    """No double quote, carriage return or NUL byte in the file: each line is one record,
+    its fields split by commas as the csv module would split them."""
+    with path.open("rb") as file:
+        while data := file.read(_READ_BYTES):
+            if b'"' in data or b"\r" in data or b"\0" in data:
+                return False
+    return True
+
+
+def _osmocom_blocks(
+    path: Path, report: ImportReport, stop: threading.Event | None, seen: bytearray
+) -> Iterator[PlainBlock | list[_TacRow]]:
+    """:func:`_usable_batches` of an Osmocom file with one record a line."""
+    seen_bits = np.frombuffer(seen, dtype=np.uint8)  # the same bytes, seen by numpy
+    with path.open("rb") as file:
+        file.readline()  # line 1: the licence banner
+        header = file.readline().decode("utf-8").removesuffix("\n")
+        _check_osmocom_header(header.split(",") if header else None, path)
+        line = 3
+        for block in blocks_of_lines(iter(lambda: file.read(_READ_BYTES), b"")):
+            _stop_if_asked(stop)
+            plain = plain_block(block, brand_max=_BRAND_MAX, model_max=_MODEL_MAX)
+            if (
+                plain is not None
+                and not bits_set(seen_bits, plain.tacs).any()
+                and not _repeats(plain.tacs)
+            ):
+                set_bits(seen_bits, plain.tacs)
+                report.read += len(plain)
+                yield plain
+            else:
+                yield list(_keep_usable(_osmocom_lines(block, line), report, stop, seen))
+            line += block.count(b"\n")
+
+
+def _repeats(tacs: Any) -> bool:
+    ordered = np.sort(tacs)
+    return bool(np.any(ordered[1:] == ordered[:-1]))
+
+
+def _osmocom_lines(block: bytes, first_line: int) -> Iterator[_TacRow]:
+    for number, text_line in enumerate(block.decode("utf-8").split("\n")[:-1], first_line):
+        if (cells := _osmocom_cells(text_line.split(","))) is not None:
+            yield number, *cells
 
 
 def _read_gsma(file: IO[str], path: Path) -> Iterator[_TacRow]:
@@ -209,47 +285,65 @@ def _read_gsma(file: IO[str], path: Path) -> Iterator[_TacRow]:
     model_columns = columns(*_GSMA_MODEL_COLUMNS)
     if not (tac_column and brand_columns and model_columns):
         raise InvalidInput("tac_file_bad_header", field="path", path=str(path))
-    for line, record in _numbered(reader, lambda: reader.line_num):
-        brand = next((b for i in brand_columns if (b := _cell(record, i).strip())), "")
-        model = next((m for i in model_columns if (m := _cell(record, i).strip())), "")
-        yield _TacRow(line, _cell(record, tac_column[0]), brand, model)
+    start = reader.line_num + 1
+    for record in reader:
+        if not _blank(record):
+            brand = next((b for i in brand_columns if (b := _cell(record, i).strip())), "")
+            model = next((m for i in model_columns if (m := _cell(record, i).strip())), "")
+            yield start, _cell(record, tac_column[0]), brand, model
+        start = reader.line_num + 1
+
+
+def _blank(record: list[str]) -> bool:
+    return not any(cell.strip() for cell in record)
 
 
 def _cell(record: list[str], index: int) -> str:
     return record[index] if index < len(record) else ""
 
 
-def _keep_usable(rows: Iterable[_TacRow], report: ImportReport) -> Iterator[_TacRow]:
-    """Tidy each row (strip, collapse spaces) and keep it, or count why it is skipped."""
-    # One bit per possible TAC (10**8 of them, 12.5 MB): a set of a million strings would
-    # take seven times that.
-    seen = bytearray(10**8 // 8)
+def _keep_usable(
+    rows: Iterable[_TacRow],
+    report: ImportReport,
+    stop: threading.Event | None,
+    seen: bytearray,
+) -> Iterator[_TacRow]:
+    """Tidy each row (strip, collapse spaces) and keep it, or count why it is skipped.
+
+    The rules' one place, for both databases. ``seen`` has a bit set for each TAC kept
+    so far. ``stop`` is looked at every few thousand rows (see :func:`import_tac_file`)."""
     fullmatch = _TAC.fullmatch
-    for line, raw_tac, raw_brand, raw_model in rows:
-        report.read += 1
-        tac, brand, model = (
-            raw_tac.strip(),
-            " ".join(raw_brand.split()),
-            " ".join(raw_model.split()),
-        )
-        if not fullmatch(tac):
-            reason = "tac_not_8_digits"
-        elif not brand:
-            reason = "missing_brand"
-        elif not model:
-            reason = "missing_model"
-        elif len(brand) > _BRAND_MAX or len(model) > _MODEL_MAX:
-            reason = "text_too_long"
-        else:
-            number = int(tac)
-            bit = 1 << (number & 7)
-            if seen[number >> 3] & bit:
-                reason = "duplicate_tac_in_file"
+    read = report.read
+    try:
+        for line, raw_tac, raw_brand, raw_model in rows:
+            read += 1
+            if not read & 4095:
+                _stop_if_asked(stop)
+            tac, brand, model = (
+                raw_tac.strip(),
+                " ".join(raw_brand.split()),
+                " ".join(raw_model.split()),
+            )
+            if not fullmatch(tac):
+                reason = "tac_not_8_digits"
+            elif not brand:
+                reason = "missing_brand"
+            elif not model:
+                reason = "missing_model"
+            elif len(brand) > _BRAND_MAX or len(model) > _MODEL_MAX:
+                reason = "text_too_long"
             else:
-                seen[number >> 3] |= bit
-                yield _TacRow(line, tac, brand, model)
-                continue
-        report.skip(reason, line)
+                number = int(tac)
+                bit = 1 << (number & 7)
+                if seen[number >> 3] & bit:
+                    reason = "duplicate_tac_in_file"
+                else:
+                    seen[number >> 3] |= bit
+                    yield line, tac, brand, model
+                    continue
+            report.skip(reason, line)
+    finally:
+        report.read = read
 
 
 def canonical_brands(brands: Iterable[str]) -> dict[str, str]:
@@ -272,28 +366,30 @@ def _canonical(spellings: Counter[str]) -> dict[str, str]:
 # ---- writing -----------------------------------------------------------------------------
 
 
-def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
+def _upsert(
+    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str
+) -> tuple[int, int]:
     """Insert new TACs, update known ones, brands spelt one way: (imported, updated)."""
     if session.get_bind().dialect.name == "postgresql":
-        return _copy_and_merge(session, rows, source=source)
-    kept = list(rows)
-    spelling = canonical_brands(row.brand for row in kept)
+        return _copy_and_merge(session, batches, source=source)
+    kept = [row for batch in batches for row in cast(list[_TacRow], batch)]
+    spelling = canonical_brands(brand for _line, _tac, brand, _model in kept)
     now = utcnow()
     imported = updated = 0
     for start in range(0, len(kept), _BATCH):
         batch = kept[start : start + _BATCH]
         known = set(
-            session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r.tac for r in batch)))
+            session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r[1] for r in batch)))
         )
         values = [
             {
-                "tac": r.tac,
-                "brand": spelling[r.brand.casefold()],
-                "model": r.model,
+                "tac": tac,
+                "brand": spelling[brand.casefold()],
+                "model": model,
                 "source": source,
                 "imported_at": now,
             }
-            for r in batch
+            for _line, tac, brand, model in batch
         ]
         new = [v for v in values if v["tac"] not in known]
         old = [v for v in values if v["tac"] in known]
@@ -306,53 +402,155 @@ def _upsert(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[
     return imported, updated
 
 
-_MERGE = text(
-    """
-    WITH merged AS (
-        INSERT INTO tac_models (tac, brand, model, source, imported_at)
-        SELECT r.tac, b.canonical, r.model, :source, :now
-        FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
-        ON CONFLICT (tac) DO UPDATE SET brand = excluded.brand, model = excluded.model,
-            source = excluded.source, imported_at = excluded.imported_at
-        RETURNING (xmax = 0) AS inserted
-    )
-    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged
-    """
-)
+# PostgreSQL. The import holds a lock on the catalogue from its start (readers go on,
+# another writer - another import - waits), so the TACs it reads as known stay the only
+# known ones until it commits. New TACs are sent with ``COPY`` straight into
+# ``tac_models`` as they are read; known ones are kept aside and, at the end, staged in a
+# temporary table and updated from it. ``INSERT … ON CONFLICT DO UPDATE`` from a staged
+# copy of the whole file cost 5.8 s for a million new TACs and a plain ``INSERT … SELECT``
+# 2.4 s, after the staging; a ``COPY`` into the indexed table costs about as much as that
+# ``INSERT`` alone, and is done while the file is read (docs/benchmarks.md, "TAC import").
+_LOCK_CATALOGUE = "LOCK TABLE tac_models IN SHARE ROW EXCLUSIVE MODE"
+_KNOWN_TACS = "COPY (SELECT tac FROM tac_models) TO STDOUT"
+_COPY_NEW = "COPY tac_models (tac, brand, model, source, imported_at) FROM STDIN"
+_STAGE = """
+CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), model varchar(200))
+    ON COMMIT DROP;
+CREATE TEMPORARY TABLE tac_import_brands (spelling varchar(100) PRIMARY KEY,
+    canonical varchar(100)) ON COMMIT DROP
+"""
+_UPDATE_KNOWN = """
+UPDATE tac_models t SET brand = b.canonical, model = r.model, source = %(source)s,
+    imported_at = %(now)s
+FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
+WHERE t.tac = r.tac
+"""
+# New TACs went in with the spelling their row had; those whose spelling lost to another.
+_RESPELL_NEW = """
+UPDATE tac_models t SET brand = b.canonical
+FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
+WHERE t.tac = r.tac
+"""
+# Rows read through the rules, taken a batch at a time: a COPY write per row costs more
+# than the row.
+_COPY_BLOCK = 8192
+# Known rows kept aside in memory up to this many characters, then in a temporary file.
+_ASIDE_IN_MEMORY = 8 << 20
 
 
-def _copy_and_merge(session: Session, rows: Iterable[_TacRow], *, source: str) -> tuple[int, int]:
-    """PostgreSQL: ``COPY`` the rows into a temporary table as they are read, counting brand
-    spellings; then the spellings with their one name into another, and the catalogue
-    inserted or updated from both in one statement (``xmax = 0``: the row was inserted)."""
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), "
-            "model varchar(200)) ON COMMIT DROP"
-        )
-    )
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE tac_import_brands (spelling varchar(100) PRIMARY KEY, "
-            "canonical varchar(100)) ON COMMIT DROP"
-        )
-    )
-    spellings: Counter[str] = Counter()
+def _copy_and_merge(
+    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str
+) -> tuple[int, int]:
+    """PostgreSQL: new TACs copied into the catalogue as they are read, known ones updated at
+    the end, each brand spelt its one way (see the section's comment): (imported, updated)."""
+    session.execute(text(_LOCK_CATALOGUE))
+    now = utcnow()
     driver = session.connection().connection.dbapi_connection
     assert driver is not None
     cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
-    with cursor:
-        with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
-            write = copy.write_row
-            for _line, tac, brand, model in rows:
-                spellings[brand] += 1
-                write((tac, brand, model))
-        canonical = _canonical(spellings)
-        with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
-            for spelling in spellings:
-                copy.write_row((spelling, canonical[spelling.casefold()]))
-    imported, updated = session.execute(_MERGE, {"source": source, "now": utcnow()}).one()
-    return int(imported), int(updated)
+    with cursor, SpooledTemporaryFile(_ASIDE_IN_MEMORY, mode="w+", encoding="utf-8") as aside:
+        known = _known_tacs(cursor)  # before the COPY: one at a time on a connection
+        with cursor.copy(_COPY_NEW) as copy:
+            written = _Written(copy, aside, known, f"\t{source}\t{now.isoformat()}\n")
+            for batch in batches:
+                if isinstance(batch, PlainBlock):
+                    written.add_plain(batch)
+                else:
+                    written.add_rows(batch)
+        canonical = _canonical(written.spellings)
+        respelt = {
+            spelling: tacs
+            for spelling, tacs in written.new_of.items()
+            if canonical[spelling.casefold()] != spelling
+        }
+        if written.updated or respelt:
+            cursor.execute(_STAGE)
+            with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
+                for spelling in written.spellings:
+                    copy.write_row((spelling, canonical[spelling.casefold()]))
+        if written.updated:
+            aside.seek(0)
+            with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
+                while chunk := aside.read(1 << 20):
+                    copy.write(chunk)
+            cursor.execute(_UPDATE_KNOWN, {"source": source, "now": now})
+        if respelt:
+            cursor.execute("TRUNCATE tac_import_rows")
+            with cursor.copy("COPY tac_import_rows (tac, brand) FROM STDIN") as copy:
+                for spelling, tacs in respelt.items():
+                    for number in tacs:
+                        copy.write_row((f"{number:08d}", spelling))
+            cursor.execute(_RESPELL_NEW)
+    return written.imported, written.updated
+
+
+class _Written:
+    """Where a PostgreSQL import's usable rows go as they are read: new TACs to ``COPY``
+    (rows of its text format ending with ``tail``), known ones ``aside``; every spelling
+    counted (in the order first met) and the new TACs written with each kept."""
+
+    def __init__(self, copy: Any, aside: IO[str], known: bytearray, tail: str) -> None:
+        self.copy, self.aside, self.tail = copy, aside, tail
+        self.known = known
+        self.known_bits = np.frombuffer(known, dtype=np.uint8)
+        self.spellings: Counter[str] = Counter()
+        self.new_of: dict[str, array[int]] = {}
+        self.imported = self.updated = 0
+
+    def add_rows(self, rows: list[_TacRow]) -> None:
+        known, new_of, spellings = self.known, self.new_of, self.spellings
+        new: list[str] = []
+        kept: list[str] = []
+        for _line, tac, brand, model in rows:
+            spellings[brand] += 1
+            number = int(tac)
+            if known[number >> 3] & (1 << (number & 7)):
+                kept.append(f"{tac}\t{brand}\t{model}\n")
+                continue
+            new.append(f"{tac}\t{brand}\t{model}{self.tail}")
+            if (tacs := new_of.get(brand)) is None:
+                tacs = new_of[brand] = array("i")
+            tacs.append(number)
+        # Tidied text holds no tab, newline or carriage return (whitespace is collapsed to
+        # single spaces): only a backslash needs escaping.
+        self.copy.write("".join(new).replace("\\", "\\\\"))
+        self.aside.write("".join(kept).replace("\\", "\\\\"))
+        self.imported += len(new)
+        self.updated += len(kept)
+
+    def add_plain(self, batch: PlainBlock) -> None:
+        names, spelt = batch.spellings()
+        counts = np.bincount(spelt, minlength=len(names))
+        self.spellings.update(dict(zip(names, counts.tolist(), strict=True)))
+        is_known = bits_set(self.known_bits, batch.tacs)
+        if is_known.any():
+            self.aside.write(batch.copy_text(is_known, b"\n").decode("ascii"))
+            self.updated += int(is_known.sum())
+        is_new = ~is_known
+        self.copy.write(batch.copy_text(is_new, self.tail.encode()))
+        self.imported += int(is_new.sum())
+        # The new TACs grouped by spelling: sorted by it, then cut where each ends.
+        new_spelt = spelt[is_new]
+        by_spelling = batch.tacs[is_new][np.argsort(new_spelt, kind="stable")]
+        cuts = np.cumsum(np.bincount(new_spelt, minlength=len(names)))[:-1]
+        for name, tacs in zip(names, np.split(by_spelling, cuts), strict=True):
+            if len(tacs):
+                self.new_of.setdefault(name, array("i")).frombytes(tacs.astype("=i4").tobytes())
+
+
+def _known_tacs(cursor: Any) -> bytearray:
+    """One bit per TAC already in the catalogue (as ``_keep_usable``'s ``seen``)."""
+    known = bytearray(10**8 // 8)
+    with cursor.copy(_KNOWN_TACS) as copy:
+        rest = b""
+        for data in copy:
+            lines = (rest + bytes(data)).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if len(line) == 8 and line.isdigit():  # any other can match no usable row
+                    number = int(line)
+                    known[number >> 3] |= 1 << (number & 7)
+    return known
 
 
 # ---- the ledger --------------------------------------------------------------------------
