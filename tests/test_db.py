@@ -4,9 +4,11 @@ as ``IN`` does, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
-from sqlalchemy import Table, event, select
+from sqlalchemy import Table, create_engine, event, func, select
+from sqlalchemy.pool import NullPool
 
 from mcqs.db import Database, among, insert_rows, utcnow
 from mcqs.eir.models import EirImei
@@ -92,3 +94,31 @@ def test_among_matches_as_in_does(db: Database) -> None:
         none = session.scalars(select(Job.id).where(among(session, Job.id, []))).all()
     assert sorted(by_id) == sorted(by_pair) == [p[0] for p in some]
     assert none == []
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(db: Database) -> None:
+    """No ping before each transaction: pooled connections whose backends were terminated
+    (as in a server restart) are found closed by their sockets at checkout and replaced,
+    so the next transaction works."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.connect() as conn:  # at least one connection waits in the pool
+        conn.exec_driver_sql("SELECT 1")
+    others = "datname = current_database() AND pid <> pg_backend_pid()"
+    # Autocommit: pg_stat_activity is read once per transaction.
+    killer = create_engine(db.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as conn:
+            conn.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}"
+            )
+            deadline = time.monotonic() + 10
+            while conn.exec_driver_sql(
+                f"SELECT count(*) FROM pg_stat_activity WHERE {others}"
+            ).scalar_one():
+                assert time.monotonic() < deadline, "the backends did not end"
+                time.sleep(0.05)
+    finally:
+        killer.dispose()
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) is not None
