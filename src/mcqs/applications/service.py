@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, String, func, literal, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
 from mcqs.applications.codes import new_notification_code, parse_notification_code
-from mcqs.applications.holds import hold_conflict, holds_on
-from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus
+from mcqs.applications.holds import held_until_conflict, live_hold
+from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus, ImeiHold
 from mcqs.db import utcnow
 from mcqs.devices.imei import Imei, parse_imei
-from mcqs.devices.service import is_blacklisted, lookup_device
+from mcqs.devices.service import blacklisted_clause, lookup_device
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
 from mcqs.fees.service import fee_band, tariff_day
 from mcqs.i18n import Language
@@ -131,17 +132,31 @@ def confirm_signed_in_person(
 
 
 def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> list[DomainError]:
-    held = holds_on(session, [imei.imei_norm for imei in imeis], now=now)
+    """Every IMEI's refusal, asked of every domain in one statement: registered (or
+    another domain's refusal), blacklisted, held by another application, in that order."""
+    refusals = lifecycle.imei_refusals()
+    columns: list[ColumnElement[Any]] = []
+    for imei in imeis:
+        norm = literal(imei.imei_norm, String(14))
+        hold = live_hold(norm, now=now)
+        columns += [condition(norm) for _code, condition in refusals]
+        columns += [
+            blacklisted_clause(norm),
+            hold.exists(),
+            hold.with_only_columns(ImeiHold.held_until).scalar_subquery(),
+        ]
+    found = iter(session.execute(select(*columns)).one())
     errors: list[DomainError] = []
-    for position, imei in enumerate(imeis, start=1):
+    for position, _imei in enumerate(imeis, start=1):
         field = f"imei_{position}"
-        refusal = lifecycle.refusal_of(session, imei.imei_norm)
-        if refusal is not None:
-            errors.append(Conflict(refusal, field=field))
-        elif is_blacklisted(session, imei_norm=imei.imei_norm):
+        refused = [code for code, _condition in refusals if next(found)]
+        blacklisted, held, held_until = next(found), next(found), next(found)
+        if refused:
+            errors.append(Conflict(refused[0], field=field))
+        elif blacklisted:
             errors.append(Conflict("imei_blacklisted", field=field))
-        elif (hold := held.get(imei.imei_norm)) is not None:
-            errors.append(hold_conflict(hold, field=field))
+        elif held:
+            errors.append(held_until_conflict(held_until, field=field))
     return errors
 
 
