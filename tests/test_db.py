@@ -10,7 +10,7 @@ from typing import cast
 from sqlalchemy import Table, create_engine, event, func, select
 from sqlalchemy.pool import NullPool
 
-from mcqs.db import Database, among, insert_rows, utcnow
+from mcqs.db import Database, among, insert_rows, serialise_on, utcnow
 from mcqs.eir.models import EirImei
 from mcqs.jobs.models import Job
 
@@ -122,3 +122,33 @@ def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(db: Datab
         killer.dispose()
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Job)) is not None
+
+
+def test_a_key_already_held_is_not_locked_again(db: Database) -> None:
+    """``serialise_on``: one lock statement per key and transaction; a new transaction
+    locks again, and a lock taken in a savepoint (released if it rolls back) is not
+    remembered."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    statements: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "pg_advisory_xact_lock" in statement:
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with db.transaction() as session:
+            serialise_on(session, "test:a")
+            serialise_on(session, "test:a")
+            serialise_on(session, "test:b")
+            with session.begin_nested():
+                serialise_on(session, "test:a")  # held outside the savepoint: nothing asked
+                serialise_on(session, "test:c")
+            serialise_on(session, "test:c")
+        assert len(statements) == 4  # a, b, c in the savepoint, c again after it
+        with db.transaction() as session:
+            serialise_on(session, "test:a")
+        assert len(statements) == 5
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -96,6 +97,33 @@ def insert_rows(
     else:
         result = session.execute(statement, list(rows))
     return result.all() if returning else []
+
+
+# Session.info's key of the advisory locks the session's transaction holds.
+_HELD_LOCKS = "mcqs_advisory_locks"
+
+
+def serialise_on(session: Session, key: str) -> None:
+    """Until this transaction ends, no other transaction gets past ``serialise_on`` with
+    the same ``key`` (PostgreSQL: an advisory lock on its hash; SQLite's transactions
+    already run one at a time). A key this transaction already holds costs no statement,
+    so two rules that serialise on one key (a FİN's checks and its open applications) take
+    one lock. Locks taken inside a savepoint are not remembered: rolling it back releases
+    them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    held = session.info.get(_HELD_LOCKS)
+    transaction = session.get_transaction()  # None before the transaction's first statement
+    if transaction is not None and held is not None and held[0] is transaction and key in held[1]:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    if session.in_nested_transaction():
+        return
+    transaction = session.get_transaction()
+    if held is None or held[0] is not transaction:
+        held = (transaction, set[str]())
+        session.info[_HELD_LOCKS] = held
+    held[1].add(key)
 
 
 Columns = ColumnElement[Any] | QueryableAttribute[Any]

@@ -7,14 +7,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, func, literal, select, text
+from sqlalchemy import ColumnElement, String, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
 from mcqs.applications.codes import new_notification_code, parse_notification_code
 from mcqs.applications.holds import held_until_conflict, live_hold
 from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus, ImeiHold
-from mcqs.db import utcnow
+from mcqs.db import serialise_on, utcnow
 from mcqs.devices.imei import Imei, parse_imei
 from mcqs.devices.service import blacklisted_clause, lookup_device
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
@@ -23,6 +23,7 @@ from mcqs.i18n import Language
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
 from mcqs.localtime import baku_day
+from mcqs.security.service import fin_key
 
 MAX_IMEIS = 4
 # How long a checked application waits for the citizen to press "Təsdiqlə və ödəniş et"
@@ -180,12 +181,11 @@ def _giving_way(session: Session, *, fin: str, imeis: list[Imei]) -> list[Applic
 
 
 def _open_applications(session: Session, *, fin: str, now: dt.datetime) -> int:
-    """How many applications of this FİN wait to be paid. On PostgreSQL checks of one FİN
-    are serialised first (an advisory lock until the transaction ends), or ten checks at
-    the same moment would each count the others' as not there yet; SQLite transactions
-    already run one at a time."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"fin:{fin}"})
+    """How many applications of this FİN wait to be paid. Checks of one FİN are serialised
+    first (until the transaction ends), or ten checks at the same moment would each count
+    the others' as not there yet; on the FİN's key, which its count of checks
+    (``count_fin_check``) took already when the check came from the form."""
+    serialise_on(session, fin_key(fin))
     return (
         session.scalar(
             select(func.count())
