@@ -4,11 +4,13 @@ as ``IN`` does, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
-from sqlalchemy import Table, event, select
+from sqlalchemy import Table, create_engine, event, func, select
+from sqlalchemy.pool import NullPool
 
-from mcqs.db import Database, among, insert_rows, utcnow
+from mcqs.db import Database, among, insert_rows, serialise_on, utcnow
 from mcqs.eir.models import EirImei
 from mcqs.jobs.models import Job
 
@@ -92,3 +94,61 @@ def test_among_matches_as_in_does(db: Database) -> None:
         none = session.scalars(select(Job.id).where(among(session, Job.id, []))).all()
     assert sorted(by_id) == sorted(by_pair) == [p[0] for p in some]
     assert none == []
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(db: Database) -> None:
+    """No ping before each transaction: pooled connections whose backends were terminated
+    (as in a server restart) are found closed by their sockets at checkout and replaced,
+    so the next transaction works."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.connect() as conn:  # at least one connection waits in the pool
+        conn.exec_driver_sql("SELECT 1")
+    others = "datname = current_database() AND pid <> pg_backend_pid()"
+    # Autocommit: pg_stat_activity is read once per transaction.
+    killer = create_engine(db.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as conn:
+            conn.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}"
+            )
+            deadline = time.monotonic() + 10
+            while conn.exec_driver_sql(
+                f"SELECT count(*) FROM pg_stat_activity WHERE {others}"
+            ).scalar_one():
+                assert time.monotonic() < deadline, "the backends did not end"
+                time.sleep(0.05)
+    finally:
+        killer.dispose()
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) is not None
+
+
+def test_a_key_already_held_is_not_locked_again(db: Database) -> None:
+    """``serialise_on``: one lock statement per key and transaction; a new transaction
+    locks again, and a lock taken in a savepoint (released if it rolls back) is not
+    remembered."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    statements: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "pg_advisory_xact_lock" in statement:
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with db.transaction() as session:
+            serialise_on(session, "test:a")
+            serialise_on(session, "test:a")
+            serialise_on(session, "test:b")
+            with session.begin_nested():
+                serialise_on(session, "test:a")  # held outside the savepoint: nothing asked
+                serialise_on(session, "test:c")
+            serialise_on(session, "test:c")
+        assert len(statements) == 4  # a, b, c in the savepoint, c again after it
+        with db.transaction() as session:
+            serialise_on(session, "test:a")
+        assert len(statements) == 5
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)

@@ -7,6 +7,7 @@ One request or one job is one transaction: the edge opens it with
 from __future__ import annotations
 
 import datetime as dt
+import select as select_
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -27,10 +28,12 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -94,6 +97,33 @@ def insert_rows(
     else:
         result = session.execute(statement, list(rows))
     return result.all() if returning else []
+
+
+# Session.info's key of the advisory locks the session's transaction holds.
+_HELD_LOCKS = "mcqs_advisory_locks"
+
+
+def serialise_on(session: Session, key: str) -> None:
+    """Until this transaction ends, no other transaction gets past ``serialise_on`` with
+    the same ``key`` (PostgreSQL: an advisory lock on its hash; SQLite's transactions
+    already run one at a time). A key this transaction already holds costs no statement,
+    so two rules that serialise on one key (a FİN's checks and its open applications) take
+    one lock. Locks taken inside a savepoint are not remembered: rolling it back releases
+    them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    held = session.info.get(_HELD_LOCKS)
+    transaction = session.get_transaction()  # None before the transaction's first statement
+    if transaction is not None and held is not None and held[0] is transaction and key in held[1]:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    if session.in_nested_transaction():
+        return
+    transaction = session.get_transaction()
+    if held is None or held[0] is not transaction:
+        held = (transaction, set[str]())
+        session.info[_HELD_LOCKS] = held
+    held[1].add(key)
 
 
 Columns = ColumnElement[Any] | QueryableAttribute[Any]
@@ -229,9 +259,37 @@ def make_engine(database_url: str) -> Engine:
 
         return engine
     # hide_parameters: bound values (FİNs, names, phone numbers) stay out of error messages.
-    return create_engine(
-        database_url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    # No pool_pre_ping (a round trip before every transaction of the site): a connection the
+    # server closed is found at checkout by its socket instead (decision 0007).
+    engine = create_engine(
+        database_url,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        hide_parameters=True,
     )
+    event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+# A pooled connection older than this is closed and opened again at its next checkout: one
+# that a firewall or NAT dropped in silence (no FIN, so its socket reads nothing) is not
+# kept for ever.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Instead of a ping: an idle PostgreSQL connection has nothing to read, unless the
+    server has closed it (restarted, or its backend terminated: it sends an error and
+    closes). Anything readable, or a connection psycopg already knows is gone, is
+    discarded; the pool then opens a new one (raising ``DisconnectionError`` here makes it
+    try again, up to three times)."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("pooled connection closed")
+    poller = select_.poll()
+    poller.register(dbapi_connection.pgconn.socket, select_.POLLIN | select_.POLLPRI)
+    if poller.poll(0):
+        raise DisconnectionError("pooled connection closed by the server")
 
 
 class Database:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,12 @@ def holds_on(session: Session, imei_norms: list[str], *, now: dt.datetime) -> di
         select(ImeiHold).where(ImeiHold.imei_norm.in_(imei_norms), _alive(now))
     ).all()
     return {hold.imei_norm: hold for hold in rows}
+
+
+def live_hold(imei_norm: ColumnElement[str], *, now: dt.datetime) -> Select[ImeiHold]:
+    """The live hold on an IMEI (its key, an SQL expression), as a query to put inside
+    another (at most one: the partial unique index)."""
+    return select(ImeiHold).where(ImeiHold.imei_norm == imei_norm, _alive(now))
 
 
 def holders_on(session: Session, imei_norms: list[str], *, now: dt.datetime) -> dict[str, int]:
@@ -165,9 +171,14 @@ def _take(
 def hold_conflict(hold: ImeiHold, *, field: str | None = None) -> Conflict:
     """What a citizen is told about an IMEI another application holds: paid and waiting
     for the registry, or being paid for until a time (rounded up: "after 21:04" is true)."""
-    if hold.held_until is None:
+    return held_until_conflict(hold.held_until, field=field)
+
+
+def held_until_conflict(held_until: dt.datetime | None, *, field: str | None = None) -> Conflict:
+    """:func:`hold_conflict` of a live hold that ends at ``held_until`` (None: paid)."""
+    if held_until is None:
         return Conflict("imei_in_paid_application", field=field)
-    until = format_baku_by_minute_after(hold.held_until)
+    until = format_baku_by_minute_after(held_until)
     return Conflict("imei_in_pending_application", field=field, until=until)
 
 

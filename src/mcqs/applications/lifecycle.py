@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, func, update
+from sqlalchemy import ColumnElement, String, Table, func, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -185,21 +185,38 @@ def on_each(
 
 
 # Domains above this one that can refuse an IMEI at the check (the registry: "already
-# registered"), asked in turn; each answers an error code or None.
-ImeiRefusal = Callable[[Session, str], str | None]
-_imei_refusals: list[ImeiRefusal] = []
+# registered"): each gives its error code and a condition on the IMEI's key, an SQL
+# expression (an EXISTS), so that the check asks every domain about every IMEI in one
+# statement. Asked in the order registered; the first that holds is the refusal.
+ImeiCondition = Callable[[ColumnElement[str]], ColumnElement[bool]]
+_imei_refusals: list[tuple[str, ImeiCondition]] = []
 
 
-def refuses_imei(refusal: ImeiRefusal) -> ImeiRefusal:
-    if refusal not in _imei_refusals:
-        _imei_refusals.append(refusal)
-    return refusal
+def refuses_imei(code: str) -> Callable[[ImeiCondition], ImeiCondition]:
+    """Register ``condition(imei_norm)`` as a refusal of new applications, with ``code``."""
+
+    def register(condition: ImeiCondition) -> ImeiCondition:
+        if (code, condition) not in _imei_refusals:
+            _imei_refusals.append((code, condition))
+        return condition
+
+    return register
+
+
+def imei_refusals() -> list[tuple[str, ImeiCondition]]:
+    """Every other domain's refusal of an IMEI: (error code, condition)."""
+    _require_wired()
+    return list(_imei_refusals)
 
 
 def refusal_of(session: Session, imei_norm: str) -> str | None:
     """Why another domain refuses this IMEI for a new application, or None."""
-    _require_wired()
-    return next((code for r in _imei_refusals if (code := r(session, imei_norm))), None)
+    refusals = imei_refusals()
+    if not refusals:
+        return None
+    norm = literal(imei_norm, String(14))
+    found = session.execute(select(*(condition(norm) for _code, condition in refusals))).one()
+    return next((code for (code, _c), holds in zip(refusals, found, strict=True) if holds), None)
 
 
 def _require_wired() -> None:

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, String, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
 from mcqs.applications.codes import new_notification_code, parse_notification_code
-from mcqs.applications.holds import hold_conflict, holds_on
-from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus
-from mcqs.db import utcnow
+from mcqs.applications.holds import held_until_conflict, live_hold
+from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus, ImeiHold
+from mcqs.db import serialise_on, utcnow
 from mcqs.devices.imei import Imei, parse_imei
-from mcqs.devices.service import is_blacklisted, lookup_device
+from mcqs.devices.service import blacklisted_clause, lookup_device
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
 from mcqs.fees.service import fee_band, tariff_day
 from mcqs.i18n import Language
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
 from mcqs.localtime import baku_day
+from mcqs.security.service import fin_key
 
 MAX_IMEIS = 4
 # How long a checked application waits for the citizen to press "Təsdiqlə və ödəniş et"
@@ -131,17 +133,31 @@ def confirm_signed_in_person(
 
 
 def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> list[DomainError]:
-    held = holds_on(session, [imei.imei_norm for imei in imeis], now=now)
+    """Every IMEI's refusal, asked of every domain in one statement: registered (or
+    another domain's refusal), blacklisted, held by another application, in that order."""
+    refusals = lifecycle.imei_refusals()
+    columns: list[ColumnElement[Any]] = []
+    for imei in imeis:
+        norm = literal(imei.imei_norm, String(14))
+        hold = live_hold(norm, now=now)
+        columns += [condition(norm) for _code, condition in refusals]
+        columns += [
+            blacklisted_clause(norm),
+            hold.exists(),
+            hold.with_only_columns(ImeiHold.held_until).scalar_subquery(),
+        ]
+    found = iter(session.execute(select(*columns)).one())
     errors: list[DomainError] = []
-    for position, imei in enumerate(imeis, start=1):
+    for position, _imei in enumerate(imeis, start=1):
         field = f"imei_{position}"
-        refusal = lifecycle.refusal_of(session, imei.imei_norm)
-        if refusal is not None:
-            errors.append(Conflict(refusal, field=field))
-        elif is_blacklisted(session, imei_norm=imei.imei_norm):
+        refused = [code for code, _condition in refusals if next(found)]
+        blacklisted, held, held_until = next(found), next(found), next(found)
+        if refused:
+            errors.append(Conflict(refused[0], field=field))
+        elif blacklisted:
             errors.append(Conflict("imei_blacklisted", field=field))
-        elif (hold := held.get(imei.imei_norm)) is not None:
-            errors.append(hold_conflict(hold, field=field))
+        elif held:
+            errors.append(held_until_conflict(held_until, field=field))
     return errors
 
 
@@ -165,12 +181,11 @@ def _giving_way(session: Session, *, fin: str, imeis: list[Imei]) -> list[Applic
 
 
 def _open_applications(session: Session, *, fin: str, now: dt.datetime) -> int:
-    """How many applications of this FİN wait to be paid. On PostgreSQL checks of one FİN
-    are serialised first (an advisory lock until the transaction ends), or ten checks at
-    the same moment would each count the others' as not there yet; SQLite transactions
-    already run one at a time."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"fin:{fin}"})
+    """How many applications of this FİN wait to be paid. Checks of one FİN are serialised
+    first (until the transaction ends), or ten checks at the same moment would each count
+    the others' as not there yet; on the FİN's key, which its count of checks
+    (``count_fin_check``) took already when the check came from the form."""
+    serialise_on(session, fin_key(fin))
     return (
         session.scalar(
             select(func.count())

@@ -17,7 +17,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -35,6 +35,7 @@ from mcqs.applications.service import (
 )
 from mcqs.audit.service import record_staff_action
 from mcqs.counter.models import DayClose
+from mcqs.db import serialise_on
 from mcqs.errors import Conflict, DomainError, Forbidden, FormErrors, InvalidInput, NotFound
 from mcqs.i18n import Language
 from mcqs.identity.population import PopulationRegistryClient
@@ -401,11 +402,7 @@ def _lock_point_day(session: Session, *, point_id: int | None, day: dt.date) -> 
     """Taking a payment and closing the day, one at a time per point and day: a payment
     either makes it into the day's report or is refused as after closing. (SQLite
     transactions already run one at a time.)"""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-            {"key": f"point-day:{point_id}:{day.isoformat()}"},
-        )
+    serialise_on(session, f"point-day:{point_id}:{day.isoformat()}")
 
 
 REPORT_HEADER = (

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
@@ -105,3 +105,9 @@ def load_price_list(session: Session, path: Path) -> int:
 def is_blacklisted(session: Session, *, imei_norm: str) -> bool:
     """The IMEI (its first 14 digits) is on the blacklist: stolen, cloned or the like."""
     return session.get(BlacklistedImei, imei_norm) is not None
+
+
+def blacklisted_clause(imei_norm: ColumnElement[str]) -> ColumnElement[bool]:
+    """:func:`is_blacklisted` as an SQL condition on an IMEI's key (to ask in a statement
+    with others)."""
+    return exists().where(BlacklistedImei.imei_norm == imei_norm)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from mcqs.applications.lifecycle import ApplicationCancelled, ApplicationPaid, on, refuses_imei
 from mcqs.jobs.queue import enqueue
-from mcqs.registrations.service import deregister_application, imei_registered
+from mcqs.registrations.service import deregister_application, imei_registered_clause
 
 
 @on(ApplicationPaid)
@@ -21,6 +22,6 @@ def deregister_cancelled(session: Session, event: ApplicationCancelled) -> None:
     deregister_application(session, application_id=event.application.id)
 
 
-@refuses_imei
-def already_registered(session: Session, imei_norm: str) -> str | None:
-    return "imei_already_registered" if imei_registered(session, imei_norm) else None
+@refuses_imei("imei_already_registered")
+def already_registered(imei_norm: ColumnElement[str]) -> ColumnElement[bool]:
+    return imei_registered_clause(imei_norm)

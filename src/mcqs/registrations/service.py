@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import ColumnElement, Table, delete, exists, select, update
 from sqlalchemy.orm import Session
 from stdnum import imei as stdnum_imei
 
@@ -173,15 +173,9 @@ def deregister_application(session: Session, *, application_id: int) -> None:
     session.flush()
 
 
-def imei_registered(session: Session, imei_norm: str) -> bool:
-    return (
-        session.scalar(
-            select(RegistrationImei.id).where(
-                RegistrationImei.imei_norm == imei_norm, RegistrationImei.active
-            )
-        )
-        is not None
-    )
+def imei_registered_clause(imei_norm: ColumnElement[str]) -> ColumnElement[bool]:
+    """The IMEI (its key, an SQL expression) is actively registered to someone."""
+    return exists().where(RegistrationImei.imei_norm == imei_norm, RegistrationImei.active)
 
 
 def _reject_reasons(

@@ -13,10 +13,11 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import case, delete, func, insert, literal, select, text, update
+from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
+from mcqs.db import serialise_on
 from mcqs.errors import InvalidInput, TooManyRequests
 from mcqs.security.captcha import new_code_text
 from mcqs.security.models import RateLimitHit, SecurityCode
@@ -91,15 +92,21 @@ KEY_LENGTH = 80  # rate_limit_hits.key
 
 
 def count_rate_limit_hit(
-    session: Session, *, key: str, limit: int, window_seconds: int, now: dt.datetime
+    session: Session,
+    *,
+    key: str,
+    limit: int,
+    window_seconds: int,
+    now: dt.datetime,
+    lock_key: str | None = None,
 ) -> None:
-    """Count one use of ``key``; refuse when it was used ``limit`` times within the window."""
+    """Count one use of ``key``; refuse when it was used ``limit`` times within the window.
+    Uses of ``key`` are serialised on ``lock_key`` (by default the key itself)."""
     if len(key) > KEY_LENGTH:  # a long X-Forwarded-For from a proxy that passes it on
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()[: KEY_LENGTH - 7]
-    if session.get_bind().dialect.name == "postgresql":
-        # Uses of one key are counted one at a time (until the transaction ends), or ten at
-        # once would each count the others as not there yet.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    # Uses of one key are counted one at a time (until the transaction ends), or ten at
+    # once would each count the others as not there yet.
+    serialise_on(session, lock_key or key)
     since = now - dt.timedelta(seconds=window_seconds)
     used = (
         select(func.count())
@@ -149,6 +156,11 @@ def guard_check(
     verify_security_code(session, settings=settings, code_id=code_id, typed=typed_code, now=now)
 
 
+def fin_key(fin: str) -> str:
+    """The key that one FİN's checks and applications are serialised on (``serialise_on``)."""
+    return f"fin:{fin}"
+
+
 def count_fin_check(session: Session, *, settings: Settings, fin: str, now: dt.datetime) -> None:
     """Count one check of ``fin`` whose ID card matched; refuse past the per-FİN limit.
 
@@ -159,6 +171,9 @@ def count_fin_check(session: Session, *, settings: Settings, fin: str, now: dt.d
         limit=settings.check_limit_per_fin,
         window_seconds=settings.check_limit_window_seconds,
         now=now,
+        # The FİN's own key: the check's application, in the same transaction, counts the
+        # FİN's open applications under it, and a lock already held costs no statement.
+        lock_key=fin_key(fin),
     )
 
 
