@@ -12,7 +12,9 @@ registered), then:
 2. resident memory (VmRSS) of each serving process after the load;
 3. bulk status: IMEIs/s of a 100,000-IMEI request;
 4. network import: rows/s of a ``--import-rows`` file (validate, merge, detect), next to a
-   bare ``COPY`` of the same file into an unindexed table;
+   bare ``COPY`` of the same file into an unindexed table: three pairs, each step after a
+   ``CHECKPOINT``, the registry put back as it was before each import but the first; the
+   median ratio is the figure;
 5. full list generation with the registry's million stolen IMEIs.
 
     .venv/bin/python bench/eir.py [--postgres URL] [--imeis 10000000] [--import-rows 1000000]
@@ -47,6 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -225,6 +228,42 @@ def checkpoint(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
+def add_bench_operator(db: Any) -> None:
+    """The operator whose day the bench imports (once per database)."""
+    from mcqs.eir.operators import add_operator, operator_by_code
+
+    with db.transaction() as session:
+        if operator_by_code(session, "azercell") is None:
+            add_operator(
+                session,
+                code="azercell",
+                name="Azercell",
+                imsi_prefixes=["40001"],
+                client_id="bench",
+                client_secret=SECRET,
+            )
+
+
+def copy_and_import(db: Any, url: str, day: Path, settings: Any) -> tuple[float, float, Any]:
+    """Seconds of a bare ``COPY`` of the file, then of its import (each after a
+    checkpoint), and the import's report."""
+    from mcqs.eir.network_import import import_network_file
+
+    checkpoint(url)
+    copied = copy_seconds(url, day)
+    checkpoint(url)
+    started = time.perf_counter()
+    report = import_network_file(
+        db,
+        operator_code="azercell",
+        content=day.read_bytes(),
+        filename="day.csv",
+        settings=settings,
+        started_by="bench",
+    )
+    return copied, time.perf_counter() - started, report
+
+
 def undo_import(url: str) -> None:
     """The registry as it was before the bench's imports: their runs, appended rows,
     folded sightings, SMS and jobs gone, and the IMEIs they made (the file's new ones, all
@@ -241,8 +280,6 @@ def import_only(url: str, *, imeis: int, rows: int, runs: int) -> None:
     """The import's figure against the registry kept in ``url`` (built there if empty)."""
     from mcqs.config import Settings
     from mcqs.db import Database
-    from mcqs.eir.network_import import import_network_file
-    from mcqs.eir.operators import add_operator, operator_by_code
     from mcqs.migrate import upgrade_database
     from mcqs.wiring import connect
 
@@ -255,16 +292,7 @@ def import_only(url: str, *, imeis: int, rows: int, runs: int) -> None:
     elif held[0] < imeis:
         sys.exit(f"{url} holds a registry of {held[0]:,} IMEIs, fewer than {imeis:,}")
     db = Database(url)
-    with db.transaction() as session:
-        if operator_by_code(session, "azercell") is None:
-            add_operator(
-                session,
-                code="azercell",
-                name="Azercell",
-                imsi_prefixes=["40001"],
-                client_id="bench",
-                client_secret=SECRET,
-            )
+    add_bench_operator(db)
     connect()
     settings = Settings(env="test", database_url=url, secret_key="bench-secret-key-01")
     with tempfile.TemporaryDirectory(prefix="mcqs-bench-eir-") as folder_name:
@@ -273,19 +301,7 @@ def import_only(url: str, *, imeis: int, rows: int, runs: int) -> None:
         for run in range(runs):
             undo_import(url)
             load = os.getloadavg()[0]
-            checkpoint(url)
-            copied = copy_seconds(url, day)
-            checkpoint(url)
-            started = time.perf_counter()
-            report = import_network_file(
-                db,
-                operator_code="azercell",
-                content=day.read_bytes(),
-                filename="day.csv",
-                settings=settings,
-                started_by="bench",
-            )
-            took = time.perf_counter() - started
+            copied, took, report = copy_and_import(db, url, day, settings)
             steps = ", ".join(f"{step} {seconds:.2f}" for step, seconds in report.seconds.items())
             print(
                 f"run {run + 1}: load {load:.1f}; import {took:.2f} s ({rows / took:,.0f} rows/s), "
@@ -324,18 +340,9 @@ def main() -> None:
         tacs = build_registry(url, args.imeis)
         from mcqs.config import Settings
         from mcqs.db import Database
-        from mcqs.eir.operators import add_operator
 
         db = Database(url)
-        with db.transaction() as session:
-            add_operator(
-                session,
-                code="azercell",
-                name="Azercell",
-                imsi_prefixes=["40001"],
-                client_id="bench",
-                client_secret=SECRET,
-            )
+        add_bench_operator(db)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {
@@ -415,7 +422,6 @@ def main() -> None:
             # last import stays, for the lists).
             day = folder / "day.csv"
             network_file(day, args.import_rows, tacs, args.imeis)
-            from mcqs.eir.network_import import import_network_file
             from mcqs.wiring import connect
 
             connect()
@@ -425,19 +431,8 @@ def main() -> None:
             for run in range(IMPORT_RUNS):
                 if run:
                     undo_import(url)
-                checkpoint(url)
-                copied = copy_seconds(url, day)
-                checkpoint(url)
-                started = time.perf_counter()
-                report = import_network_file(
-                    db,
-                    operator_code="azercell",
-                    content=day.read_bytes(),
-                    filename="day.csv",
-                    settings=settings,
-                    started_by="bench",
-                )
-                pairs.append((copied, time.perf_counter() - started))
+                copied, took, report = copy_and_import(db, url, day, settings)
+                pairs.append((copied, took))
                 print("import", pairs[-1], report.summary(), report.seconds, flush=True)
             figures["import_pairs"] = pairs
             figures["import_report"] = report.summary()

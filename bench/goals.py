@@ -614,13 +614,7 @@ def check_report(found: Results, args: argparse.Namespace) -> str:
             verdict(median(p99) <= 300),
         ),
     ]
-    table = "\n".join(
-        [
-            "| figure | baseline, same run | measured | ratio | goal | |",
-            "|---|---|---|---|---|---|",
-            *("| " + " | ".join(row) + " |" for row in rows),
-        ]
-    )
+    table = goals_table(rows)
     loads = ", ".join(f"{r['load']:.1f}–{r['load_after']:.1f}" for r in rounds)
     counts = ", ".join(
         f"{len(r['paused'].checks)} checks, {r['paused'].flows} flows" for r in rounds
@@ -711,13 +705,7 @@ def flows_report(found: Results, args: argparse.Namespace) -> str:
             verdict(median(scaling) >= 1.7),
         ),
     ]
-    table = "\n".join(
-        [
-            "| figure | baseline, same run | measured | ratio | goal | |",
-            "|---|---|---|---|---|---|",
-            *("| " + " | ".join(row) + " |" for row in rows),
-        ]
-    )
+    table = goals_table(rows)
     parts = ("web", "worker", "PostgreSQL", "bench client", "other")
     cpu_rows = []
     for key, label in (((2, 32), "2 web processes"), ((1, 32), "1 web process")):
@@ -899,13 +887,7 @@ def tac_report(found: Results, args: argparse.Namespace) -> str:
             "—",
         ),
     ]
-    table = "\n".join(
-        [
-            "| figure | baseline, same run | measured | ratio | goal | |",
-            "|---|---|---|---|---|---|",
-            *("| " + " | ".join(row) + " |" for row in rows),
-        ]
-    )
+    table = goals_table(rows)
     loads = ", ".join(f"{r['load']:.1f}–{r['load_after']:.1f}" for r in rounds)
     command = f"bench/goals.py --only tac --runs {args.runs} --tac-rows {args.tac_rows}"
     return f"""Measured on {dt.date.today().isoformat()}: {machine()}, PostgreSQL on the same \
@@ -1032,6 +1014,17 @@ def run(args: argparse.Namespace) -> Results:
 # ---- the report --------------------------------------------------------------------------
 
 
+def goals_table(rows: list[tuple[str, ...]]) -> str:
+    """The figures beside their baselines and goals, as a Markdown table."""
+    return "\n".join(
+        [
+            "| figure | baseline, same run | measured | ratio | goal | |",
+            "|---|---|---|---|---|---|",
+            *("| " + " | ".join(row) + " |" for row in rows),
+        ]
+    )
+
+
 def verdict(met: bool) -> str:
     return "met" if met else "**missed**"
 
@@ -1125,13 +1118,7 @@ def report(found: Results, args: argparse.Namespace) -> str:
             verdict(copy_seconds / import_seconds >= 0.4 and import_mb <= 150),
         ),
     ]
-    table = "\n".join(
-        [
-            "| figure | baseline, same run | measured | ratio | goal | |",
-            "|---|---|---|---|---|---|",
-            *("| " + " | ".join(row) + " |" for row in rows),
-        ]
-    )
+    table = goals_table(rows)
     error_text = (
         "No flow failed."
         if not errors
@@ -1259,13 +1246,7 @@ def worker_method(worker: dict[str, Any], args: argparse.Namespace) -> str:
 
 def worker_report(found: Results, args: argparse.Namespace) -> str:
     rows = worker_rows(found.figures["worker"])
-    table = "\n".join(
-        [
-            "| figure | baseline, same run | measured | ratio | goal | |",
-            "|---|---|---|---|---|---|",
-            *("| " + " | ".join(row) + " |" for row in rows),
-        ]
-    )
+    table = goals_table(rows)
     command = (
         f"bench/goals.py --only worker --runs {args.runs} --registrations {args.registrations}"
     )
