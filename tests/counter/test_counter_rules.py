@@ -11,8 +11,8 @@ from counter.support import counter_form, fee_text, make_point_staff, member_of,
 from sqlalchemy import func, select
 from staff.signing_in import SETUP_ACTIONS, create_staff
 
-from mcqs.applications import lifecycle
 from mcqs.applications.models import Application, ApplicationStatus, Channel
+from mcqs.applications.service import imei_conflicts
 from mcqs.audit.models import AuditEntry
 from mcqs.counter.service import (
     application_at_point,
@@ -22,6 +22,7 @@ from mcqs.counter.service import (
     point_day,
 )
 from mcqs.db import Database, utcnow
+from mcqs.devices.imei import imei_with_check_digit, parse_imei
 from mcqs.eir.models import EirImei
 from mcqs.errors import DomainError, Forbidden, FormErrors, NotFound
 from mcqs.jobs.models import Job
@@ -332,7 +333,9 @@ def test_a_supervisor_cancels_a_registration_with_a_reason_and_a_refund_is_owed(
         refund = session.scalars(select(Refund)).one()
         active = session.scalars(select(RegistrationImei.active)).all()
         eir = session.get_one(EirImei, cancelled_imei_norm(session, application.id))
-        refused = lifecycle.refusal_of(session, eir.imei_norm)
+        refused = imei_conflicts(
+            session, imeis=[parse_imei(imei_with_check_digit(eir.imei_norm))], now=utcnow()
+        )
     assert cancelled.status == ApplicationStatus.CANCELLED
     assert cancelled.cancel_reason == "Vətəndaş başqa cihaz gətirdi"
     assert (refund.reason, refund.status, refund.amount_qepik) == (
@@ -342,7 +345,7 @@ def test_a_supervisor_cancels_a_registration_with_a_reason_and_a_refund_is_owed(
     )
     assert active == [False]  # the IMEI is no longer registered...
     assert eir.registered is False  # ...nor whitelisted
-    assert refused is None  # and may be applied for again
+    assert refused == []  # and may be applied for again
     assert audit_actions(catalogue)[-1] == "counter.registration_cancelled"
 
     with catalogue.transaction() as session, pytest.raises(FormErrors) as again:

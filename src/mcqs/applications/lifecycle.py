@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, String, Table, func, literal, select, update
+from sqlalchemy import ColumnElement, Table, func, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -207,16 +207,6 @@ def imei_refusals() -> list[tuple[str, ImeiCondition]]:
     """Every other domain's refusal of an IMEI: (error code, condition)."""
     _require_wired()
     return list(_imei_refusals)
-
-
-def refusal_of(session: Session, imei_norm: str) -> str | None:
-    """Why another domain refuses this IMEI for a new application, or None."""
-    refusals = imei_refusals()
-    if not refusals:
-        return None
-    norm = literal(imei_norm, String(14))
-    found = session.execute(select(*(condition(norm) for _code, condition in refusals))).one()
-    return next((code for (code, _c), holds in zip(refusals, found, strict=True) if holds), None)
 
 
 def _require_wired() -> None:

@@ -132,9 +132,10 @@ def confirm_signed_in_person(
     return CheckedPerson(fin=fin, id_card=person.id_card, imeis=parsed, person=person)
 
 
-def _imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> list[DomainError]:
-    """Every IMEI's refusal, asked of every domain in one statement: registered (or
-    another domain's refusal), blacklisted, held by another application, in that order."""
+def imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> list[DomainError]:
+    """Why each IMEI may not be applied for (none: it may), asked of every domain in one
+    statement: registered (or another domain's refusal), blacklisted, held by another
+    application, in that order."""
     refusals = lifecycle.imei_refusals()
     columns: list[ColumnElement[Any]] = []
     for imei in imeis:
@@ -216,7 +217,7 @@ def create_application(
     It holds nothing: IMEIs are held only once the citizen goes to pay. It writes nothing
     before its last refusal, so a caller may commit the transaction of a refused check as
     it stands (the check's FİN counted, nothing else changed)."""
-    conflicts = _imei_conflicts(session, imeis=checked.imeis, now=now)
+    conflicts = imei_conflicts(session, imeis=checked.imeis, now=now)
     if conflicts:
         raise FormErrors(conflicts)
     giving_way = _giving_way(session, fin=checked.fin, imeis=checked.imeis)
