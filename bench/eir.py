@@ -59,7 +59,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from report import machine, write_section  # noqa: E402
-from serving import process, wait_ready  # noqa: E402
+from serving import checkpoint, process, wait_ready  # noqa: E402
 
 from conftest import create_postgres_database, drop_postgres_database, free_port  # noqa: E402, I001
 
@@ -219,13 +219,6 @@ def copy_seconds(url: str, day: Path) -> float:
                 copy.write(block)
         conn.commit()
         return time.perf_counter() - started
-
-
-def checkpoint(url: str) -> None:
-    """The WAL of what came before written out now: a million-row write leaves about a
-    gigabyte, whose checkpoint would otherwise land on the next timed step."""
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
-        conn.execute("CHECKPOINT")
 
 
 def add_bench_operator(db: Any) -> None:

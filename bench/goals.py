@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +58,7 @@ from serving import (
     SERVE,
     TLS,
     Citizens,
+    checkpoint,
     csrf_token_of,
     environment,
     expect,
@@ -526,16 +527,32 @@ def cores_to_give() -> float:
     return 2 * alone / both
 
 
+def in_rounds(runs: int, one_round: Callable[[int, dict[str, Any]], str]) -> list[dict[str, Any]]:
+    """``runs`` rounds of ``one_round(n, found)``, which fills ``found`` with its figures and
+    says what it found (printed as each round ends, with the load average at the round's start,
+    ``load``, and end, ``load_after``, both kept in ``found``)."""
+    rounds: list[dict[str, Any]] = []
+    for n in range(runs):
+        found: dict[str, Any] = {"load": os.getloadavg()[0]}
+        said = one_round(n, found)
+        found["load_after"] = os.getloadavg()[0]
+        rounds.append(found)
+        print(
+            f"  round {n + 1}: {said} (load {found['load']:.1f}–{found['load_after']:.1f})",
+            flush=True,
+        )
+    return rounds
+
+
 def worker_figures(
     database_url: str, folder: Path, tacs: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
     """``args.runs`` rounds (at most 4), each: the bare loop, then 1 worker, then 2 workers on a new
     queue of ``args.registrations`` paid applications each (all on the same database, so
     every ratio compares figures of the same minute)."""
-    rounds: list[dict[str, Any]] = []
     with mcqs(database_url, folder, web_workers=1, worker=False) as system:
-        for run_ in range(args.runs):
-            found: dict[str, Any] = {"load": os.getloadavg()[0]}
+
+        def one_round(run_: int, found: dict[str, Any]) -> str:
             found["bare"] = bare_job_loop(database_url, args.registrations * 2)
             for workers in (1, 2):
                 # Serial numbers of their own: 200000 up (the citizens' are 100000 up).
@@ -544,15 +561,14 @@ def worker_figures(
                 if workers == 2:
                     found["cores"] = cores_to_give()
                 found[workers] = drain(system, database_url, workers, ids)
-            rounds.append(found)
-            print(
-                f"  round {run_ + 1}: bare {found['bare']:.0f} jobs/s, "
+            return (
+                f"bare {found['bare']:.0f} jobs/s, "
                 f"1 worker {registrations_per_second(found[1]):.0f}/s, "
                 f"2 workers {registrations_per_second(found[2]):.0f}/s "
-                f"(cores to give: {found['cores']:.2f})",
-                flush=True,
+                f"(cores to give: {found['cores']:.2f})"
             )
-    return {"rounds": rounds}
+
+        return {"rounds": in_rounds(args.runs, one_round)}
 
 
 def check_figures(
@@ -561,9 +577,8 @@ def check_figures(
     """``args.runs`` rounds, each: the bare select served alone, then MCQS (2 web processes,
     one ``mcqs worker``) for the timed checks and the paused citizens, so that each round's
     ratio compares figures of the same few minutes."""
-    rounds: list[dict[str, Any]] = []
-    for run_ in range(args.runs):
-        found: dict[str, Any] = {"load": os.getloadavg()[0]}
+
+    def one_round(_run: int, found: dict[str, Any]) -> str:
         with bare(database_url, folder, web_workers=2) as base:
             asyncio.run(bare_times(base, 50))
             found["bare"] = asyncio.run(bare_times(base, args.checks))
@@ -574,15 +589,13 @@ def check_figures(
             found["paused"] = asyncio.run(
                 paused_citizens(system.base, citizens, args.paused, args.paused_seconds, args.pause)
             )
-        found["load_after"] = os.getloadavg()[0]
-        rounds.append(found)
-        print(
-            f"  round {run_ + 1}: check p50 {quantile_ms(found['check'], 0.5):.1f} ms, "
+        return (
+            f"check p50 {quantile_ms(found['check'], 0.5):.1f} ms, "
             f"bare p50 {quantile_ms(found['bare'], 0.5):.1f} ms, paused check p99 "
-            f"{quantile_ms(found['paused'].checks, 0.99):.0f} ms",
-            flush=True,
+            f"{quantile_ms(found['paused'].checks, 0.99):.0f} ms"
         )
-    return rounds
+
+    return in_rounds(args.runs, one_round)
 
 
 def check_report(found: Results, args: argparse.Namespace) -> str:
@@ -657,9 +670,8 @@ def flows_figures(
     """``args.runs`` rounds, each: MCQS with 2 web processes (whole flows at 1 citizen, then
     at 32), then with 1 web process (at 32), each warmed by a few flows first; the CPU each
     part of the machine used during each level (serving.measured)."""
-    rounds: list[dict[str, Any]] = []
-    for run_ in range(args.runs):
-        found: dict[str, Any] = {"load": os.getloadavg()[0]}
+
+    def one_round(_run: int, found: dict[str, Any]) -> str:
         for processes in (2, 1):
             with mcqs(database_url, folder, web_workers=processes) as system:
                 asyncio.run(flows_level(system.base, citizens, 4, 3.0))
@@ -668,14 +680,12 @@ def flows_figures(
                     found[(processes, concurrency)] = measured(
                         level, system.web_pid, system.worker_pid
                     )
-        found["load_after"] = os.getloadavg()[0]
-        rounds.append(found)
-        print(
-            f"  round {run_ + 1}: 2 processes {found[(2, 1)].rate:.1f} flows/s at 1 citizen, "
-            f"{found[(2, 32)].rate:.1f} at 32; 1 process {found[(1, 32)].rate:.1f} at 32",
-            flush=True,
+        return (
+            f"2 processes {found[(2, 1)].rate:.1f} flows/s at 1 citizen, "
+            f"{found[(2, 32)].rate:.1f} at 32; 1 process {found[(1, 32)].rate:.1f} at 32"
         )
-    return rounds
+
+    return in_rounds(args.runs, one_round)
 
 
 def flows_report(found: Results, args: argparse.Namespace) -> str:
@@ -822,43 +832,28 @@ def tac_figures(
     of it known). The catalogue is emptied and the demo seeded again between rounds."""
     path = folder / "tac-1m.csv"
     tac_file(path, args.tac_rows)
-    rounds: list[dict[str, Any]] = []
-    for run_ in range(args.runs):
+
+    def one_round(run_: int, found: dict[str, Any]) -> str:
         if run_:
             db = Database(database_url)
             with db.engine.begin() as conn:
                 conn.execute(text("TRUNCATE tac_models"))
             db.dispose()
             mcqs_cli("seed-demo", env=env, folder=folder)
-        found: dict[str, Any] = {"load": os.getloadavg()[0]}
+            found["load"] = os.getloadavg()[0]  # after the seeding, as before each round
         checkpoint(database_url)
         found["copy_seconds"] = bare_copy_seconds(database_url, path)
         checkpoint(database_url)
         found["import"] = import_run(env, path, folder)
         checkpoint(database_url)
         found["again"] = import_run(env, path, folder)
-        found["load_after"] = os.getloadavg()[0]
-        rounds.append(found)
-        print(
-            f"  round {run_ + 1}: bare COPY {found['copy_seconds']:.2f} s, import "
+        return (
+            f"bare COPY {found['copy_seconds']:.2f} s, import "
             f"{found['import'][0]:.2f} s ({found['copy_seconds'] / found['import'][0]:.0%}), "
-            f"peak {found['import'][1]:.0f} MB, again {found['again'][0]:.2f} s, load "
-            f"{found['load']:.1f}–{found['load_after']:.1f}",
-            flush=True,
+            f"peak {found['import'][1]:.0f} MB, again {found['again'][0]:.2f} s"
         )
-    return rounds
 
-
-def checkpoint(database_url: str) -> None:
-    """A ``CHECKPOINT`` before a timed step, so that no step pays for the WAL the one before
-    it wrote (a million rows rewritten are about a gigabyte: the next step would write its
-    pages whole again after the checkpoint that starts meanwhile)."""
-    db = Database(database_url)
-    try:
-        with db.engine.connect() as conn:
-            conn.execute(text("CHECKPOINT"))
-    finally:
-        db.dispose()
+    return in_rounds(args.runs, one_round)
 
 
 def tac_report(found: Results, args: argparse.Namespace) -> str:
