@@ -720,7 +720,8 @@ class _FirstSightingLookup:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._seen = np.zeros(0, dtype=np.int64)
+        self._blocks: list[npt.NDArray[np.int64]] = []  # each block's IMEIs, once each
+        self._seen = np.zeros(0, dtype=np.int64)  # the file's, once each, in order
         self._asked = False
         self._found: list[tuple[str, bool]] = []
         self._failures: list[BaseException] = []
@@ -735,19 +736,15 @@ class _FirstSightingLookup:
 
     def add(self, imeis: npt.NDArray[np.int64]) -> None:
         """A block's IMEIs, to be asked with the others."""
-        new = _distinct(imeis)
-        if len(self._seen):
-            at = np.minimum(np.searchsorted(self._seen, new), len(self._seen) - 1)
-            new = new[self._seen[at] != new]
-        if len(new):
-            # Two sorted runs: a stable sort (timsort) merges them in linear time.
-            self._seen = np.sort(np.concatenate([self._seen, new]), kind="stable")
+        self._blocks.append(_distinct(imeis))
 
     def ask(self) -> None:
         """Start looking up the IMEIs added (once: the file is read)."""
         if self._asked:
             return
         self._asked = True
+        if self._blocks:
+            self._seen = _distinct(np.concatenate(self._blocks))
         for start in range(0, len(self._seen), self._KEYS_AT_ONCE):
             self._keys.put(self._seen[start : start + self._KEYS_AT_ONCE])
 
