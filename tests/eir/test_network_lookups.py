@@ -64,9 +64,12 @@ def test_the_look_up_finds_exactly_the_unknown_and_the_never_seen_unregistered(
 
     lookup = network_import._FirstSightingLookup(catalogue)
     try:
-        # In blocks, with IMEIs met again: each is looked up once.
+        # In blocks, with IMEIs met again: each is looked up once, after the last block
+        # (asked in statements of two keys: the statements' results are gathered).
+        lookup._KEYS_AT_ONCE = 2
         lookup.add(np.array([int(key) for key in asked[:5]] * 2, dtype=np.int64))
         lookup.add(np.array([int(key) for key in asked[3:]], dtype=np.int64))
+        lookup.ask()
         distinct, found = lookup.result()
     finally:
         lookup.close()
@@ -128,3 +131,10 @@ def test_triplet_months_are_counted_in_full_even_when_hashes_collide(
     assert counted(rows[:700], rows[700:]) == len(months)
     assert counted(rows[:1] * 5) == 1
     assert counted() == 0
+
+
+def test_the_look_ups_keys_go_as_the_text_of_one_array() -> None:
+    # 14 digits each, leading zeros kept (a TAC may begin with 0), PostgreSQL's array syntax.
+    keys = np.array([1194800000007, 35332506000001, 99999999999999], dtype=np.int64)
+    assert network_import._text_array(keys) == "{01194800000007,35332506000001,99999999999999}"
+    assert network_import._text_array(keys[:0]) == "{}"

@@ -607,6 +607,7 @@ def _import_in_postgresql(
                     lookup.add(rows.imei)
                     blocks.append(rows)
                     hashes.append(_triplet_hashes(rows))
+                lookup.ask()
                 copy.write(_BINARY_TRAILER)
             if report.read == 0:
                 raise refused("network_file_empty")
@@ -705,17 +706,23 @@ _HASH_FACTORS = tuple(
 
 
 class _FirstSightingLookup:
-    """Looks the file's IMEIs up in eir_imeis (:data:`_FIRST_SIGHTINGS`), each once when
-    first met, on connections of their own, in threads, while the next block of the file is
-    read and stored. Two: once the file is read they have both cores. Only reads: what they
-    find is written, checked again, in the import's transaction."""
+    """Looks the file's distinct IMEIs up in eir_imeis (:data:`_FIRST_SIGHTINGS`), each
+    once, on connections of their own, in threads, once the file is read (:meth:`ask`),
+    while PostgreSQL stores its last blocks. In the key's order, all of the file's at once:
+    neighbours then often share a page of the index, which is read once for them (a
+    ten-million key's index does not fit in shared buffers; asked a block's IMEIs at a time,
+    as they were met, the backends spent a third more). Two threads: the lookups have both
+    cores while the append ends. Only reads: what they find is written, checked again, in
+    the import's transaction."""
 
     _THREADS = 2
     _KEYS_AT_ONCE = 8192
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._seen = np.zeros(0, dtype=np.int64)
+        self._blocks: list[npt.NDArray[np.int64]] = []  # each block's IMEIs, once each
+        self._seen = np.zeros(0, dtype=np.int64)  # the file's, once each, in order
+        self._asked = False
         self._found: list[tuple[str, bool]] = []
         self._failures: list[BaseException] = []
         self._stopped = False
@@ -728,19 +735,23 @@ class _FirstSightingLookup:
             thread.start()
 
     def add(self, imeis: npt.NDArray[np.int64]) -> None:
-        new = _distinct(imeis)
-        if len(self._seen):
-            at = np.minimum(np.searchsorted(self._seen, new), len(self._seen) - 1)
-            new = new[self._seen[at] != new]
-        if len(new):
-            # Two sorted runs: a stable sort (timsort) merges them in linear time.
-            self._seen = np.sort(np.concatenate([self._seen, new]), kind="stable")
-            for start in range(0, len(new), self._KEYS_AT_ONCE):
-                self._keys.put(new[start : start + self._KEYS_AT_ONCE])
+        """A block's IMEIs, to be asked with the others."""
+        self._blocks.append(_distinct(imeis))
+
+    def ask(self) -> None:
+        """Start looking up the IMEIs added (once: the file is read)."""
+        if self._asked:
+            return
+        self._asked = True
+        if self._blocks:
+            self._seen = _distinct(np.concatenate(self._blocks))
+        for start in range(0, len(self._seen), self._KEYS_AT_ONCE):
+            self._keys.put(self._seen[start : start + self._KEYS_AT_ONCE])
 
     def result(self) -> tuple[int, list[tuple[str, bool]]]:
         """How many distinct IMEIs the file holds, and those that need a first sighting
         (the IMEI, whether the EIR knows it)."""
+        self.ask()
         self._join()
         if self._failures:
             raise self._failures[0]
@@ -765,7 +776,7 @@ class _FirstSightingLookup:
                 cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 _look_up_by_key(cursor, True)
                 while (imeis := self._keys.get()) is not None and not self._stopped:
-                    keys = [f"{imei:014d}" for imei in imeis.tolist()]
+                    keys = _text_array(imeis)
                     found = cursor.execute(_FIRST_SIGHTINGS, {"imeis": keys}).fetchall()
                     self._found.extend(found)  # one call: atomic under the GIL
                 connection.rollback()
@@ -773,6 +784,17 @@ class _FirstSightingLookup:
             self._failures.append(exc)
             while self._keys.get() is not None:
                 pass
+
+
+def _text_array(imeis: npt.NDArray[np.int64]) -> str:
+    """The IMEIs as the text of a PostgreSQL ``text[]``, ``{35332506000001,…}`` (14 digits
+    each), made by numpy: psycopg sends one string as it is, where it converts a list of
+    strings one by one in Python (0.24 s of the GIL for a file's 117,000 IMEIs, which the
+    check of the file's blocks waited for)."""
+    digits = imeis[:, None] // _POWERS_OF_TEN[13::-1] % 10 + ord("0")
+    text = np.full((len(imeis), 15), ord(","), dtype=np.uint8)
+    text[:, :14] = digits
+    return "{" + text.tobytes()[:-1].decode("ascii") + "}"
 
 
 def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -25,11 +25,13 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 Ints = npt.NDArray[np.int64]
+_Scalar = TypeVar("_Scalar", bound=np.generic)
 
 EPOCH = dt.date(1970, 1, 1)
 _LINES_AT_ONCE = 100_000
@@ -318,7 +320,7 @@ def _days(
     """Whether each row's date (columns ``at`` to ``at + 10``) is a plain one, a real
     ``YYYY-MM-DD`` from 1900 to ``latest_day``; and its day number. A day's file has one
     date: when every row's is the first row's, it is read once."""
-    words = np.ascontiguousarray(matrix[:, at : at + 10]).view(_DATE)[:, 0]
+    words = _columns(padded, 8 + at, _DATE)
     if (words == words[0]).all():
         text = bytes(matrix[0, at : at + 10]).decode("latin-1")
         one = _real(text) if _PLAIN_DATE.fullmatch(text) else None
@@ -373,7 +375,7 @@ def _eight(
     padded: npt.NDArray[np.uint8], end: int, digits: int
 ) -> tuple[npt.NDArray[np.bool_], Ints]:
     """The ``digits`` (≤ 8) line columns before ``end``: all digits?, and their number."""
-    word = np.ascontiguousarray(padded[:, end : end + 8]).view(np.uint64)[:, 0]
+    word = _columns(padded, end, np.dtype(np.uint64))
     if digits < 8:  # the columns before them count as '0' (little-endian: the low bytes)
         before = np.uint64((1 << (8 * (8 - digits))) - 1)
         word = (word & ~before) | (_ZEROS & before)
@@ -385,6 +387,17 @@ def _eight(
     word = ((word & np.uint64(0x00FF00FF00FF00FF)) * np.uint64(6553601)) >> np.uint64(16)
     word = ((word & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(42949672960001)) >> np.uint64(32)
     return ok, word.astype(np.int64)
+
+
+def _columns(
+    padded: npt.NDArray[np.uint8], at: int, kind: np.dtype[_Scalar]
+) -> npt.NDArray[_Scalar]:
+    """Each row's columns from ``at`` (as many as ``kind`` is long) read as one value of
+    ``kind``: a view of the rows at their stride, then copied into an array of its own (in
+    half the time of copying the columns out and viewing them)."""
+    return np.ndarray(
+        (padded.shape[0],), kind, padded, offset=at, strides=(padded.strides[0],)
+    ).copy()
 
 
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
