@@ -13,7 +13,11 @@ class TacModel(Base):
 
     __tablename__ = "tac_models"
 
-    tac: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # Compared byte by byte on PostgreSQL (migration 0017r): digits need no language rules,
+    # and the import compares every row it writes in this key's index.
+    tac: Mapped[str] = mapped_column(
+        String(8).with_variant(String(8, collation="C"), "postgresql"), primary_key=True
+    )
     brand: Mapped[str] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))

@@ -417,8 +417,8 @@ _KNOWN_TACS = "COPY (SELECT tac FROM tac_models) TO STDOUT"
 # PostgreSQL spent on a million new TACs).
 _COPY_NEW = "COPY tac_models (tac, brand, model, source) FROM STDIN"
 _STAGE = """
-CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8), brand varchar(100), model varchar(200))
-    ON COMMIT DROP;
+CREATE TEMPORARY TABLE tac_import_rows (tac varchar(8) COLLATE "C", brand varchar(100),
+    model varchar(200)) ON COMMIT DROP;
 CREATE TEMPORARY TABLE tac_import_brands (spelling varchar(100) PRIMARY KEY,
     canonical varchar(100)) ON COMMIT DROP
 """
