@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from mcqs.db import Database
+from mcqs.db import Database, utcnow
 from mcqs.devices import tac_import
 from mcqs.devices.models import TacModel
 from mcqs.devices.tac_import import ImportReport, detect_format, import_tac_file
@@ -307,6 +308,32 @@ def test_a_later_file_updates_brand_model_and_source(db: Database, tmp_path: Pat
         "35332599": ("Samsung", "SM-G965F", "gsma"),
         "35000001": ("Nokia", "3310", "osmocom"),
     }
+
+
+def test_every_row_an_import_writes_carries_the_time_of_that_import(
+    db: Database, tmp_path: Path
+) -> None:
+    """New rows take ``imported_at`` from the column's default on PostgreSQL (the COPY
+    sends none), known rows are set by the update: both are the import's time."""
+    first = write_osmocom(tmp_path / "first.csv", "35000001,Nokia,3310,,,,,")
+    import_tac_file(db, first)
+    with db.transaction() as session:
+        first_time = session.scalars(select(TacModel.imported_at)).one()
+    later = write_osmocom(
+        tmp_path / "later.csv", "35000001,Nokia,3310i,,,,,", "35000002,HTC,One,,,,,"
+    )
+    before = utcnow()
+    import_tac_file(db, later)
+    after = utcnow()
+
+    with db.transaction() as session:
+        rows = session.execute(select(TacModel.tac, TacModel.imported_at))
+        stamps = {tac: imported_at for tac, imported_at in rows}
+    assert first_time < before
+    for tac in ("35000001", "35000002"):
+        # The server's clock and this one are the same machine's; a second of leeway.
+        assert before - dt.timedelta(seconds=1) <= stamps[tac] <= after + dt.timedelta(seconds=1)
+    assert stamps["35000001"] > first_time
 
 
 def test_a_plain_file_updates_known_tacs_and_spells_new_ones_its_way(

@@ -49,11 +49,15 @@ class PlainBlock:
         chosen = np.flatnonzero(lines)
         # Keep each chosen line's bytes up to its model's end and the byte there (a comma
         # or the newline), made a newline; the only commas kept are the two that end the
-        # TAC and the brand.
-        marks = np.zeros(len(self.data) + 1, dtype=np.int8)
-        marks[self.starts[chosen]] = 1
-        marks[self.model_ends[chosen] + 1] -= 1
-        kept = np.cumsum(marks[:-1], dtype=np.int8).astype(bool)
+        # TAC and the brand. The block is cut into runs, dropped and kept in turn, and each
+        # byte marked with its run's kind (np.repeat: half the CPU of a running sum).
+        cuts = np.empty(2 * len(chosen), dtype=np.int64)
+        cuts[0::2] = self.starts[chosen]
+        cuts[1::2] = self.model_ends[chosen] + 1
+        runs = np.diff(cuts, prepend=0, append=len(self.data))
+        kinds = np.zeros(len(runs), dtype=bool)
+        kinds[1::2] = True
+        kept = np.repeat(kinds, runs)
         data = self.data.copy()
         data[self.model_ends] = _NEWLINE
         text = data[kept].tobytes().replace(b",", b"\t")
