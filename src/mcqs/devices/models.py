@@ -13,7 +13,7 @@ class TacModel(Base):
 
     __tablename__ = "tac_models"
 
-    # Compared byte by byte on PostgreSQL (migration 0017r): digits need no language rules,
+    # Compared byte by byte on PostgreSQL (migration 0017): digits need no language rules,
     # and the import compares every row it writes in this key's index.
     tac: Mapped[str] = mapped_column(
         String(8).with_variant(String(8, collation="C"), "postgresql"), primary_key=True

@@ -4,7 +4,7 @@ a third more of what PostgreSQL spent on a million new TACs (backend CPU 3.2 s a
 2.4 s) (docs/benchmarks.md, "TAC
 import"). Every row of one import is stamped with that import's time, as before.
 
-Revision ID: 0016r
+Revision ID: 0016
 Revises: 0015
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016r"
+revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -7,8 +7,8 @@ with ``C`` (docs/benchmarks.md, "TAC import"). SQLite compares bytes already.
 
 The primary key's index is rebuilt; no row changes.
 
-Revision ID: 0017r
-Revises: 0016r
+Revision ID: 0017
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017r"
-down_revision: str | None = "0016r"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
