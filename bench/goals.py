@@ -19,7 +19,7 @@ and this script measures:
 
     .venv/bin/python bench/goals.py [--postgres URL] [--soak-seconds 600]
     .venv/bin/python bench/goals.py --only worker [--runs 3] [--registrations 1000]
-    .venv/bin/python bench/goals.py --only check [--runs 3] [--paused 200]
+    .venv/bin/python bench/goals.py --only check [--runs 3] [--paused 200] [--parties apart]
     .venv/bin/python bench/goals.py --only flows [--runs 3] [--level-seconds 6]
     .venv/bin/python bench/goals.py --only tac [--runs 3] [--tac-rows 1000000]
 
@@ -27,12 +27,14 @@ Writes its section of docs/benchmarks.md (``--only worker``: the worker's figure
 a few minutes, in a section of their own, median of ``--runs`` rounds each holding the
 bare loop, 1 worker and 2; ``--only check``: the check's two figures alone, in a section
 of their own, median of ``--runs`` rounds each holding the bare select, the checks and the
-paused citizens; ``--only flows``: whole flows/s at 1 and 32 citizens with 2 web processes
-and at 32 with 1, with the CPU each part of the machine used; ``--only tac``: the TAC import
-alone, median of ``--runs`` rounds each holding a bare ``COPY`` of the file, its import into
-the demo catalogue as a command and in this process, in turn first, its import again and
-the command on a file of one row). ``--database-prefix`` names the database the script
-makes (and drops). Every load loop is bounded in count and time.
+paused citizens, the simulated parties served in a process of their own as production has
+them on other machines (``--parties mounted``: in the web processes, as measured before);
+``--only flows``: whole flows/s at 1 and 32 citizens with 2 web processes and at 32 with 1,
+with the CPU each part of the machine used; ``--only tac``: the TAC import alone, median of
+``--runs`` rounds each holding a bare ``COPY`` of the file, its import into the demo
+catalogue as a command and in this process, in turn first, its import again and the command
+on a file of one row). ``--database-prefix`` names the database the script makes (and
+drops). Every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ from serving import (
     measured,
     median,
     open_payment,
+    parties_apart,
     process,
     quantile_ms,
     spread,
@@ -145,13 +148,25 @@ class System:
 
 @contextmanager
 def mcqs(
-    database_url: str, folder: Path, *, web_workers: int, worker: bool = True
+    database_url: str,
+    folder: Path,
+    *,
+    web_workers: int,
+    worker: bool = True,
+    parties_mounted: bool = True,
 ) -> Iterator[System]:
+    """MCQS's web processes (and a worker). ``parties_mounted``: the simulators mounted in
+    the web processes (``mcqs-demo``'s way, so their CPU is spent there); otherwise served
+    in a process of their own and the web serves production's app (``mcqs serve``'s)."""
     port = free_port()
     env = environment(database_url, port, str(folder / "simulators"))
     env["MCQS_WEB_WORKERS"] = str(web_workers)
     with ExitStack() as stack:
-        serve = SERVE.format(factory="mcqs_simulators.demo:create_demo_app")
+        factory = "mcqs_simulators.demo:create_demo_app"
+        if not parties_mounted:
+            env.update(stack.enter_context(parties_apart(env, folder)))
+            factory = "mcqs.app:create_app"
+        serve = SERVE.format(factory=factory)
         web_pid = stack.enter_context(process("web", [sys.executable, "-c", serve], env, folder))
         worker_pid = None
         if worker:
@@ -587,7 +602,8 @@ def check_figures(
         with bare(database_url, folder, web_workers=2) as base:
             asyncio.run(bare_times(base, 50))
             found["bare"] = asyncio.run(bare_times(base, args.checks))
-        with mcqs(database_url, folder, web_workers=2) as system:
+        mounted = args.parties == "mounted"
+        with mcqs(database_url, folder, web_workers=2, parties_mounted=mounted) as system:
             asyncio.run(flows_level(system.base, citizens, 4, 3.0))
             asyncio.run(check_times(system.base, citizens, 20))
             found["check"] = asyncio.run(check_times(system.base, citizens, args.checks))
@@ -595,7 +611,7 @@ def check_figures(
                 paused_citizens(system.base, citizens, args.paused, args.paused_seconds, args.pause)
             )
         return (
-            f"check p50 {quantile_ms(found['check'], 0.5):.1f} ms, "
+            f"parties {args.parties}: check p50 {quantile_ms(found['check'], 0.5):.1f} ms, "
             f"bare p50 {quantile_ms(found['bare'], 0.5):.1f} ms, paused check p99 "
             f"{quantile_ms(found['paused'].checks, 0.99):.0f} ms"
         )
@@ -649,7 +665,18 @@ def check_report(found: Results, args: argparse.Namespace) -> str:
     )
     command = (
         f"bench/goals.py --only check --runs {args.runs} --checks {args.checks} "
-        f"--paused {args.paused} --paused-seconds {args.paused_seconds:g} --pause {args.pause:g}"
+        f"--paused {args.paused} --paused-seconds {args.paused_seconds:g} --pause {args.pause:g} "
+        f"--parties {args.parties}"
+    )
+    served = (
+        "MCQS (2 web processes serving production's app, `mcqs.app:create_app`; the "
+        "simulated parties — population registry, GoldenPay, SMS centre, e-gov — in a "
+        "process of their own, as the real ones are on other machines, so their CPU is not "
+        "counted in the web's; one `mcqs worker`)"
+        if args.parties == "apart"
+        else "MCQS (2 web processes with the simulators mounted, `mcqs-demo`'s way: the "
+        "population registry's answers are served by the same processes as the check; one "
+        "`mcqs worker`)"
     )
     return f"""Measured on {dt.date.today().isoformat()}: {machine()}, PostgreSQL on the same \
 machine. `{command}`; the script took {found.finished - found.started:.0f} s; load average \
@@ -660,8 +687,8 @@ meanwhile, so compare the ratio, taken within each round, more than the times).
 
 {how_many} Each round: the bare app
 (`bench/bare_app.py`, one primary-key select) served alone as MCQS is (2 processes,
-`serve_factory`), {args.checks} GETs one after another on one connection; then MCQS (2 web
-processes with the simulators mounted, one `mcqs worker`), warmed by a few whole flows:
+`serve_factory`), {args.checks} GETs one after another on one connection; then {served},
+warmed by a few whole flows:
 {args.checks} checks one after another, each a new browser (GET the form, then the timed
 POST), then {args.paused} citizens doing whole flows for {args.paused_seconds:g} s, pausing
 {args.pause:g} s (±20%) between steps, their checks timed ({counts}; other steps' p99
@@ -999,6 +1026,15 @@ def run(args: argparse.Namespace) -> Results:
                 found.finished = time.monotonic()
                 return found
             if args.only == "check":
+                print(
+                    "the check POST against one PK select; the simulated parties "
+                    + (
+                        "in a process of their own (as production has them)"
+                        if args.parties == "apart"
+                        else "mounted in MCQS's web processes (mcqs-demo's way)"
+                    ),
+                    flush=True,
+                )
                 f["check_rounds"] = check_figures(database_url, folder, citizens, args)
                 found.finished = time.monotonic()
                 return found
@@ -1353,6 +1389,14 @@ def main() -> None:
         "--database-prefix",
         default="mcqs_bench_goals",
         help="name of the (new, dropped at the end) database: this prefix and a random suffix",
+    )
+    parser.add_argument(
+        "--parties",
+        choices=["apart", "mounted"],
+        default="apart",
+        help="--only check: the simulated parties in a process of their own (as production "
+        "has them, on other machines) or mounted in the web processes (mcqs-demo's way, "
+        "the check's measure before 2026-11-30)",
     )
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(

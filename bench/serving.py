@@ -138,6 +138,32 @@ def wait_ready(url: str, folder: Path, log_name: str, seconds: float = 60) -> No
     raise RuntimeError(f"{url} not ready after {seconds} s ({last}); log:\n{tail}")
 
 
+@contextmanager
+def parties_apart(env: dict[str, str], folder: Path) -> Iterator[dict[str, str]]:
+    """The simulators (population registry, GoldenPay, SMS centre, e-gov) served in a
+    process of their own, as the real parties are on machines of their own, so that their
+    CPU is not spent in MCQS's web processes; yields the ``MCQS_…`` URLs that point MCQS at
+    them (to add to the environment of MCQS's processes)."""
+    port = free_port()
+    own = {
+        **env,
+        "MCQS_PORT": str(port),
+        "MCQS_WEB_WORKERS": "1",
+        "MCQS_PUBLIC_URL": f"http://127.0.0.1:{env['MCQS_PORT']}",
+    }
+    serve = SERVE.format(factory="mcqs_simulators.app:create_simulators_alone")
+    with process("simulators", [sys.executable, "-c", serve], own, folder):
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base}/", folder, "simulators")
+        yield {
+            "MCQS_PUBLIC_URL": own["MCQS_PUBLIC_URL"],
+            "MCQS_POPULATION_BASE_URL": f"{base}/population",
+            "MCQS_GOLDENPAY_BASE_URL": f"{base}/goldenpay",
+            "MCQS_SMS_BASE_URL": f"{base}/sms",
+            "MCQS_EGOV_DISCOVERY_URL": f"{base}/egov/.well-known/openid-configuration",
+        }
+
+
 def mcqs_cli(*args: str, env: dict[str, str], folder: Path) -> None:
     command = [sys.executable, "-m", "mcqs.cli", *args]
     subprocess.run(command, env=env, cwd=folder, check=True, capture_output=True, timeout=120)

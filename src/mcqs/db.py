@@ -101,6 +101,7 @@ def insert_rows(
 
 # Session.info's key of the advisory locks the session's transaction holds.
 _HELD_LOCKS = "mcqs_advisory_locks"
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")  # built once
 
 
 def serialise_on(session: Session, key: str) -> None:
@@ -116,7 +117,7 @@ def serialise_on(session: Session, key: str) -> None:
     transaction = session.get_transaction()  # None before the transaction's first statement
     if transaction is not None and held is not None and held[0] is transaction and key in held[1]:
         return
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    session.execute(_ADVISORY_LOCK, {"key": key})
     if session.in_nested_transaction():
         return
     transaction = session.get_transaction()

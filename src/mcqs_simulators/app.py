@@ -17,8 +17,9 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcqs.config import Settings
+from mcqs.config import Settings, get_settings
 from mcqs.eir.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from mcqs_simulators.config import SimulatorSettings
 from mcqs_simulators.egov.app import RegisteredClient
 from mcqs_simulators.egov.app import create_app as create_egov
 from mcqs_simulators.goldenpay.app import DELAYABLE_CALLS
@@ -99,6 +100,19 @@ def create_simulators_app(
     return Starlette(
         routes=[Route("/", _index), *mounts],
         middleware=[Middleware(OwnPolicy)],
+    )
+
+
+def create_simulators_alone() -> Starlette:
+    """The factory of the simulators served in a process of their own
+    (``mcqs_simulators.app:create_simulators_alone``), as the real parties are on machines
+    of their own: MCQS's settings from the environment (its ``MCQS_PUBLIC_URL`` for the
+    return URLs), the simulators' own (``MCQS_SIM_…``) for their state."""
+    own = SimulatorSettings()
+    return create_simulators_app(
+        get_settings(),
+        state_dir=own.state_dir,
+        goldenpay_latency_seconds=own.goldenpay_latency_seconds,
     )
 
 

@@ -73,11 +73,11 @@ def _check_form_data(client: TestClient, imei: str) -> Any:
 
 # On PostgreSQL (SQLite's count differs by its BEGIN and advisory locks): the guard 3 (the
 # client's lock, its hit counted and written; the code's try counted and the code used up),
-# the FİN's 2 (its lock, the hit), then the IMEIs' holds, registration and blacklist in one,
-# the FİN's applications that give way, its open count (under the lock already held), the
-# device, its price and the tariff, 2 inserts. No pool ping before either transaction
-# (decision 0007).
-MAX_STATEMENTS = 13
+# the FİN's 2 (its lock, the hit), then in one statement the IMEIs' refusals (registered,
+# blacklisted, held), the FİN's open count (under the lock already held) and whether any
+# of its applications gives way (read and locked only when one does), the device and its
+# price, the tariff, 2 inserts. No pool ping before either transaction (decision 0007).
+MAX_STATEMENTS = 11
 
 
 def test_a_check_is_two_transactions_of_few_statements(
@@ -90,6 +90,27 @@ def test_a_check_is_two_transactions_of_few_statements(
     # The guard (client's limit, security code), then the FİN's count with the application.
     assert seen.commits == 2
     assert len(seen.sql) <= MAX_STATEMENTS, "\n".join(seen.sql)
+    assert not any("FOR UPDATE" in sql for sql in seen.sql)  # nothing gives way (PostgreSQL)
+
+
+def test_only_a_check_that_replaces_an_application_reads_and_locks_it(
+    client: TestClient, catalogue: Database, demo_imeis: list[str]
+) -> None:
+    """The FİN's applications that give way to the new one (the same IMEI checked again)
+    are read, locked and expired only when there are any: one statement more then."""
+    first = client.post("/register", data=_check_form_data(client, demo_imeis[0]))
+    assert first.status_code == 200  # followed to the application form
+    form = _check_form_data(client, demo_imeis[0])
+    with statements_of(catalogue) as seen:
+        answer = client.post("/register", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    if catalogue.engine.dialect.name == "postgresql":
+        # Read and locked, then expired (its status, its holds released).
+        assert len(seen.sql) <= MAX_STATEMENTS + 3, "\n".join(seen.sql)
+        assert sum("FOR UPDATE" in sql for sql in seen.sql) == 1
+    with catalogue.transaction() as session:
+        statuses = session.scalars(select(Application.status).order_by(Application.id)).all()
+    assert statuses == [ApplicationStatus.EXPIRED, ApplicationStatus.CREATED]
 
 
 def test_a_refused_application_still_counts_the_fins_try(

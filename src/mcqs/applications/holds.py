@@ -20,7 +20,7 @@ from mcqs.errors import Conflict
 from mcqs.localtime import format_baku_by_minute_after
 
 
-def _alive(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _alive(now: dt.datetime | ColumnElement[dt.datetime]):  # type: ignore[no-untyped-def]
     return (ImeiHold.released_at.is_(None)) & (
         or_(ImeiHold.held_until.is_(None), ImeiHold.held_until > now)
     )
@@ -36,9 +36,11 @@ def holds_on(session: Session, imei_norms: list[str], *, now: dt.datetime) -> di
     return {hold.imei_norm: hold for hold in rows}
 
 
-def live_hold(imei_norm: ColumnElement[str], *, now: dt.datetime) -> Select[ImeiHold]:
+def live_hold(
+    imei_norm: ColumnElement[str], *, now: dt.datetime | ColumnElement[dt.datetime]
+) -> Select[ImeiHold]:
     """The live hold on an IMEI (its key, an SQL expression), as a query to put inside
-    another (at most one: the partial unique index)."""
+    another (at most one: the partial unique index); ``now`` a moment or a parameter."""
     return select(ImeiHold).where(ImeiHold.imei_norm == imei_norm, _alive(now))
 
 

@@ -4,10 +4,12 @@ population registry, fixing the fee, and following the application to its end.""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
@@ -136,10 +138,26 @@ def imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> 
     """Why each IMEI may not be applied for (none: it may), asked of every domain in one
     statement: registered (or another domain's refusal), blacklisted, held by another
     application, in that order."""
-    refusals = lifecycle.imei_refusals()
+    found = session.execute(
+        _conflicts_query(len(imeis), tuple(lifecycle.imei_refusals())),
+        _imei_parameters(imeis, now=now),
+    ).one()
+    return _conflicts_of(iter(found), imeis)
+
+
+# The check's statements are built once per process for each number of IMEIs, with
+# parameters (imei_1…, now, fin): the check is the site's busiest form, and building a
+# statement (and its cache key) at every call cost more Python than its round trip.
+@lru_cache(maxsize=4 * MAX_IMEIS)
+def _conflicts_query(
+    count: int, refusals: tuple[tuple[str, lifecycle.ImeiCondition], ...]
+) -> Select[Any]:
+    """For ``count`` IMEIs, in order: each other domain's refusal, blacklisted, held, the
+    hold's end (read by :func:`_conflicts_of`)."""
+    now = bindparam("now", type_=ImeiHold.held_until.type)
     columns: list[ColumnElement[Any]] = []
-    for imei in imeis:
-        norm = literal(imei.imei_norm, String(14))
+    for position in range(1, count + 1):
+        norm = bindparam(f"imei_{position}", type_=String(14))
         hold = live_hold(norm, now=now)
         columns += [condition(norm) for _code, condition in refusals]
         columns += [
@@ -147,7 +165,49 @@ def imei_conflicts(session: Session, *, imeis: list[Imei], now: dt.datetime) -> 
             hold.exists(),
             hold.with_only_columns(ImeiHold.held_until).scalar_subquery(),
         ]
-    found = iter(session.execute(select(*columns)).one())
+    return select(*columns)
+
+
+@lru_cache(maxsize=4 * MAX_IMEIS)
+def _check_query(
+    count: int, refusals: tuple[tuple[str, lifecycle.ImeiCondition], ...]
+) -> Select[Any]:
+    """:func:`_conflicts_query`, then the FİN's applications waiting to be paid and whether
+    any of its unpaid, unstarted ones is for one of these IMEIs (it would give way): what
+    a new application must know, in one round trip."""
+    fin = bindparam("fin", type_=Application.fin.type)
+    now = bindparam("now", type_=Application.expires_at.type)
+    norms = [bindparam(f"imei_{n}", type_=String(14)) for n in range(1, count + 1)]
+    waiting = (
+        select(func.count())
+        .select_from(Application)
+        .where(
+            Application.fin == fin,
+            Application.status.in_(lifecycle.PAYABLE),
+            Application.expires_at > now,
+        )
+        .scalar_subquery()
+    )
+    giving_way = exists().where(
+        Application.id == ApplicationImei.application_id,
+        Application.fin == fin,
+        Application.status == ApplicationStatus.CREATED,
+        ApplicationImei.imei_norm.in_(norms),
+    )
+    return _conflicts_query(count, refusals).add_columns(waiting, giving_way)
+
+
+def _imei_parameters(imeis: list[Imei], *, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "now": now,
+        **{f"imei_{n}": imei.imei_norm for n, imei in enumerate(imeis, start=1)},
+    }
+
+
+def _conflicts_of(found: Iterator[Any], imeis: list[Imei]) -> list[DomainError]:
+    """The refusals in a row of :func:`_conflicts_query`'s columns (consumed from
+    ``found``)."""
+    refusals = lifecycle.imei_refusals()
     errors: list[DomainError] = []
     for position, _imei in enumerate(imeis, start=1):
         field = f"imei_{position}"
@@ -181,26 +241,6 @@ def _giving_way(session: Session, *, fin: str, imeis: list[Imei]) -> list[Applic
     )
 
 
-def _open_applications(session: Session, *, fin: str, now: dt.datetime) -> int:
-    """How many applications of this FİN wait to be paid. Checks of one FİN are serialised
-    first (until the transaction ends), or ten checks at the same moment would each count
-    the others' as not there yet; on the FİN's key, which its count of checks
-    (``count_fin_check``) took already when the check came from the form."""
-    serialise_on(session, fin_key(fin))
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Application)
-            .where(
-                Application.fin == fin,
-                Application.status.in_(lifecycle.PAYABLE),
-                Application.expires_at > now,
-            )
-        )
-        or 0
-    )
-
-
 def create_application(
     session: Session,
     *,
@@ -217,12 +257,27 @@ def create_application(
     It holds nothing: IMEIs are held only once the citizen goes to pay. It writes nothing
     before its last refusal, so a caller may commit the transaction of a refused check as
     it stands (the check's FİN counted, nothing else changed)."""
-    conflicts = imei_conflicts(session, imeis=checked.imeis, now=now)
+    # Checks of one FİN are serialised first (until the transaction ends), or ten checks at
+    # the same moment would each count the others' applications as not there yet; on the
+    # FİN's key, which its count of checks (``count_fin_check``) took already when the
+    # check came from the form (then this costs no statement).
+    serialise_on(session, fin_key(checked.fin))
+    found = iter(
+        session.execute(
+            _check_query(len(checked.imeis), tuple(lifecycle.imei_refusals())),
+            {"fin": checked.fin, **_imei_parameters(checked.imeis, now=now)},
+        ).one()
+    )
+    conflicts = _conflicts_of(found, checked.imeis)
     if conflicts:
         raise FormErrors(conflicts)
-    giving_way = _giving_way(session, fin=checked.fin, imeis=checked.imeis)
+    waiting, any_giving_way = next(found), next(found)
+    # Locked and read only when there are any (seldom: the same IMEI checked again).
+    giving_way = (
+        _giving_way(session, fin=checked.fin, imeis=checked.imeis) if any_giving_way else []
+    )
     still_open = sum(1 for stale in giving_way if stale.expires_at > now)
-    if _open_applications(session, fin=checked.fin, now=now) - still_open >= max_open_per_fin:
+    if waiting - still_open >= max_open_per_fin:
         raise FormErrors([Conflict("too_many_open_applications", limit=max_open_per_fin)])
     device = lookup_device(session, tac=checked.imeis[0].tac)
     band = fee_band(session, device=device, on=tariff_day(now))
@@ -249,10 +304,14 @@ def create_application(
         created_at=now,
         expires_at=now + dt.timedelta(minutes=FORM_MINUTES),
         language=language,
+        # Written with the application, in the one flush (the IMEIs in the order typed).
+        imeis=[
+            ApplicationImei(position=position, imei=imei.imei, imei_norm=imei.imei_norm)
+            for position, imei in enumerate(checked.imeis, start=1)
+        ],
     )
     session.add(application)
     session.flush()
-    add_imeis(session, application=application, imeis=checked.imeis)
     return application
 
 

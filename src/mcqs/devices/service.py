@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
@@ -44,17 +44,22 @@ def price_key(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+# Built once per process (every check looks a device up): as rows, not objects.
+_TAC_ENTRY = select(TacModel.brand, TacModel.model).where(TacModel.tac == bindparam("tac"))
+_PRICE = select(ModelPrice.market_value_usd, ModelPrice.is_basic).where(
+    ModelPrice.brand_key == bindparam("brand_key"),
+    ModelPrice.model_key == bindparam("model_key"),
+)
+
+
 def lookup_device(session: Session, *, tac: str) -> DeviceModel:
     """The model a TAC names and its market value; an unknown TAC gives an unknown model."""
-    entry = session.get(TacModel, tac)
+    entry = session.execute(_TAC_ENTRY, {"tac": tac}).first()
     if entry is None:
         return DeviceModel(tac=tac, brand=None, model=None, market_value_usd=None, is_basic=False)
-    price = session.scalar(
-        select(ModelPrice).where(
-            ModelPrice.brand_key == price_key(entry.brand),
-            ModelPrice.model_key == price_key(entry.model),
-        )
-    )
+    price = session.execute(
+        _PRICE, {"brand_key": price_key(entry.brand), "model_key": price_key(entry.model)}
+    ).first()
     return DeviceModel(
         tac=tac,
         brand=entry.brand,

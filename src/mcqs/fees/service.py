@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from mcqs.devices.service import DeviceModel
@@ -22,17 +22,19 @@ def tariff_day(moment: dt.datetime) -> dt.date:
     return baku_day(moment)
 
 
+# Built once per process (every check fixes a fee).
+_BANDS_IN_FORCE = select(TariffBand).where(
+    TariffBand.valid_from <= bindparam("on"),
+    or_(TariffBand.valid_to.is_(None), TariffBand.valid_to >= bindparam("on")),
+)
+
+
 def fee_band(session: Session, *, device: DeviceModel, on: dt.date) -> TariffBand:
     """The band a device pays on day ``on``.
 
     A model without a known market value pays the band marked for unknown models
     (from 2023 the lowest non-basic band); a basic phone pays the basic band."""
-    bands = session.scalars(
-        select(TariffBand).where(
-            TariffBand.valid_from <= on,
-            or_(TariffBand.valid_to.is_(None), TariffBand.valid_to >= on),
-        )
-    ).all()
+    bands = session.scalars(_BANDS_IN_FORCE, {"on": on}).all()
     if not bands:
         raise NoTariff(f"no tariff band in force on {on}")
     value = device.market_value_usd

@@ -12,8 +12,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from typing import cast
 
-from sqlalchemy import case, delete, func, insert, literal, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mcqs.config import Settings
@@ -43,6 +44,58 @@ def issue_security_code(
     return code.id, text
 
 
+# The statements of the check's guard are built once per process, with parameters: the
+# check is the site's busiest form, and building a statement (and its cache key) at every
+# call cost more Python than its round trip to the database. On the tables, not the mapped
+# classes: they return rows, and the ORM's DML path around them is not needed either.
+_CODES = cast(Table, SecurityCode.__table__)
+_HITS = cast(Table, RateLimitHit.__table__)
+
+# A try counted and a right code used up: compared in the database, where what is compared
+# is an HMAC under our key, which a timing difference would not help anyone to forge.
+_TRY_CODE = (
+    update(_CODES)
+    .where(
+        _CODES.c.id == bindparam("code_id"),
+        _CODES.c.used_at.is_(None),
+        _CODES.c.expires_at > bindparam("now", type_=_CODES.c.expires_at.type),
+        _CODES.c.attempts < bindparam("limit"),
+    )
+    .values(
+        attempts=_CODES.c.attempts + 1,
+        used_at=case(
+            (
+                _CODES.c.code_hash == bindparam("typed_hash"),
+                bindparam("now", type_=_CODES.c.used_at.type),
+            ),
+            else_=None,
+        ),
+    )
+    .returning(_CODES.c.attempts, _CODES.c.used_at)
+)
+
+# One use of a key counted and recorded: the hit is written only while under the limit.
+_COUNT_HIT = (
+    insert(_HITS)
+    .from_select(
+        ["key", "at"],
+        select(
+            bindparam("key", type_=_HITS.c.key.type), bindparam("now", type_=_HITS.c.at.type)
+        ).where(
+            select(func.count())
+            .select_from(_HITS)
+            .where(
+                _HITS.c.key == bindparam("key"),
+                _HITS.c.at > bindparam("since", type_=_HITS.c.at.type),
+            )
+            .scalar_subquery()
+            < bindparam("limit")
+        ),
+    )
+    .returning(_HITS.c.id)
+)
+
+
 def verify_security_code(
     session: Session, *, settings: Settings, code_id: str, typed: str, now: dt.datetime
 ) -> None:
@@ -52,29 +105,25 @@ def verify_security_code(
     only to say why."""
     typed = typed.strip()
     limit = settings.security_code_max_attempts
-    usable = (
-        SecurityCode.id == code_id,
-        SecurityCode.used_at.is_(None),
-        SecurityCode.expires_at > now,
-    )
-    # Compared in the database: what it compares is an HMAC under our key, which a timing
-    # difference would not help anyone to forge, and every try is counted.
-    right = SecurityCode.code_hash == (_hash(settings, typed) if typed else "")
     tried = (
         session.execute(
-            update(SecurityCode)
-            .where(*usable, SecurityCode.attempts < limit)
-            .values(
-                attempts=SecurityCode.attempts + 1,
-                used_at=case((right, literal(now, SecurityCode.used_at.type)), else_=None),
-            )
-            .returning(SecurityCode.attempts, SecurityCode.used_at)
-            .execution_options(synchronize_session=False)
+            _TRY_CODE,
+            {
+                "code_id": code_id,
+                "now": now,
+                "limit": limit,
+                "typed_hash": _hash(settings, typed) if typed else "",
+            },
         ).first()
         if code_id
         else None
     )
     if tried is None:
+        usable = (
+            SecurityCode.id == code_id,
+            SecurityCode.used_at.is_(None),
+            SecurityCode.expires_at > now,
+        )
         over_tried = code_id and session.scalar(select(func.count()).where(*usable))
         raise InvalidInput(
             "security_code_locked" if over_tried else "security_code_expired",
@@ -108,23 +157,7 @@ def count_rate_limit_hit(
     # once would each count the others as not there yet.
     serialise_on(session, lock_key or key)
     since = now - dt.timedelta(seconds=window_seconds)
-    used = (
-        select(func.count())
-        .select_from(RateLimitHit)
-        .where(RateLimitHit.key == key, RateLimitHit.at > since)
-        .scalar_subquery()
-    )
-    # Counted and recorded in one statement: the hit is written only while under the limit.
-    written = session.scalar(
-        insert(RateLimitHit)
-        .from_select(
-            ["key", "at"],
-            select(literal(key, RateLimitHit.key.type), literal(now, RateLimitHit.at.type)).where(
-                used < limit
-            ),
-        )
-        .returning(RateLimitHit.id)
-    )
+    written = session.scalar(_COUNT_HIT, {"key": key, "now": now, "since": since, "limit": limit})
     if written is None:
         raise TooManyRequests("too_many_checks")
 
