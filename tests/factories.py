@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mcqs.applications.codes import new_notification_code
 from mcqs.applications.models import Application, ApplicationStatus
-from mcqs.applications.service import add_imeis
+from mcqs.applications.service import application_imeis
 from mcqs.devices.imei import parse_imei
 from mcqs.fees.models import TariffBand
 from mcqs.payments.models import Payment, PaymentStatus
@@ -47,10 +47,10 @@ def create_application(
         fee_qepik=band.amount_qepik,
         created_at=now,
         expires_at=now + dt.timedelta(minutes=30),
+        imeis=application_imeis(parsed),
     )
     session.add(application)
     session.flush()
-    add_imeis(session, application=application, imeis=parsed)
     return application
 
 

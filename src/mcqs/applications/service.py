@@ -4,7 +4,7 @@ population registry, fixing the fee, and following the application to its end.""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -189,10 +189,7 @@ def _check_query(
         .scalar_subquery()
     )
     giving_way = exists().where(
-        Application.id == ApplicationImei.application_id,
-        Application.fin == fin,
-        Application.status == ApplicationStatus.CREATED,
-        ApplicationImei.imei_norm.in_(norms),
+        Application.id == ApplicationImei.application_id, *_gives_way(fin, norms)
     )
     return _conflicts_query(count, refusals).add_columns(waiting, giving_way)
 
@@ -231,13 +228,21 @@ def _giving_way(session: Session, *, fin: str, imeis: list[Imei]) -> list[Applic
         session.scalars(
             select(Application)
             .join(ApplicationImei)
-            .where(
-                Application.fin == fin,
-                Application.status == ApplicationStatus.CREATED,
-                ApplicationImei.imei_norm.in_(norms),
-            )
+            .where(*_gives_way(fin, norms))
             .with_for_update()
         ).unique()
+    )
+
+
+def _gives_way(
+    fin: str | ColumnElement[str], norms: Sequence[str | ColumnElement[str]]
+) -> tuple[ColumnElement[bool], ...]:
+    """An application (joined to its IMEIs) that gives way to a new one of this FİN for one
+    of these IMEIs: the same person's, unpaid and unstarted."""
+    return (
+        Application.fin == fin,
+        Application.status == ApplicationStatus.CREATED,
+        ApplicationImei.imei_norm.in_(norms),
     )
 
 
@@ -304,29 +309,20 @@ def create_application(
         created_at=now,
         expires_at=now + dt.timedelta(minutes=FORM_MINUTES),
         language=language,
-        # Written with the application, in the one flush (the IMEIs in the order typed).
-        imeis=[
-            ApplicationImei(position=position, imei=imei.imei, imei_norm=imei.imei_norm)
-            for position, imei in enumerate(checked.imeis, start=1)
-        ],
+        imeis=application_imeis(checked.imeis),  # written with it, in the one flush
     )
     session.add(application)
     session.flush()
     return application
 
 
-def add_imeis(session: Session, *, application: Application, imeis: list[Imei]) -> None:
-    """The device's IMEIs, in the order typed (1–4: one per SIM slot)."""
-    for position, imei in enumerate(imeis, start=1):
-        session.add(
-            ApplicationImei(
-                application_id=application.id,
-                position=position,
-                imei=imei.imei,
-                imei_norm=imei.imei_norm,
-            )
-        )
-    session.flush()
+def application_imeis(imeis: list[Imei]) -> list[ApplicationImei]:
+    """The device's IMEIs as an application's rows, in the order typed (1–4: one per SIM
+    slot)."""
+    return [
+        ApplicationImei(position=position, imei=imei.imei, imei_norm=imei.imei_norm)
+        for position, imei in enumerate(imeis, start=1)
+    ]
 
 
 def get_application(session: Session, application_id: int, *, lock: bool = False) -> Application:

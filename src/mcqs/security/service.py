@@ -51,16 +51,17 @@ def issue_security_code(
 _CODES = cast(Table, SecurityCode.__table__)
 _HITS = cast(Table, RateLimitHit.__table__)
 
+# A code that may still be tried: not used, not expired (parameters code_id, now).
+_USABLE = (
+    _CODES.c.id == bindparam("code_id"),
+    _CODES.c.used_at.is_(None),
+    _CODES.c.expires_at > bindparam("now", type_=_CODES.c.expires_at.type),
+)
 # A try counted and a right code used up: compared in the database, where what is compared
 # is an HMAC under our key, which a timing difference would not help anyone to forge.
 _TRY_CODE = (
     update(_CODES)
-    .where(
-        _CODES.c.id == bindparam("code_id"),
-        _CODES.c.used_at.is_(None),
-        _CODES.c.expires_at > bindparam("now", type_=_CODES.c.expires_at.type),
-        _CODES.c.attempts < bindparam("limit"),
-    )
+    .where(*_USABLE, _CODES.c.attempts < bindparam("limit"))
     .values(
         attempts=_CODES.c.attempts + 1,
         used_at=case(
@@ -119,12 +120,10 @@ def verify_security_code(
         else None
     )
     if tried is None:
-        usable = (
-            SecurityCode.id == code_id,
-            SecurityCode.used_at.is_(None),
-            SecurityCode.expires_at > now,
+        over_tried = code_id and session.scalar(
+            select(func.count()).select_from(_CODES).where(*_USABLE),
+            {"code_id": code_id, "now": now},
         )
-        over_tried = code_id and session.scalar(select(func.count()).where(*usable))
         raise InvalidInput(
             "security_code_locked" if over_tried else "security_code_expired",
             field="security_code",
