@@ -37,7 +37,6 @@ KEPT_TABLES = {"tariff_bands", "alembic_version"}
 # Append-only on PostgreSQL (triggers refuse TRUNCATE): emptied with triggers set aside.
 AUDIT_TABLES = {"audit_entries", "audit_chain_head"}
 
-_not_run: dict[str, str] = {}
 FIXED_CODE = "12345"  # the security code tests type (MCQS_SECURITY_CODE_FIXED)
 
 
@@ -45,7 +44,6 @@ def skip_or_fail(what: str, why: str) -> None:
     """Skip a test whose prerequisite is missing, or fail it where everything must run."""
     if REQUIRE_ALL:
         pytest.fail(f"{what} must run here (MCQS_REQUIRE_ALL=1) but cannot: {why}")
-    _not_run[what] = why
     pytest.skip(f"{what}: {why}")
 
 
@@ -66,9 +64,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _not_run:
+    """What did not run and why, read off the skips (the only skips are ``skip_or_fail``'s),
+    so that it is told when the tests ran in several processes too."""
+    not_run: dict[str, str] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        message = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        what, _, why = message.removeprefix("Skipped: ").partition(": ")
+        not_run[what] = why
+    if not_run:
         terminalreporter.section("NOT RUN", sep="=", yellow=True, bold=True)
-        for what, why in _not_run.items():
+        for what, why in not_run.items():
             terminalreporter.write_line(f"{what} did not run: {why}")
         terminalreporter.write_line("(CI runs these: bash .ci/run)")
 
@@ -168,8 +173,12 @@ def whole_system(database_url: str, **overrides: object) -> Iterator[System]:
 # ---- the simulators, served over real HTTP ------------------------------------------------
 
 # Kept in the environment so that a second import of this module (``from conftest import``)
-# agrees with pytest's own copy on where the simulators listen.
-SIM_PORT = int(os.environ.setdefault("MCQS_TEST_SIM_PORT", str(free_port())))
+# agrees with pytest's own copy on where the simulators listen; one port per xdist worker.
+SIM_PORT = int(
+    os.environ.setdefault(
+        f"MCQS_TEST_SIM_PORT_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}", str(free_port())
+    )
+)
 
 
 def make_settings(**overrides: object) -> Settings:
