@@ -313,7 +313,8 @@ def axe_violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
     """axe-core's WCAG A/AA violations on the page as it is now."""
     for attempt in range(3):
         try:
-            page.evaluate(axe_source)
+            if page.evaluate("typeof axe === 'undefined'"):  # once per page, not per width
+                page.evaluate(axe_source)
             results = page.evaluate(
                 "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
                 " resultTypes: ['violations']})",
