@@ -402,6 +402,31 @@ def test_only_the_rows_a_later_file_changes_are_rewritten(db: Database, tmp_path
     assert catalogue(db)["35000001"] == ("Nokia", "3310", "gsma")
 
 
+def test_a_catalogue_row_no_file_row_can_match_is_left_alone(db: Database, tmp_path: Path) -> None:
+    """The catalogue may hold a TAC no usable row can have (written before the rules, or by
+    hand): the import reads past it and keeps it."""
+    with db.transaction() as session:
+        for tac in ("3500000X", "350001", "35000001"):
+            session.add(TacModel(tac=tac, brand="Old", model="Odd", source="manual"))
+    path = write_osmocom(
+        tmp_path / "file.csv",
+        "35000001,Nokia,3310,,,,,",
+        "35000002,HTC,One,,,,,",
+        "35000040,Apple,iPhone,,,,,",  # 3500000X read as digits would be 35000040
+    )
+
+    report = import_tac_file(db, path)
+
+    assert (report.imported, report.updated, report.unchanged) == (2, 1, 0)
+    assert catalogue(db) == {
+        "3500000X": ("Old", "Odd", "manual"),
+        "350001": ("Old", "Odd", "manual"),
+        "35000001": ("Nokia", "3310", "osmocom"),
+        "35000002": ("HTC", "One", "osmocom"),
+        "35000040": ("Apple", "iPhone", "osmocom"),
+    }
+
+
 def test_a_file_imported_again_leaves_its_rows_as_they_were(db: Database, tmp_path: Path) -> None:
     first = write_osmocom(
         tmp_path / "first.csv", "35000001,Nokia,3310,,,,,", "35000002,HTC,One,,,,,"

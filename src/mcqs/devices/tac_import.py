@@ -580,8 +580,10 @@ def _known_tacs(cursor: Any) -> bytearray:
     (tacs,) = cursor.execute(_KNOWN_TACS, binary=True).fetchone()
     if tacs:
         digits = np.frombuffer(tacs, dtype=np.uint8).reshape(-1, 8)
-        usable = digits[((digits >= ord("0")) & (digits <= ord("9"))).all(axis=1)]
-        set_bits(np.frombuffer(known, dtype=np.uint8), tac_numbers(usable))
+        usable = ((digits >= ord("0")) & (digits <= ord("9"))).all(axis=1)
+        if not usable.all():
+            digits = digits[usable]
+        set_bits(np.frombuffer(known, dtype=np.uint8), tac_numbers(digits))
     return known
 
 
