@@ -170,7 +170,8 @@ def import_tac(
     finally:
         signal.signal(signal.SIGTERM, previous)
     typer.echo(
-        f"{report.fmt}: read {report.read}, imported {report.imported}, updated {report.updated}"
+        f"{report.fmt}: read {report.read}, imported {report.imported}, "
+        f"updated {report.updated}, unchanged {report.unchanged}"
     )
     for reason, count in sorted(report.skipped.items()):
         lines = ", ".join(str(n) for n in report.examples.get(reason, []))

@@ -55,6 +55,11 @@ def catalogue(db: Database) -> dict[str, tuple[str, str, str]]:
         }
 
 
+def import_times(db: Database) -> dict[str, dt.datetime]:
+    with db.transaction() as session:
+        return {tac: at for tac, at in session.execute(select(TacModel.tac, TacModel.imported_at))}
+
+
 def runs(db: Database) -> list[OperatorRun]:
     with db.transaction() as session:
         return list(session.scalars(select(OperatorRun).order_by(OperatorRun.id)))
@@ -99,13 +104,13 @@ def test_the_osmocom_file_has_one_spelling_per_brand(osmocom_file: Path, db: Dat
     assert not {"SAMSUNG", " Samsung", "Blackberry", "SONY"} & set(brands)
 
 
-def test_importing_the_same_file_again_updates_rather_than_duplicates(
+def test_importing_the_same_file_again_changes_nothing_and_duplicates_nothing(
     osmocom_file: Path, db: Database
 ) -> None:
     import_tac_file(db, osmocom_file)
     again = import_tac_file(db, osmocom_file)
 
-    assert (again.imported, again.updated) == (0, 24392)
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 24392)
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(TacModel)) == 24392
 
@@ -183,13 +188,30 @@ def test_rows_are_written_a_block_at_a_time_with_backslashes_kept(
         "35000004": ("Nokia", "6310", "osmocom"),
     }
     assert catalogue(db) == expected
-    # Again: every TAC known, kept aside (in a file past a few characters) and updated.
+    # Again: every TAC known, kept aside (in a file past a few characters) and compared
+    # with the catalogue's row: the same, backslashes and all.
     monkeypatch.setattr(tac_import, "_ASIDE_IN_MEMORY", 16)
 
     again = import_tac_file(db, path)
 
-    assert (again.imported, again.updated) == (0, 4)
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 4)
     assert catalogue(db) == expected
+    # And changed: updated, backslashes kept.
+    changed = write_osmocom(
+        tmp_path / "changed.csv",
+        "35000002,Nokia,N\\96 \\t,,,,,",
+        "35000003,HTC,One\\,,,,,",
+        "35000004,Nokia,\\6310,,,,,",
+    )
+
+    report = import_tac_file(db, changed)
+
+    assert (report.imported, report.updated, report.unchanged) == (0, 2, 1)
+    assert catalogue(db) == {
+        **expected,
+        "35000002": ("Nokia", "N\\96 \\t", "osmocom"),
+        "35000004": ("Nokia", "\\6310", "osmocom"),
+    }
 
 
 def test_a_tie_between_brand_spellings_goes_to_the_first_met(db: Database, tmp_path: Path) -> None:
@@ -336,6 +358,89 @@ def test_every_row_an_import_writes_carries_the_time_of_that_import(
     assert stamps["35000001"] > first_time
 
 
+def test_only_the_rows_a_later_file_changes_are_rewritten(db: Database, tmp_path: Path) -> None:
+    """A known TAC the file gives the same brand, model and source is left alone, its
+    ``imported_at`` that of the import that wrote it; a change of any of the three is
+    rewritten with the later import's time."""
+    first = write_osmocom(
+        tmp_path / "first.csv",
+        "35000001,Nokia,3310,,,,,",
+        "35000002,HTC,One,,,,,",
+        "35000003,Apple,iPhone,,,,,",
+        "35000004,Sony,Xperia,,,,,",
+    )
+    import_tac_file(db, first)
+    first_times = import_times(db)
+    later = write_osmocom(
+        tmp_path / "later.csv",
+        "35000001,Nokia,3310,,,,,",  # as it is
+        "35000002,HTC,One M8,,,,,",  # another model
+        "35000003,Apple,iPhone,,,,,",  # as it is
+        "35000004,Sony Ericsson,Xperia,,,,,",  # another brand
+    )
+
+    report = import_tac_file(db, later)
+
+    assert (report.imported, report.updated, report.unchanged) == (0, 2, 2)
+    times = import_times(db)
+    assert {tac for tac in times if times[tac] > first_times[tac]} == {"35000002", "35000004"}
+    assert catalogue(db)["35000004"] == ("Sony Ericsson", "Xperia", "osmocom")
+    gsma = tmp_path / "gsma.txt"
+    gsma.write_text(
+        "\n".join(
+            [
+                GSMA_HEADER,
+                gsma_row("35000001", marketing="", manufacturer="", brand="Nokia", model="3310"),
+                gsma_row("35000003", marketing="", manufacturer="", brand="Apple", model="iPhone"),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    from_gsma = import_tac_file(db, gsma)  # the same brands and models from another source
+
+    assert (from_gsma.imported, from_gsma.updated, from_gsma.unchanged) == (0, 2, 0)
+    assert catalogue(db)["35000001"] == ("Nokia", "3310", "gsma")
+
+
+def test_a_catalogue_row_no_file_row_can_match_is_left_alone(db: Database, tmp_path: Path) -> None:
+    """The catalogue may hold a TAC no usable row can have (written before the rules, or by
+    hand): the import reads past it and keeps it."""
+    with db.transaction() as session:
+        for tac in ("3500000X", "350001", "35000001"):
+            session.add(TacModel(tac=tac, brand="Old", model="Odd", source="manual"))
+    path = write_osmocom(
+        tmp_path / "file.csv",
+        "35000001,Nokia,3310,,,,,",
+        "35000002,HTC,One,,,,,",
+        "35000040,Apple,iPhone,,,,,",  # 3500000X read as digits would be 35000040
+    )
+
+    report = import_tac_file(db, path)
+
+    assert (report.imported, report.updated, report.unchanged) == (2, 1, 0)
+    assert catalogue(db) == {
+        "3500000X": ("Old", "Odd", "manual"),
+        "350001": ("Old", "Odd", "manual"),
+        "35000001": ("Nokia", "3310", "osmocom"),
+        "35000002": ("HTC", "One", "osmocom"),
+        "35000040": ("Apple", "iPhone", "osmocom"),
+    }
+
+
+def test_a_file_imported_again_leaves_its_rows_as_they_were(db: Database, tmp_path: Path) -> None:
+    first = write_osmocom(
+        tmp_path / "first.csv", "35000001,Nokia,3310,,,,,", "35000002,HTC,One,,,,,"
+    )
+    import_tac_file(db, first)
+    before = import_times(db)
+
+    again = import_tac_file(db, first)
+
+    assert (again.read, again.imported, again.updated, again.unchanged) == (2, 0, 0, 2)
+    after = import_times(db)
+    assert after == before
+
+
 def test_a_plain_file_updates_known_tacs_and_spells_new_ones_its_way(
     db: Database, tmp_path: Path
 ) -> None:
@@ -354,7 +459,7 @@ def test_a_plain_file_updates_known_tacs_and_spells_new_ones_its_way(
 
     report = import_tac_file(db, later)
 
-    assert (report.read, report.imported, report.updated) == (3, 2, 1)
+    assert (report.read, report.imported, report.updated, report.unchanged) == (3, 2, 1, 0)
     assert catalogue(db) == {
         "35000001": ("Nokia", "3310", "osmocom"),
         "35000002": ("HTC", "One M8", "osmocom"),
@@ -393,7 +498,9 @@ def test_a_successful_import_is_in_the_ledger(db: Database, tmp_path: Path) -> N
     assert run.finished_at is not None and run.finished_at >= run.started_at
     assert run.counts == dataclasses.asdict(report)
     assert run.counts["skipped"] == {"tac_not_8_digits": 1}
-    assert run.detail == ("osmocom: 2 read, 1 imported, 0 updated, 1 skipped (tac_not_8_digits 1)")
+    assert run.detail == (
+        "osmocom: 2 read, 1 imported, 0 updated, 0 unchanged, 1 skipped (tac_not_8_digits 1)"
+    )
 
 
 def test_a_file_of_unknown_format_fails_and_the_ledger_says_so(
@@ -460,7 +567,7 @@ def test_a_failure_midway_imports_nothing_but_is_recorded(
 def test_report_summary_without_skips() -> None:
     report = ImportReport(fmt="gsma", read=2, imported=1, updated=1)
 
-    assert report.summary() == "gsma: 2 read, 1 imported, 1 updated, 0 skipped"
+    assert report.summary() == "gsma: 2 read, 1 imported, 1 updated, 0 unchanged, 0 skipped"
 
 
 @pytest.mark.postgres_only

@@ -18,8 +18,9 @@ On PostgreSQL the file is read once and never held in memory: under a lock that 
 other writers of the catalogue out, the TACs it does not hold yet are streamed with ``COPY``
 straight into ``tac_models`` as they are read, while brand spellings are counted (the most
 frequent spelling of a brand is its name in the catalogue); the known ones are kept aside
-and updated at the end, and the few new rows whose spelling lost are spelt again. On SQLite
-(the demo's small catalogue) the rows are held and written a batch at a time.
+and updated at the end where the file changes them, and the few new rows whose spelling lost
+are spelt again. On SQLite (the demo's small catalogue) the rows are held and written a batch
+at a time.
 """
 
 from __future__ import annotations
@@ -42,7 +43,14 @@ from sqlalchemy.orm import Session
 
 from mcqs.db import Database, utcnow
 from mcqs.devices.models import TacModel
-from mcqs.devices.tac_lines import PlainBlock, bits_set, blocks_of_lines, plain_block, set_bits
+from mcqs.devices.tac_lines import (
+    PlainBlock,
+    bits_set,
+    blocks_of_lines,
+    plain_block,
+    set_bits,
+    tac_numbers,
+)
 from mcqs.errors import DomainError, InvalidInput
 from mcqs.jobs.models import OperatorRun
 
@@ -77,7 +85,8 @@ class ImportReport:
     fmt: str
     read: int = 0  # data rows read (banner, header and blank lines not counted)
     imported: int = 0  # TACs new to the catalogue
-    updated: int = 0  # TACs already in the catalogue, rewritten from the file
+    updated: int = 0  # TACs already in the catalogue whose brand, model or source the file changed
+    unchanged: int = 0  # TACs already in the catalogue as the file has them: left as they were
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
     examples: dict[str, list[int]] = field(default_factory=dict)  # reason -> first line numbers
 
@@ -91,7 +100,8 @@ class ImportReport:
         skipped = ", ".join(f"{reason} {count}" for reason, count in self.skipped.items())
         return (
             f"{self.fmt}: {self.read} read, {self.imported} imported, {self.updated} updated, "
-            f"{sum(self.skipped.values())} skipped" + (f" ({skipped})" if skipped else "")
+            f"{self.unchanged} unchanged, {sum(self.skipped.values())} skipped"
+            + (f" ({skipped})" if skipped else "")
         )
 
 
@@ -123,7 +133,8 @@ def import_tac_file(
 ) -> ImportReport:
     """Import a TAC file (format detected unless given) and record the run in the ledger.
 
-    New TACs are inserted; TACs already known get the file's brand and model. Any error
+    New TACs are inserted; TACs already known get the file's brand, model and source, and
+    the import's time, unless they have them already (those are left alone). Any error
     rolls the whole import back, marks the run ``failed`` (``interrupted`` when stopped by
     a signal) and is raised again. ``stop``, set by the caller's SIGTERM handler, is looked
     at between rows and before the commit: raising there, never from inside a database
@@ -138,7 +149,9 @@ def import_tac_file(
         with db.transaction() as session:
             postgresql = session.get_bind().dialect.name == "postgresql"
             batches = _usable_batches(path, report, stop, plain_blocks=postgresql)
-            report.imported, report.updated = _upsert(session, batches, source=fmt)
+            report.imported, report.updated, report.unchanged = _upsert(
+                session, batches, source=fmt
+            )
             _stop_if_asked(stop)
     except BaseException as exc:  # an interrupted run ended too: say so in the ledger
         interrupted = isinstance(exc, ImportInterrupted | KeyboardInterrupt)
@@ -368,19 +381,25 @@ def _canonical(spellings: Counter[str]) -> dict[str, str]:
 
 def _upsert(
     session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str
-) -> tuple[int, int]:
-    """Insert new TACs, update known ones, brands spelt one way: (imported, updated)."""
+) -> tuple[int, int, int]:
+    """Insert new TACs, update known ones the file changes, brands spelt one way:
+    (imported, updated, unchanged)."""
     if session.get_bind().dialect.name == "postgresql":
         return _copy_and_merge(session, batches, source=source)
     kept = [row for batch in batches for row in cast(list[_TacRow], batch)]
     spelling = canonical_brands(brand for _line, _tac, brand, _model in kept)
     now = utcnow()
-    imported = updated = 0
+    imported = updated = unchanged = 0
     for start in range(0, len(kept), _BATCH):
         batch = kept[start : start + _BATCH]
-        known = set(
-            session.scalars(select(TacModel.tac).where(TacModel.tac.in_(r[1] for r in batch)))
-        )
+        known = {
+            tac: (brand, model, source)
+            for tac, brand, model, source in session.execute(
+                select(TacModel.tac, TacModel.brand, TacModel.model, TacModel.source).where(
+                    TacModel.tac.in_(r[1] for r in batch)
+                )
+            )
+        }
         values = [
             {
                 "tac": tac,
@@ -392,26 +411,37 @@ def _upsert(
             for _line, tac, brand, model in batch
         ]
         new = [v for v in values if v["tac"] not in known]
-        old = [v for v in values if v["tac"] in known]
+        old = [
+            v
+            for v in values
+            if v["tac"] in known and known[v["tac"]] != (v["brand"], v["model"], v["source"])
+        ]
         if new:
             session.execute(insert(TacModel), new)
         if old:
             session.execute(update(TacModel), old)  # bulk UPDATE by primary key
         imported += len(new)
         updated += len(old)
-    return imported, updated
+        unchanged += len(values) - len(new) - len(old)
+    return imported, updated, unchanged
 
 
 # PostgreSQL. The import holds a lock on the catalogue from its start (readers go on,
 # another writer - another import - waits), so the TACs it reads as known stay the only
 # known ones until it commits. New TACs are sent with ``COPY`` straight into
 # ``tac_models`` as they are read; known ones are kept aside and, at the end, staged in a
-# temporary table and updated from it. ``INSERT … ON CONFLICT DO UPDATE`` from a staged
-# copy of the whole file cost 5.8 s for a million new TACs and a plain ``INSERT … SELECT``
-# 2.4 s, after the staging; a ``COPY`` into the indexed table costs about as much as that
-# ``INSERT`` alone, and is done while the file is read (docs/benchmarks.md, "TAC import").
+# temporary table and updated from it where the file changes them (a file imported again
+# rewrites nothing: a million rows rewritten cost 8-14 s and a gigabyte of WAL).
+# ``INSERT … ON CONFLICT DO UPDATE`` from a staged copy of the whole file cost 5.8 s for a
+# million new TACs and a plain ``INSERT … SELECT`` 2.4 s, after the staging; a ``COPY`` into
+# the indexed table costs about as much as that ``INSERT`` alone, and is done while the
+# file is read (docs/benchmarks.md, "TAC import").
 _LOCK_CATALOGUE = "LOCK TABLE tac_models IN SHARE ROW EXCLUSIVE MODE"
-_KNOWN_TACS = "COPY (SELECT tac FROM tac_models) TO STDOUT"
+# The TACs of 8 bytes (any other can match no usable row), one after another in one value:
+# a ``COPY`` of them came a row a message, 2 s of Python for a million.
+_KNOWN_TACS = """
+SELECT convert_to(string_agg(tac, ''), 'UTF8') FROM tac_models WHERE octet_length(tac) = 8
+"""
 # ``imported_at`` is left to the column's default, ``now()``: the transaction's time, the
 # same for every row of the import (a timestamp parsed per row was a third more of what
 # PostgreSQL spent on a million new TACs).
@@ -427,6 +457,7 @@ UPDATE tac_models t SET brand = b.canonical, model = r.model, source = %(source)
     imported_at = now()
 FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
 WHERE t.tac = r.tac
+    AND (t.brand, t.model, t.source) IS DISTINCT FROM (b.canonical, r.model, %(source)s)
 """
 # New TACs went in with the spelling their row had; those whose spelling lost to another.
 _RESPELL_NEW = """
@@ -443,9 +474,10 @@ _ASIDE_IN_MEMORY = 8 << 20
 
 def _copy_and_merge(
     session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """PostgreSQL: new TACs copied into the catalogue as they are read, known ones updated at
-    the end, each brand spelt its one way (see the section's comment): (imported, updated)."""
+    the end where the file changes them, each brand spelt its one way (see the section's
+    comment): (imported, updated, unchanged)."""
     session.execute(text(_LOCK_CATALOGUE))
     driver = session.connection().connection.dbapi_connection
     assert driver is not None
@@ -465,17 +497,18 @@ def _copy_and_merge(
             for spelling, tacs in written.new_of.items()
             if canonical[spelling.casefold()] != spelling
         }
-        if written.updated or respelt:
+        updated = 0
+        if written.known_rows or respelt:
             cursor.execute(_STAGE)
             with cursor.copy("COPY tac_import_brands (spelling, canonical) FROM STDIN") as copy:
                 for spelling in written.spellings:
                     copy.write_row((spelling, canonical[spelling.casefold()]))
-        if written.updated:
+        if written.known_rows:
             aside.seek(0)
             with cursor.copy("COPY tac_import_rows (tac, brand, model) FROM STDIN") as copy:
                 while chunk := aside.read(1 << 20):
                     copy.write(chunk)
-            cursor.execute(_UPDATE_KNOWN, {"source": source})
+            updated = cursor.execute(_UPDATE_KNOWN, {"source": source}).rowcount
         if respelt:
             cursor.execute("TRUNCATE tac_import_rows")
             with cursor.copy("COPY tac_import_rows (tac, brand) FROM STDIN") as copy:
@@ -483,7 +516,7 @@ def _copy_and_merge(
                     for number in tacs:
                         copy.write_row((f"{number:08d}", spelling))
             cursor.execute(_RESPELL_NEW)
-    return written.imported, written.updated
+    return written.imported, updated, written.known_rows - updated
 
 
 class _Written:
@@ -497,7 +530,8 @@ class _Written:
         self.known_bits = np.frombuffer(known, dtype=np.uint8)
         self.spellings: Counter[str] = Counter()
         self.new_of: dict[str, array[int]] = {}
-        self.imported = self.updated = 0
+        self.imported = 0
+        self.known_rows = 0  # rows of TACs already in the catalogue, kept aside
 
     def add_rows(self, rows: list[_TacRow]) -> None:
         known, new_of, spellings = self.known, self.new_of, self.spellings
@@ -518,7 +552,7 @@ class _Written:
         self.copy.write("".join(new).replace("\\", "\\\\"))
         self.aside.write("".join(kept).replace("\\", "\\\\"))
         self.imported += len(new)
-        self.updated += len(kept)
+        self.known_rows += len(kept)
 
     def add_plain(self, batch: PlainBlock) -> None:
         names, spelt = batch.spellings()
@@ -527,7 +561,7 @@ class _Written:
         is_known = bits_set(self.known_bits, batch.tacs)
         if is_known.any():
             self.aside.write(batch.copy_text(is_known, b"\n").decode("ascii"))
-            self.updated += int(is_known.sum())
+            self.known_rows += int(is_known.sum())
         is_new = ~is_known
         self.copy.write(batch.copy_text(is_new, self.tail.encode()))
         self.imported += int(is_new.sum())
@@ -543,15 +577,13 @@ class _Written:
 def _known_tacs(cursor: Any) -> bytearray:
     """One bit per TAC already in the catalogue (as ``_keep_usable``'s ``seen``)."""
     known = bytearray(10**8 // 8)
-    with cursor.copy(_KNOWN_TACS) as copy:
-        rest = b""
-        for data in copy:
-            lines = (rest + bytes(data)).split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                if len(line) == 8 and line.isdigit():  # any other can match no usable row
-                    number = int(line)
-                    known[number >> 3] |= 1 << (number & 7)
+    (tacs,) = cursor.execute(_KNOWN_TACS, binary=True).fetchone()
+    if tacs:
+        digits = np.frombuffer(tacs, dtype=np.uint8).reshape(-1, 8)
+        usable = ((digits >= ord("0")) & (digits <= ord("9"))).all(axis=1)
+        if not usable.all():
+            digits = digits[usable]
+        set_bits(np.frombuffer(known, dtype=np.uint8), tac_numbers(digits))
     return known
 
 

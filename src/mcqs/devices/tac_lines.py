@@ -134,8 +134,15 @@ def plain_block(block: bytes, *, brand_max: int, model_max: int) -> PlainBlock |
             pair_at = doubled[np.minimum(after, len(doubled) - 1)]
             if np.any(inside & (pair_at < field_ends - 1)):
                 return None
-    tacs = (digits.astype(np.int64) - ord("0")) @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
-    return PlainBlock(data, starts, brand_starts, brand_ends, model_ends, tacs)
+    return PlainBlock(data, starts, brand_starts, brand_ends, model_ends, tac_numbers(digits))
+
+
+def tac_numbers(digits: npt.NDArray[np.uint8]) -> Ints:
+    """The numbers of TACs given as rows of 8 ASCII digits."""
+    numbers = np.zeros(len(digits), dtype=np.int64)
+    for column in digits.T:  # a column at a time: no int64 copy of every digit
+        numbers = numbers * 10 + (column - ord("0"))
+    return numbers
 
 
 def bits_set(bitmap: npt.NDArray[np.uint8], numbers: Ints) -> npt.NDArray[np.bool_]:
