@@ -77,7 +77,7 @@ def _check_form_data(client: TestClient, imei: str) -> Any:
 # blacklisted, held), the FİN's open count (under the lock already held) and whether any
 # of its applications gives way (read and locked only when one does), the device and its
 # price, the tariff, 2 inserts. No pool ping before either transaction (decision 0007).
-MAX_STATEMENTS = 11
+MAX_STATEMENTS = 10
 
 
 def test_a_check_is_two_transactions_of_few_statements(

@@ -44,7 +44,8 @@ def price_key(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-# Built once per process (every check looks a device up): as rows, not objects.
+# Built once per process (every check looks a device up): as rows, not objects, on the
+# transaction's connection (the ORM's work around a statement is not needed for rows).
 _TAC_ENTRY = select(TacModel.brand, TacModel.model).where(TacModel.tac == bindparam("tac"))
 _PRICE = select(ModelPrice.market_value_usd, ModelPrice.is_basic).where(
     ModelPrice.brand_key == bindparam("brand_key"),
@@ -54,16 +55,39 @@ _PRICE = select(ModelPrice.market_value_usd, ModelPrice.is_basic).where(
 
 def lookup_device(session: Session, *, tac: str) -> DeviceModel:
     """The model a TAC names and its market value; an unknown TAC gives an unknown model."""
-    entry = session.execute(_TAC_ENTRY, {"tac": tac}).first()
+    entry = session.connection().execute(_TAC_ENTRY, {"tac": tac}).first()
     if entry is None:
+        return priced_device(session, tac=tac, brand=None, model=None)
+    return priced_device(session, tac=tac, brand=entry.brand, model=entry.model)
+
+
+def catalogue_entry(tac: ColumnElement[str]) -> tuple[ColumnElement[str], ColumnElement[str]]:
+    """The brand and the model a TAC (an SQL expression) names in the catalogue, NULL when
+    it is not there: :func:`lookup_device`'s first read as columns, to ask in a statement
+    with others; :func:`priced_device` takes it from there."""
+    entry = select(TacModel).where(TacModel.tac == tac)
+    return (
+        entry.with_only_columns(TacModel.brand).scalar_subquery(),
+        entry.with_only_columns(TacModel.model).scalar_subquery(),
+    )
+
+
+def priced_device(
+    session: Session, *, tac: str, brand: str | None, model: str | None
+) -> DeviceModel:
+    """The device of a catalogue entry already read (``brand`` None: the TAC is not
+    catalogued), with its market value from the price list."""
+    if brand is None or model is None:
         return DeviceModel(tac=tac, brand=None, model=None, market_value_usd=None, is_basic=False)
-    price = session.execute(
-        _PRICE, {"brand_key": price_key(entry.brand), "model_key": price_key(entry.model)}
-    ).first()
+    price = (
+        session.connection()
+        .execute(_PRICE, {"brand_key": price_key(brand), "model_key": price_key(model)})
+        .first()
+    )
     return DeviceModel(
         tac=tac,
-        brand=entry.brand,
-        model=entry.model,
+        brand=brand,
+        model=model,
         market_value_usd=price.market_value_usd if price is not None else None,
         is_basic=price.is_basic if price is not None else False,
     )

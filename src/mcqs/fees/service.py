@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Row, Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from mcqs.devices.service import DeviceModel
@@ -22,19 +23,20 @@ def tariff_day(moment: dt.datetime) -> dt.date:
     return baku_day(moment)
 
 
-# Built once per process (every check fixes a fee).
-_BANDS_IN_FORCE = select(TariffBand).where(
-    TariffBand.valid_from <= bindparam("on"),
-    or_(TariffBand.valid_to.is_(None), TariffBand.valid_to >= bindparam("on")),
+# Built once per process (every check fixes a fee): the bands as rows, not objects.
+_BANDS = cast(Table, TariffBand.__table__)
+_BANDS_IN_FORCE = select(_BANDS).where(
+    _BANDS.c.valid_from <= bindparam("on"),
+    or_(_BANDS.c.valid_to.is_(None), _BANDS.c.valid_to >= bindparam("on")),
 )
 
 
-def fee_band(session: Session, *, device: DeviceModel, on: dt.date) -> TariffBand:
-    """The band a device pays on day ``on``.
+def fee_band(session: Session, *, device: DeviceModel, on: dt.date) -> Row[Any]:
+    """The band a device pays on day ``on`` (a row of ``tariff_bands``).
 
     A model without a known market value pays the band marked for unknown models
     (from 2023 the lowest non-basic band); a basic phone pays the basic band."""
-    bands = session.scalars(_BANDS_IN_FORCE, {"on": on}).all()
+    bands = session.connection().execute(_BANDS_IN_FORCE, {"on": on}).all()
     if not bands:
         raise NoTariff(f"no tariff band in force on {on}")
     value = device.market_value_usd
