@@ -28,9 +28,9 @@ from mcqs.applications.holds import held_until_conflict, live_hold
 from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus, ImeiHold
 from mcqs.db import serialise_on, utcnow
 from mcqs.devices.imei import Imei, parse_imei
-from mcqs.devices.service import blacklisted_clause, catalogue_entry, priced_device
+from mcqs.devices.service import blacklisted_clause, catalogue_entry
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
-from mcqs.fees.service import fee_band, tariff_day
+from mcqs.fees.service import priced_fee_band, tariff_day
 from mcqs.i18n import Language
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
@@ -316,8 +316,7 @@ def create_application(
     still_open = sum(1 for stale in giving_way if stale.expires_at > now)
     if waiting - still_open >= max_open_per_fin:
         raise FormErrors([Conflict("too_many_open_applications", limit=max_open_per_fin)])
-    device = priced_device(session, tac=tac, brand=brand, model=model)
-    band = fee_band(session, device=device, on=tariff_day(now))
+    device, band = priced_fee_band(session, tac=tac, brand=brand, model=model, on=tariff_day(now))
     if giving_way:
         for stale in giving_way:
             lifecycle.expire(session, stale, now=now)

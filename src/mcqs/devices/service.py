@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, bindparam, exists, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
@@ -47,10 +47,6 @@ def price_key(text: str) -> str:
 # Built once per process (every check looks a device up): as rows, not objects, on the
 # transaction's connection (the ORM's work around a statement is not needed for rows).
 _TAC_ENTRY = select(TacModel.brand, TacModel.model).where(TacModel.tac == bindparam("tac"))
-_PRICE = select(ModelPrice.market_value_usd, ModelPrice.is_basic).where(
-    ModelPrice.brand_key == bindparam("brand_key"),
-    ModelPrice.model_key == bindparam("model_key"),
-)
 
 
 def lookup_device(session: Session, *, tac: str) -> DeviceModel:
@@ -78,18 +74,54 @@ def priced_device(
     """The device of a catalogue entry already read (``brand`` None: the TAC is not
     catalogued), with its market value from the price list."""
     if brand is None or model is None:
-        return DeviceModel(tac=tac, brand=None, model=None, market_value_usd=None, is_basic=False)
-    price = (
-        session.connection()
-        .execute(_PRICE, {"brand_key": price_key(brand), "model_key": price_key(model)})
-        .first()
+        return listed_device(tac=tac, brand=None, model=None, market_value_usd=None, is_basic=None)
+    value, is_basic = session.connection().execute(_PRICE, price_keys(brand, model)).one()
+    return listed_device(
+        tac=tac, brand=brand, model=model, market_value_usd=value, is_basic=is_basic
     )
+
+
+def price_keys(brand: str, model: str) -> dict[str, str]:
+    """The parameters ``brand_key`` and ``model_key`` that a model's price is found by."""
+    return {"brand_key": price_key(brand), "model_key": price_key(model)}
+
+
+def listed_price(
+    brand_key: ColumnElement[str], model_key: ColumnElement[str]
+) -> tuple[ScalarSelect[int], ScalarSelect[bool]]:
+    """A model's market value and whether it is a basic phone (NULL when it is not in the
+    price list), found by its keys (SQL expressions): the price's read as columns, to ask
+    in a statement with others."""
+    price = select(ModelPrice).where(
+        ModelPrice.brand_key == brand_key, ModelPrice.model_key == model_key
+    )
+    return (
+        price.with_only_columns(ModelPrice.market_value_usd).scalar_subquery(),
+        price.with_only_columns(ModelPrice.is_basic).scalar_subquery(),
+    )
+
+
+_PRICE = select(*listed_price(bindparam("brand_key"), bindparam("model_key")))
+
+
+def listed_device(
+    *,
+    tac: str,
+    brand: str | None,
+    model: str | None,
+    market_value_usd: int | None,
+    is_basic: bool | None,
+) -> DeviceModel:
+    """The device from its catalogue entry (``brand`` None: not catalogued) and its price
+    list entry (``market_value_usd`` None: not listed)."""
+    if brand is None or model is None:
+        return DeviceModel(tac=tac, brand=None, model=None, market_value_usd=None, is_basic=False)
     return DeviceModel(
         tac=tac,
         brand=brand,
         model=model,
-        market_value_usd=price.market_value_usd if price is not None else None,
-        is_basic=price.is_basic if price is not None else False,
+        market_value_usd=market_value_usd,
+        is_basic=bool(is_basic) if market_value_usd is not None else False,
     )
 
 
