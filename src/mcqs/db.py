@@ -117,7 +117,7 @@ def serialise_on(session: Session, key: str) -> None:
     transaction = session.get_transaction()  # None before the transaction's first statement
     if transaction is not None and held is not None and held[0] is transaction and key in held[1]:
         return
-    session.execute(_ADVISORY_LOCK, {"key": key})
+    session.connection().execute(_ADVISORY_LOCK, {"key": key})
     if session.in_nested_transaction():
         return
     transaction = session.get_transaction()

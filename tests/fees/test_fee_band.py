@@ -8,7 +8,7 @@ import pytest
 
 from mcqs.db import Database
 from mcqs.devices.service import DeviceModel
-from mcqs.fees.service import NoTariff, fee_band, tariff_day
+from mcqs.fees.service import NoTariff, fee_band, priced_fee_band, tariff_day
 
 
 def device(value: int | None, *, basic: bool = False) -> DeviceModel:
@@ -68,3 +68,41 @@ def test_tariff_day_is_baku_day() -> None:
     # 22:30 UTC on 13 Dec is already 14 Dec in Baku (UTC+4): the new tariff applies.
     moment = dt.datetime(2023, 12, 13, 22, 30, tzinfo=dt.UTC)
     assert tariff_day(moment) == dt.date(2023, 12, 14)
+
+
+@pytest.mark.parametrize(
+    ("brand", "model", "listed"),
+    [
+        ("Acme", "Phone  One", (800, False)),  # listed (by its key: spaces and case differ)
+        ("Acme", "Brick", (60, True)),  # a basic phone
+        ("Acme", "Unpriced", None),  # catalogued, not in the price list
+        (None, None, None),  # not catalogued
+    ],
+)
+def test_a_new_applications_device_and_band_in_one_read_are_the_two_reads(
+    db: Database, brand: str | None, model: str | None, listed: tuple[int, bool] | None
+) -> None:
+    """``priced_fee_band`` (one statement) finds what ``priced_device`` then ``fee_band``
+    find."""
+    from mcqs.devices.models import ModelPrice
+    from mcqs.devices.service import price_key, priced_device
+
+    with db.transaction() as session:
+        if listed is not None:
+            assert brand is not None and model is not None
+            value, basic = listed
+            session.add(
+                ModelPrice(
+                    brand_key=price_key(brand.upper()),
+                    model_key=price_key(" phone one " if model == "Phone  One" else model),
+                    market_value_usd=value,
+                    is_basic=basic,
+                )
+            )
+            session.flush()
+        for on in (AFTER_2023, BEFORE_2023):
+            device, band = priced_fee_band(session, tac="35000000", brand=brand, model=model, on=on)
+            expected = priced_device(session, tac="35000000", brand=brand, model=model)
+            assert device == expected
+            assert device.market_value_usd == (listed[0] if listed else None)
+            assert band.id == fee_band(session, device=expected, on=on).id

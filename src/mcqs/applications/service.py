@@ -7,9 +7,19 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from mcqs.applications import lifecycle
@@ -18,9 +28,9 @@ from mcqs.applications.holds import held_until_conflict, live_hold
 from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus, ImeiHold
 from mcqs.db import serialise_on, utcnow
 from mcqs.devices.imei import Imei, parse_imei
-from mcqs.devices.service import blacklisted_clause, lookup_device
+from mcqs.devices.service import blacklisted_clause, catalogue_entry
 from mcqs.errors import Conflict, DomainError, FormErrors, InvalidInput, NotFound
-from mcqs.fees.service import fee_band, tariff_day
+from mcqs.fees.service import priced_fee_band, tariff_day
 from mcqs.i18n import Language
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs.identity.rules import normalize_fin, normalize_id_card
@@ -172,9 +182,10 @@ def _conflicts_query(
 def _check_query(
     count: int, refusals: tuple[tuple[str, lifecycle.ImeiCondition], ...]
 ) -> Select[Any]:
-    """:func:`_conflicts_query`, then the FİN's applications waiting to be paid and whether
-    any of its unpaid, unstarted ones is for one of these IMEIs (it would give way): what
-    a new application must know, in one round trip."""
+    """:func:`_conflicts_query`, then the FİN's applications waiting to be paid, whether
+    any of its unpaid, unstarted ones is for one of these IMEIs (it would give way), and
+    the brand and model the first IMEI's TAC names: what a new application must know, in
+    one round trip."""
     fin = bindparam("fin", type_=Application.fin.type)
     now = bindparam("now", type_=Application.expires_at.type)
     norms = [bindparam(f"imei_{n}", type_=String(14)) for n in range(1, count + 1)]
@@ -191,7 +202,8 @@ def _check_query(
     giving_way = exists().where(
         Application.id == ApplicationImei.application_id, *_gives_way(fin, norms)
     )
-    return _conflicts_query(count, refusals).add_columns(waiting, giving_way)
+    brand, model = catalogue_entry(bindparam("tac", type_=String(8)))
+    return _conflicts_query(count, refusals).add_columns(waiting, giving_way, brand, model)
 
 
 def _imei_parameters(imeis: list[Imei], *, now: dt.datetime) -> dict[str, Any]:
@@ -246,6 +258,23 @@ def _gives_way(
     )
 
 
+@dataclass(frozen=True)
+class NewApplication:
+    """An application :func:`create_application` wrote (the row itself was not read back:
+    ``get_application`` loads it)."""
+
+    id: int
+    notification_code: str
+    fee_qepik: int
+
+
+# Written as rows, on the transaction's connection: the ORM's unit of work around two
+# inserts cost the check more Python than anything else it does (docs/benchmarks.md).
+_APPLICATIONS = cast(Table, Application.__table__)
+_WRITE_APPLICATION = insert(_APPLICATIONS).returning(_APPLICATIONS.c.id)
+_WRITE_IMEIS = insert(cast(Table, ApplicationImei.__table__))
+
+
 def create_application(
     session: Session,
     *,
@@ -254,7 +283,7 @@ def create_application(
     max_open_per_fin: int,
     now: dt.datetime,
     language: Language = Language.AZ,
-) -> Application:
+) -> NewApplication:
     """The "Məlumatları yoxla" step after the registry answered: refuse IMEIs that are
     registered, blacklisted or being paid for, fix the fee, write the application
     (remembering the page's ``language``, which its SMS are later written in).
@@ -267,16 +296,19 @@ def create_application(
     # FİN's key, which its count of checks (``count_fin_check``) took already when the
     # check came from the form (then this costs no statement).
     serialise_on(session, fin_key(checked.fin))
+    tac = checked.imeis[0].tac
     found = iter(
-        session.execute(
+        session.connection()
+        .execute(
             _check_query(len(checked.imeis), tuple(lifecycle.imei_refusals())),
-            {"fin": checked.fin, **_imei_parameters(checked.imeis, now=now)},
-        ).one()
+            {"fin": checked.fin, "tac": tac, **_imei_parameters(checked.imeis, now=now)},
+        )
+        .one()
     )
     conflicts = _conflicts_of(found, checked.imeis)
     if conflicts:
         raise FormErrors(conflicts)
-    waiting, any_giving_way = next(found), next(found)
+    waiting, any_giving_way, brand, model = next(found), next(found), next(found), next(found)
     # Locked and read only when there are any (seldom: the same IMEI checked again).
     giving_way = (
         _giving_way(session, fin=checked.fin, imeis=checked.imeis) if any_giving_way else []
@@ -284,45 +316,57 @@ def create_application(
     still_open = sum(1 for stale in giving_way if stale.expires_at > now)
     if waiting - still_open >= max_open_per_fin:
         raise FormErrors([Conflict("too_many_open_applications", limit=max_open_per_fin)])
-    device = lookup_device(session, tac=checked.imeis[0].tac)
-    band = fee_band(session, device=device, on=tariff_day(now))
-    for stale in giving_way:
-        lifecycle.expire(session, stale, now=now)
+    device, band = priced_fee_band(session, tac=tac, brand=brand, model=model, on=tariff_day(now))
+    if giving_way:
+        for stale in giving_way:
+            lifecycle.expire(session, stale, now=now)
+        session.flush()
 
     person = checked.person
-    application = Application(
-        notification_code=new_notification_code(),
-        status=ApplicationStatus.CREATED,
-        channel=channel,
-        fin=checked.fin,
-        id_card=checked.id_card,
-        surname=person.surname,
-        name=person.name,
-        patronymic=person.patronymic,
-        address=person.address,
-        tac=device.tac,
-        brand=device.brand,
-        model=device.model,
-        market_value_usd=device.market_value_usd,
-        tariff_band_id=band.id,
-        fee_qepik=band.amount_qepik,
-        created_at=now,
-        expires_at=now + dt.timedelta(minutes=FORM_MINUTES),
-        language=language,
-        imeis=application_imeis(checked.imeis),  # written with it, in the one flush
+    code = new_notification_code()
+    db = session.connection()
+    application_id = db.execute(
+        _WRITE_APPLICATION,
+        {
+            "notification_code": code,
+            "status": ApplicationStatus.CREATED,
+            "channel": channel,
+            "fin": checked.fin,
+            "id_card": checked.id_card,
+            "surname": person.surname,
+            "name": person.name,
+            "patronymic": person.patronymic,
+            "address": person.address,
+            "tac": device.tac,
+            "brand": device.brand,
+            "model": device.model,
+            "market_value_usd": device.market_value_usd,
+            "tariff_band_id": band.id,
+            "fee_qepik": band.amount_qepik,
+            "created_at": now,
+            "expires_at": now + dt.timedelta(minutes=FORM_MINUTES),
+            "language": language,
+        },
+    ).scalar_one()
+    db.execute(
+        _WRITE_IMEIS,
+        [{"application_id": application_id, **row} for row in imei_rows(checked.imeis)],
     )
-    session.add(application)
-    session.flush()
-    return application
+    return NewApplication(id=application_id, notification_code=code, fee_qepik=band.amount_qepik)
+
+
+def imei_rows(imeis: list[Imei]) -> list[dict[str, Any]]:
+    """The device's IMEIs as an application's rows (without the application's id), in the
+    order typed (1–4: one per SIM slot)."""
+    return [
+        {"position": position, "imei": imei.imei, "imei_norm": imei.imei_norm}
+        for position, imei in enumerate(imeis, start=1)
+    ]
 
 
 def application_imeis(imeis: list[Imei]) -> list[ApplicationImei]:
-    """The device's IMEIs as an application's rows, in the order typed (1–4: one per SIM
-    slot)."""
-    return [
-        ApplicationImei(position=position, imei=imei.imei, imei_norm=imei.imei_norm)
-        for position, imei in enumerate(imeis, start=1)
-    ]
+    """:func:`imei_rows` as objects, to add with an application object."""
+    return [ApplicationImei(**row) for row in imei_rows(imeis)]
 
 
 def get_application(session: Session, application_id: int, *, lock: bool = False) -> Application:

@@ -142,7 +142,7 @@ def register_at_counter(
         return _the_same_form_again(member, existing, check)
     try:
         with session.begin_nested():
-            application = create_application(
+            created = create_application(
                 session,
                 checked=check.checked,
                 channel=Channel.COUNTER,
@@ -150,6 +150,7 @@ def register_at_counter(
                 now=now,
                 language=language,
             )
+            application = get_application(session, created.id)
             application.phone = check.phone
             application.point_id = member.point_id
             application.agent_id = member.account_id

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, bindparam, exists, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from mcqs.devices.models import BlacklistedImei, ModelPrice, TacModel
@@ -44,28 +44,84 @@ def price_key(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-# Built once per process (every check looks a device up): as rows, not objects.
+# Built once per process (every check looks a device up): as rows, not objects, on the
+# transaction's connection (the ORM's work around a statement is not needed for rows).
 _TAC_ENTRY = select(TacModel.brand, TacModel.model).where(TacModel.tac == bindparam("tac"))
-_PRICE = select(ModelPrice.market_value_usd, ModelPrice.is_basic).where(
-    ModelPrice.brand_key == bindparam("brand_key"),
-    ModelPrice.model_key == bindparam("model_key"),
-)
 
 
 def lookup_device(session: Session, *, tac: str) -> DeviceModel:
     """The model a TAC names and its market value; an unknown TAC gives an unknown model."""
-    entry = session.execute(_TAC_ENTRY, {"tac": tac}).first()
+    entry = session.connection().execute(_TAC_ENTRY, {"tac": tac}).first()
     if entry is None:
+        return priced_device(session, tac=tac, brand=None, model=None)
+    return priced_device(session, tac=tac, brand=entry.brand, model=entry.model)
+
+
+def catalogue_entry(tac: ColumnElement[str]) -> tuple[ColumnElement[str], ColumnElement[str]]:
+    """The brand and the model a TAC (an SQL expression) names in the catalogue, NULL when
+    it is not there: :func:`lookup_device`'s first read as columns, to ask in a statement
+    with others; :func:`priced_device` takes it from there."""
+    entry = select(TacModel).where(TacModel.tac == tac)
+    return (
+        entry.with_only_columns(TacModel.brand).scalar_subquery(),
+        entry.with_only_columns(TacModel.model).scalar_subquery(),
+    )
+
+
+def priced_device(
+    session: Session, *, tac: str, brand: str | None, model: str | None
+) -> DeviceModel:
+    """The device of a catalogue entry already read (``brand`` None: the TAC is not
+    catalogued), with its market value from the price list."""
+    if brand is None or model is None:
+        return listed_device(tac=tac, brand=None, model=None, market_value_usd=None, is_basic=None)
+    value, is_basic = session.connection().execute(_PRICE, price_keys(brand, model)).one()
+    return listed_device(
+        tac=tac, brand=brand, model=model, market_value_usd=value, is_basic=is_basic
+    )
+
+
+def price_keys(brand: str, model: str) -> dict[str, str]:
+    """The parameters ``brand_key`` and ``model_key`` that a model's price is found by."""
+    return {"brand_key": price_key(brand), "model_key": price_key(model)}
+
+
+def listed_price(
+    brand_key: ColumnElement[str], model_key: ColumnElement[str]
+) -> tuple[ScalarSelect[int], ScalarSelect[bool]]:
+    """A model's market value and whether it is a basic phone (NULL when it is not in the
+    price list), found by its keys (SQL expressions): the price's read as columns, to ask
+    in a statement with others."""
+    price = select(ModelPrice).where(
+        ModelPrice.brand_key == brand_key, ModelPrice.model_key == model_key
+    )
+    return (
+        price.with_only_columns(ModelPrice.market_value_usd).scalar_subquery(),
+        price.with_only_columns(ModelPrice.is_basic).scalar_subquery(),
+    )
+
+
+_PRICE = select(*listed_price(bindparam("brand_key"), bindparam("model_key")))
+
+
+def listed_device(
+    *,
+    tac: str,
+    brand: str | None,
+    model: str | None,
+    market_value_usd: int | None,
+    is_basic: bool | None,
+) -> DeviceModel:
+    """The device from its catalogue entry (``brand`` None: not catalogued) and its price
+    list entry (``market_value_usd`` None: not listed)."""
+    if brand is None or model is None:
         return DeviceModel(tac=tac, brand=None, model=None, market_value_usd=None, is_basic=False)
-    price = session.execute(
-        _PRICE, {"brand_key": price_key(entry.brand), "model_key": price_key(entry.model)}
-    ).first()
     return DeviceModel(
         tac=tac,
-        brand=entry.brand,
-        model=entry.model,
-        market_value_usd=price.market_value_usd if price is not None else None,
-        is_basic=price.is_basic if price is not None else False,
+        brand=brand,
+        model=model,
+        market_value_usd=market_value_usd,
+        is_basic=bool(is_basic) if market_value_usd is not None else False,
     )
 
 
