@@ -680,8 +680,8 @@ def check_report(found: Results, args: argparse.Namespace) -> str:
     )
     return f"""Measured on {dt.date.today().isoformat()}: {machine()}, PostgreSQL on the same \
 machine. `{command}`; the script took {found.finished - found.started:.0f} s; load average \
-at each round's start and end: {loads} (the machine is shared: other engineers' suites ran
-meanwhile, so compare the ratio, taken within each round, more than the times).
+at each round's start and end: {loads} (the machine may be shared: compare the ratio, taken
+within each round, more than the times).
 
 {table}
 
@@ -1410,8 +1410,8 @@ def worker_report(found: Results, args: argparse.Namespace) -> str:
     )
     return f"""Measured on {dt.date.today().isoformat()}: {machine()}, PostgreSQL on the same \
 machine. `{command}`; the script took {found.finished - found.started:.0f} s; load average \
-{found.load:.1f} when it started (the machine is shared: other engineers' test suites ran
-meanwhile, so compare the ratios, each taken within one round, not the rates).
+{found.load:.1f} when it started (the machine may be shared: compare the ratios, each taken
+within one round, not the rates).
 
 {table}
 
