@@ -810,27 +810,22 @@ def tac_file(path: Path, rows: int) -> None:
 
 def bare_copy_seconds(database_url: str, path: Path) -> float:
     """A bare ``COPY`` of the file's rows (all eight columns, as text) into a plain table."""
+    columns = "tac, brand, model, contributor, comment, gsmarena1, gsmarena2, aka"
     db = Database(database_url)
     try:
-        columns = "tac, brand, model, contributor, comment, gsmarena1, gsmarena2, aka"
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS bare_tac"))
             conn.execute(text(f"CREATE TABLE bare_tac ({columns.replace(',', ' text,')} text)"))
-        raw = db.engine.raw_connection()
-        try:
-            start = time.monotonic()
-            cursor: Any = raw.cursor()
-            statement = f"COPY bare_tac ({columns}) FROM STDIN (FORMAT csv)"
-            with cursor, cursor.copy(statement) as copy, path.open("rb") as file:
-                file.readline(), file.readline()  # the banner and the header
-                while block := file.read(1 << 20):
-                    copy.write(block)
-            raw.commit()
-            return time.monotonic() - start
-        finally:
-            raw.close()
     finally:
         db.dispose()
+
+    def blocks() -> Iterator[bytes]:
+        with path.open("rb") as file:
+            file.readline(), file.readline()  # the banner and the header
+            while block := file.read(1 << 20):
+                yield block
+
+    return timed_copy(database_url, f"COPY bare_tac ({columns}) FROM STDIN (FORMAT csv)", blocks())
 
 
 def catalogue_copy_seconds(database_url: str, path: Path) -> float:
@@ -847,16 +842,22 @@ def catalogue_copy_seconds(database_url: str, path: Path) -> float:
         for tac, brand, model, *_ in (line.split(",") for line in lines)
     ).encode()
     del lines
+    blocks = (rows[at : at + (1 << 20)] for at in range(0, len(rows), 1 << 20))
+    statement = "COPY tac_models (tac, brand, model, source) FROM STDIN"
+    return timed_copy(database_url, statement, blocks)
+
+
+def timed_copy(database_url: str, statement: str, blocks: Iterator[bytes]) -> float:
+    """Seconds from the ``COPY`` statement's start to its commit, ``blocks`` sent as data."""
     db = Database(database_url)
     try:
         raw = db.engine.raw_connection()
         try:
             start = time.monotonic()
             cursor: Any = raw.cursor()
-            statement = "COPY tac_models (tac, brand, model, source) FROM STDIN"
             with cursor, cursor.copy(statement) as copy:
-                for at in range(0, len(rows), 1 << 20):
-                    copy.write(rows[at : at + (1 << 20)])
+                for block in blocks:
+                    copy.write(block)
             raw.commit()
             return time.monotonic() - start
         finally:
