@@ -176,10 +176,8 @@ async def _citizen(request: Request) -> SignedInCitizen | None:
     up in the thread pool (the database is never asked on the event loop); a browser whose
     session names none, most of them, is answered at once (a hop to the thread pool and
     back cost every anonymous request more than anything else its principal needs)."""
-    if not hasattr(request.state, "citizen") and not request.session.get(SESSION_KEY):
-        request.state.citizen = None
-    if hasattr(request.state, "citizen"):
-        return request.state.citizen  # type: ignore[no-any-return]
+    if hasattr(request.state, "citizen") or not request.session.get(SESSION_KEY):
+        return citizen_in_session(request)  # already known, or no database to ask
     return await run_in_threadpool(citizen_in_session, request)
 
 

@@ -52,9 +52,8 @@ _TAC_ENTRY = select(TacModel.brand, TacModel.model).where(TacModel.tac == bindpa
 def lookup_device(session: Session, *, tac: str) -> DeviceModel:
     """The model a TAC names and its market value; an unknown TAC gives an unknown model."""
     entry = session.connection().execute(_TAC_ENTRY, {"tac": tac}).first()
-    if entry is None:
-        return priced_device(session, tac=tac, brand=None, model=None)
-    return priced_device(session, tac=tac, brand=entry.brand, model=entry.model)
+    brand, model = (entry.brand, entry.model) if entry is not None else (None, None)
+    return priced_device(session, tac=tac, brand=brand, model=model)
 
 
 def catalogue_entry(tac: ColumnElement[str]) -> tuple[ColumnElement[str], ColumnElement[str]]:
