@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
 import logging
+import socket
+import ssl
+import threading
+import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from mcqs import http_adapter
 from mcqs.errors import ExternalServiceError
 from mcqs.identity.population import Person, PopulationRegistryClient
 from mcqs_simulators.population.app import create_app
@@ -192,3 +204,113 @@ def test_bad_answers_are_unavailable_and_log_nothing_personal(
     assert logged, "a failure of the registry is worth a warning"
     for personal in ("5ABC1D2", "6DEF2G3", "Məmmədov", "Elvin", "Bakı"):
         assert not any(personal in message for message in logged)
+
+
+# ---- the connections: kept, dropped, verified (decision 0008) --------------------------------
+
+
+class OneAnswerServer:
+    """A registry on a raw socket that counts its connections and answers each request
+    with ``A_PERSON``, keep-alive; ``close_after_answer``: then closes the connection, as
+    a registry whose keep-alive timeout ran out does. ``tls``: a certificate nobody signed."""
+
+    def __init__(self, *, close_after_answer: bool = False, tls: ssl.SSLContext | None = None):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.close_after_answer = close_after_answer
+        self.tls = tls
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        body = json.dumps(A_PERSON).encode()
+        answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+        try:
+            if self.tls is not None:
+                connection = self.tls.wrap_socket(connection, server_side=True)
+            with connection, connection.makefile("rb") as requests:
+                while request_line := requests.readline():
+                    while requests.readline() not in (b"\r\n", b""):
+                        pass
+                    assert request_line.startswith(b"GET /api/v1/persons/5ABC1D2 ")
+                    connection.sendall(answer % len(body) + body)
+                    if self.close_after_answer:
+                        return
+        except (OSError, ssl.SSLError):
+            return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_is_kept_for_the_next_question() -> None:
+    server = OneAnswerServer()
+    with PopulationRegistryClient(base_url=server.url, api_key=API_KEY) as client:
+        for _ in range(3):
+            assert client.get_person("5ABC1D2") is not None
+    server.close()
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("seen_closed", [True, False], ids=["seen-before", "found-sending"])
+def test_a_kept_connection_the_registry_closed_is_not_a_failure(
+    seen_closed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen before the question (the socket reads as closed), or only when the question
+    # goes out on it (closed in between): then asked again once on a new connection.
+    if not seen_closed:
+        monkeypatch.setattr(http_adapter, "_closed_by_peer", lambda connection: False)
+    server = OneAnswerServer(close_after_answer=True)
+    with PopulationRegistryClient(base_url=server.url, api_key=API_KEY) as client:
+        assert client.get_person("5ABC1D2") is not None
+        time.sleep(0.1)  # the registry's close reaches us
+        assert client.get_person("5ABC1D2") is not None
+    server.close()
+    assert server.connections == 2
+
+
+def test_a_certificate_nobody_trusts_is_unavailable(tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server = OneAnswerServer(tls=tls)
+    with (
+        PopulationRegistryClient(base_url=server.url, api_key=API_KEY) as client,
+        pytest.raises(ExternalServiceError) as error,
+    ):
+        client.get_person("5ABC1D2")
+    server.close()
+    assert error.value.code == "population_registry_unavailable"
+    assert server.connections == 1  # it was the certificate that was refused, not the port

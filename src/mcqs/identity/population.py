@@ -10,17 +10,17 @@ The API is described in ``docs/simulators/population.md``.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from mcqs.errors import ExternalServiceError
-from mcqs.http_adapter import HttpAdapter
+from mcqs.http_adapter import Answer, KeepAliveAdapter
 from mcqs.identity.rules import FIN_PATTERN, ID_CARD_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -60,12 +60,14 @@ class _PersonPayload(BaseModel):
     id_card: _IdCardPayload
 
 
-class PopulationRegistryClient(HttpAdapter):
+class PopulationRegistryClient(KeepAliveAdapter):
     """Client of the population registry, safe to share between threads.
 
     Every failure to get a trustworthy answer — network error, timeout, 5xx, a refused
     API key, a body of the wrong shape — raises
-    ``ExternalServiceError("population_registry_unavailable")``.
+    ``ExternalServiceError("population_registry_unavailable")``. It is asked on every
+    check, so it speaks through :class:`~mcqs.http_adapter.KeepAliveHttp`, not httpx
+    (decision 0008).
     """
 
     def __init__(self, *, base_url: str, api_key: str, timeout: float = 10.0) -> None:
@@ -107,7 +109,7 @@ class PopulationRegistryClient(HttpAdapter):
         """The JSON body of a 200 answer; ``None`` for the registry's "no such person"."""
         try:
             response = self._http.get(path)
-        except httpx.HTTPError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             # The exception's class says enough; its text may carry the URL, with the FİN.
             logger.warning("population registry unreachable: %s", type(exc).__name__)
             raise ExternalServiceError(UNAVAILABLE) from None
@@ -132,7 +134,7 @@ def _require(pattern: re.Pattern[str], value: str, name: str) -> None:
         raise ValueError(f"{name} is not normalised")
 
 
-def _problem_code(response: httpx.Response) -> str | None:
+def _problem_code(response: Answer) -> str | None:
     try:
         body = response.json()
     except ValueError:
