@@ -38,7 +38,7 @@ def load_settings() -> Settings:
 
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request URL at INFO, and the population registry's URLs carry FİNs.
+    # httpx logs every request URL at INFO, and a party's URLs may carry what must not be logged.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
