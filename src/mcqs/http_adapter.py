@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import select
-import ssl
 import threading
 from dataclasses import dataclass
 from types import TracebackType
@@ -85,7 +84,7 @@ class KeepAliveHttp:
     share between threads: a connection serves one request at a time.
 
     ``timeout`` bounds connecting and each wait for the party's bytes, as httpx's does. An
-    ``https`` URL is verified as httpx verifies it (the system's CAs, the host name). A
+    ``https`` URL is verified as httpx verifies it (its CAs, the host name). A
     failure raises ``OSError`` (a timeout, a refused connection, a bad certificate) or
     ``http.client.HTTPException`` (an answer that is not HTTP)."""
 
@@ -97,7 +96,8 @@ class KeepAliveHttp:
             raise ValueError("base_url must be an http or https URL")
         self._host = url.hostname
         self._port = url.port
-        self._tls = ssl.create_default_context() if url.scheme == "https" else None
+        # The same trust as the other adapters' (certifi's CAs, or SSL_CERT_FILE/SSL_CERT_DIR).
+        self._tls = httpx.create_ssl_context() if url.scheme == "https" else None
         self._prefix = url.path.rstrip("/")
         self._headers = headers
         self._timeout = timeout
