@@ -68,6 +68,7 @@ from serving import (
     csrf_token_of,
     environment,
     expect,
+    failures_text,
     flows_level,
     mcqs_cli,
     measured,
@@ -1113,12 +1114,6 @@ def rounds_text(rounds: list[dict[str, Any]]) -> str:
         else "one round"
     )
     return f"{how_many.capitalize()}; load average at each round's start and end: {loads}."
-
-
-def failures_text(errors: Counter[str]) -> str:
-    if not errors:
-        return "No flow failed."
-    return "Failures: " + "; ".join(f"{n} × {e}" for e, n in errors.most_common(5)) + "."
 
 
 def part_report(

@@ -244,6 +244,13 @@ def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, flo
 # ---- statistics --------------------------------------------------------------------------
 
 
+def failures_text(errors: Counter[str], *, none: str = "No flow failed.") -> str:
+    """The five commonest failures of a run, or ``none``."""
+    if not errors:
+        return none
+    return "Failures: " + "; ".join(f"{n} × {e}" for e, n in errors.most_common(5)) + "."
+
+
 def quantile_ms(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -791,11 +798,7 @@ def report(results: Results, args: argparse.Namespace) -> str:
         for one in runs:
             health.update(one.probes.statuses)
     samples = [len(r.probes.times["/healthz"]) for r in flood_found["many"]]
-    error_text = (
-        "None of the flows or bare requests failed."
-        if not errors
-        else "Failures: " + "; ".join(f"{n} × {e}" for e, n in errors.most_common(5)) + "."
-    )
+    error_text = failures_text(errors, none="None of the flows or bare requests failed.")
     command = (
         f"make bench  (bench/serving.py --runs {args.runs} --flood-seconds {args.flood_seconds:g} "
         f"--level-seconds {args.level_seconds:g})"

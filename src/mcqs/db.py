@@ -7,7 +7,6 @@ One request or one job is one transaction: the edge opens it with
 from __future__ import annotations
 
 import datetime as dt
-import select as select_
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -36,6 +35,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from mcqs.idle_connections import closed_by_peer
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -287,9 +288,7 @@ def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) 
     try again, up to three times)."""
     if dbapi_connection.closed or dbapi_connection.broken:
         raise DisconnectionError("pooled connection closed")
-    poller = select_.poll()
-    poller.register(dbapi_connection.pgconn.socket, select_.POLLIN | select_.POLLPRI)
-    if poller.poll(0):
+    if closed_by_peer(dbapi_connection.pgconn.socket):
         raise DisconnectionError("pooled connection closed by the server")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import select
 import threading
 from dataclasses import dataclass
 from types import TracebackType
@@ -15,6 +14,8 @@ from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
 import httpx
+
+from mcqs.idle_connections import closed_by_peer
 
 
 class _Closable(Protocol):
@@ -131,13 +132,14 @@ class KeepAliveHttp:
             return answer
 
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        """An idle connection still open (and ``True``), or a new one."""
+        """An idle connection still open (and ``True``), or a new one. A kept connection
+        that the party closed meanwhile is let go (``mcqs.idle_connections``)."""
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
                 break
-            if not _closed_by_peer(connection):
+            if connection.sock is not None and not closed_by_peer(connection.sock):
                 return connection, True
             connection.close()
         if self._tls is None:
@@ -159,14 +161,3 @@ class KeepAliveHttp:
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
-
-
-def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:
-    """An idle keep-alive connection has nothing to read, unless the party closed it (its
-    keep-alive timeout, a restart): then it reads as ready (``mcqs.db`` checks PostgreSQL's
-    pooled connections the same way)."""
-    if connection.sock is None:
-        return True
-    poller = select.poll()
-    poller.register(connection.sock, select.POLLIN | select.POLLPRI)
-    return bool(poller.poll(0))

@@ -268,7 +268,7 @@ def test_a_kept_connection_the_registry_closed_is_not_a_failure(
     # Seen before the question (the socket reads as closed), or only when the question
     # goes out on it (closed in between): then asked again once on a new connection.
     if not seen_closed:
-        monkeypatch.setattr(http_adapter, "_closed_by_peer", lambda connection: False)
+        monkeypatch.setattr(http_adapter, "closed_by_peer", lambda connection: False)
     server = OneAnswerServer(close_after_answer=True)
     with PopulationRegistryClient(base_url=server.url, api_key=API_KEY) as client:
         assert client.get_person("5ABC1D2") is not None
