@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from mcqs.applications import lifecycle
 from mcqs.applications.lifecycle import TRANSITIONS, Action, TransitionRefused
-from mcqs.applications.models import Application, ApplicationStatus
+from mcqs.applications.models import Application, ApplicationStatus, Channel
 from mcqs.applications.service import get_application
 from mcqs.db import Database
 from mcqs.jobs.models import Job
@@ -92,6 +92,22 @@ def test_the_database_refuses_a_status_the_lifecycle_does_not_know(
         )
     with pytest.raises(StatementError), catalogue.transaction() as session:
         session.get(Application, application_id).status = "approved"  # type: ignore[union-attr]
+
+
+def test_the_database_refuses_a_channel_the_code_does_not_know(
+    catalogue: Database, demo_imeis: list[str]
+) -> None:
+    with catalogue.transaction() as session:
+        application_id = create_application(session, imeis=(demo_imeis[0],)).id
+    with pytest.raises(IntegrityError), catalogue.transaction() as session:
+        session.execute(
+            text("UPDATE applications SET channel = 'fax' WHERE id = :id"),
+            {"id": application_id},
+        )
+    with pytest.raises(StatementError), catalogue.transaction() as session:
+        session.get(Application, application_id).channel = "fax"  # type: ignore[union-attr,assignment]
+    with catalogue.reading() as session:
+        assert session.get_one(Application, application_id).channel == Channel.ONLINE_ANONYMOUS
 
 
 def test_what_follows_a_transition_is_written_in_its_transaction(

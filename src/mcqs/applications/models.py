@@ -47,7 +47,7 @@ class Application(Base):
     status: Mapped[ApplicationStatus] = mapped_column(
         enum_column(ApplicationStatus, "application_status"), index=True
     )
-    channel: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "application_channel"))
     fin: Mapped[str] = mapped_column(String(7), index=True)
     id_card: Mapped[str] = mapped_column(String(12))
     surname: Mapped[str] = mapped_column(String(100))

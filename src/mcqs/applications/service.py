@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session, joinedload
 from mcqs.applications import lifecycle
 from mcqs.applications.codes import new_notification_code, parse_notification_code
 from mcqs.applications.holds import held_until_conflict, live_hold
-from mcqs.applications.models import Application, ApplicationImei, ApplicationStatus, ImeiHold
+from mcqs.applications.models import (
+    Application,
+    ApplicationImei,
+    ApplicationStatus,
+    Channel,
+    ImeiHold,
+)
 from mcqs.db import serialise_on, utcnow
 from mcqs.devices.imei import Imei, parse_imei
 from mcqs.devices.service import blacklisted_clause, catalogue_entry
@@ -279,7 +285,7 @@ def create_application(
     session: Session,
     *,
     checked: CheckedPerson,
-    channel: str,
+    channel: Channel,
     max_open_per_fin: int,
     now: dt.datetime,
     language: Language = Language.AZ,
