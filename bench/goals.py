@@ -1319,8 +1319,9 @@ def worker_method(worker: dict[str, Any], args: argparse.Namespace) -> str:
   once it has beaten and swept, the jobs are made due: registrations/s is the time until
   every application is registered or rejected (no registration job left: a batch's jobs
   are marked done with its decisions), then the same with 2 processes on a new queue of
-  as many. "With their SMS sent": until no job is left (each SMS a job of its own, sent to
-  the simulator over HTTP, one at a time).
+  as many. "With their SMS sent": until no job is left (each SMS a job of its own, a batch's
+  sent to the simulator over HTTP `MCQS_SMS_SENDS_AT_ONCE` (8) at a time; the simulator is
+  served by the web processes on the same cores).
   Per round: {decided}. The worker processes used, while registering, {cpu} (1 worker
   and 2, per round): {per_registration:.2f} ms of worker CPU per registration (median), and
   {web_per_registration:.1f} ms of the web process's (the simulators, the EIR snapshot).

@@ -45,6 +45,9 @@ class JobContext:
     # A batch task's jobs, and those of them it marked done itself (mark_batch_done).
     batch: tuple[_Claimed, ...] = ()
     marked: set[int] = field(default_factory=set, compare=False)
+    # The worker's heartbeat: a batch task whose jobs each wait on a party (the SMS) calls
+    # it as it goes, so that a slow party does not make the worker look dead.
+    alive: Callable[[], object] = field(default=lambda: None, compare=False)
 
     def mark_batch_done(self, session: Session) -> None:
         """Mark the batch's jobs done in ``session``, the batch task's own (last)
@@ -250,7 +253,9 @@ def _run_batch(
     tried: set[int] = set()
     for group in _by_task(claimed):
         batched = len(group) > 1 and group[0].task in BATCH_TASKS and not stopping()
-        together = JobContext(db=db, services=services, now=claimed_at, batch=tuple(group))
+        together = JobContext(
+            db=db, services=services, now=claimed_at, batch=tuple(group), alive=alive
+        )
         if batched and _run_together(together, group):
             tried.update(job.id for job in group)
             done.extend(job for job in group if job.id not in together.marked)
