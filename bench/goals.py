@@ -18,7 +18,7 @@ and this script measures:
    the ``COPY`` is).
 
     .venv/bin/python bench/goals.py [--postgres URL] [--soak-seconds 600]
-    .venv/bin/python bench/goals.py --only worker [--runs 3] [--registrations 1000]
+    .venv/bin/python bench/goals.py --only worker [--runs 3] [--registrations 4000]
     .venv/bin/python bench/goals.py --only check [--runs 3] [--paused 200] [--parties apart]
     .venv/bin/python bench/goals.py --only flows [--runs 3] [--level-seconds 6]
     .venv/bin/python bench/goals.py --only tac [--runs 3] [--tac-rows 1000000]
@@ -1351,7 +1351,7 @@ def main() -> None:
     parser.add_argument("--paused", type=int, default=200)
     parser.add_argument("--paused-seconds", type=float, default=60.0)
     parser.add_argument("--pause", type=float, default=10.0)
-    parser.add_argument("--registrations", type=int, default=1000)
+    parser.add_argument("--registrations", type=int, default=4000)
     parser.add_argument("--tac-rows", type=int, default=1_000_000)
     parser.add_argument(
         "--database-prefix",
