@@ -9,13 +9,13 @@ taking the same IMEI at the same moment end with one hold and one clean refusal.
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Select, Table, or_, select, update
 from sqlalchemy.orm import Session
 
 from mcqs.applications.models import Application, ImeiHold
-from mcqs.db import among
+from mcqs.db import among, insert_rows
 from mcqs.errors import Conflict
 from mcqs.localtime import format_baku_by_minute_after
 
@@ -125,49 +125,70 @@ def hold_imeis(
             )
         )
     }
-    blocked: dict[str, ImeiHold] = {}
-    for norm in norms:
-        if norm in own:
-            if until is None:
-                own[norm].held_until = None
-            continue
-        other = _take(session, application=application, imei_norm=norm, until=until, now=now)
-        if other is not None:
-            blocked[norm] = other
+    if until is None:  # paid: held until decided
+        for hold in own.values():
+            hold.held_until = None
+    blocked = _take(
+        session,
+        application=application,
+        imei_norms=[norm for norm in norms if norm not in own],
+        until=until,
+        now=now,
+    )
     session.flush()
     return blocked
+
+
+_HOLDS = cast(Table, ImeiHold.__table__)
 
 
 def _take(
     session: Session,
     *,
     application: Application,
-    imei_norm: str,
+    imei_norms: list[str],
     until: dt.datetime | None,
     now: dt.datetime,
-) -> ImeiHold | None:
-    """Insert one hold; on a clash, the live hold in the way (a second try covers a hold
-    that lapsed between our look and our insert)."""
+) -> dict[str, ImeiHold]:
+    """Insert the holds with one statement, skipping an IMEI held already (the partial
+    unique index decides, also against a transaction taking it at this moment); returns
+    the live holds in the way. A second try covers a hold that lapsed between our look and
+    our insert."""
+    blocked: dict[str, ImeiHold] = {}
+    left = imei_norms
     for _ in range(2):
-        try:
-            with session.begin_nested():
-                session.add(
-                    ImeiHold(
-                        imei_norm=imei_norm,
-                        application_id=application.id,
-                        fin=application.fin,
-                        held_from=now,
-                        held_until=until,
-                    )
-                )
-                session.flush()
-            return None
-        except IntegrityError:
-            other = holds_on(session, [imei_norm], now=now).get(imei_norm)
-            if other is not None:
-                return other
-            _release_lapsed(session, [imei_norm], now=now)
-    raise RuntimeError(f"could not hold IMEI for application {application.id}")
+        if not left:
+            return blocked
+        rows = [
+            {
+                "imei_norm": norm,
+                "application_id": application.id,
+                "fin": application.fin,
+                "held_from": now,
+                "held_until": until,
+                "released_at": None,
+            }
+            for norm in left
+        ]
+        taken = {
+            norm
+            for (norm,) in insert_rows(
+                session,
+                _HOLDS,
+                rows,
+                returning=("imei_norm",),
+                skip_conflicts_on=("imei_norm",),
+                conflict_where=_HOLDS.c.released_at.is_(None),
+            )
+        }
+        left = [norm for norm in left if norm not in taken]
+        blocked.update(holds_on(session, left, now=now))
+        left = [norm for norm in left if norm not in blocked]
+        if left:
+            _release_lapsed(session, left, now=now)
+    if left:
+        raise RuntimeError(f"could not hold IMEI for application {application.id}")
+    return blocked
 
 
 def hold_conflict(hold: ImeiHold, *, field: str | None = None) -> Conflict:
