@@ -108,8 +108,8 @@ class Settings(BaseSettings):
     # --- worker ----------------------------------------------------------------------
     worker_poll_seconds: float = 1.0
     job_max_attempts: int = 25
-    # SMS a worker hands to the SMS centre at once (each on a kept connection of its own):
-    # a batch of decisions' SMS waits for the slowest of this many answers, not all in turn.
+    # SMS a worker hands to the SMS centre at once (each on a connection of the adapter's
+    # pool): a batch of decisions' SMS waits for the slowest of this many, not all in turn.
     sms_sends_at_once: int = Field(default=8, gt=0, le=64)
     # Finished jobs (done, or failed for good) are deleted this many days after they ended.
     job_retention_days: int = Field(default=14, gt=0)

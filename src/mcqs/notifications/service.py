@@ -94,6 +94,8 @@ def send_queued_sms_all(
                 .execution_options(synchronize_session=False)
             )
         )
+    if not claimed:
+        return
     claimed.sort(key=lambda message: message.id)
 
     def send(message: Row[int, str, str, str]) -> tuple[int, str | None]:
@@ -107,7 +109,7 @@ def send_queued_sms_all(
     at_once = min(at_once, len(claimed))
     senders = ThreadPoolExecutor(max_workers=at_once) if at_once > 1 else None
     try:
-        for start in range(0, len(claimed), max(at_once, 1)):
+        for start in range(0, len(claimed), at_once):
             some = claimed[start : start + at_once]
             wave = list(senders.map(send, some) if senders else map(send, some))
             answers.extend(wave)
