@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from mcqs.db import Database, utcnow
 from mcqs.devices import tac_import
@@ -598,6 +600,120 @@ def test_an_import_waits_for_another_writer_of_the_catalogue(db: Database, tmp_p
     [report] = finished
     assert (report.imported, report.updated) == (1, 1)
     assert catalogue(db)["35000002"] == ("HTC", "One", "osmocom")
+
+
+def key_index(db: Database) -> int | None:
+    """The object id of the catalogue's primary key's index (a new one each time it is
+    built), or ``None`` when there is no key."""
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT conindid FROM pg_constraint "
+                "WHERE conrelid = 'tac_models'::regclass AND contype = 'p'"
+            )
+        ).scalar()
+
+
+def seed_catalogue(db: Database, *tacs: str) -> None:
+    with db.transaction() as session:
+        session.add_all(
+            TacModel(tac=tac, brand="Nokia", model=f"N{tac}", source="gsma") for tac in tacs
+        )
+
+
+@pytest.mark.postgres_only
+def test_a_file_that_outgrows_the_catalogue_is_loaded_with_its_key_built_again(
+    db: Database, tmp_path: Path
+) -> None:
+    """More lines than the catalogue has TACs: the key is dropped, the rows copied, the key
+    built again; known TACs are still updated, new brands spelt the catalogue's way."""
+    seed_catalogue(db, "35000001")
+    before = key_index(db)
+    path = write_osmocom(
+        tmp_path / "bigger.csv",
+        "35000001,Nokia,3310,,,,,",
+        "35000002,NOKIA,3210,,,,,",
+        "35000003,Nokia,1100,,,,,",
+    )
+
+    report = import_tac_file(db, path)
+
+    assert (report.imported, report.updated, report.unchanged) == (2, 1, 0)
+    assert catalogue(db) == {
+        "35000001": ("Nokia", "3310", "osmocom"),
+        "35000002": ("Nokia", "3210", "osmocom"),
+        "35000003": ("Nokia", "1100", "osmocom"),
+    }
+    after = key_index(db)
+    assert after is not None and after != before  # built again, and there
+    with pytest.raises(IntegrityError):  # and it is a primary key still
+        seed_catalogue(db, "35000003")
+
+
+@pytest.mark.postgres_only
+def test_a_file_smaller_than_the_catalogue_goes_into_its_key_row_by_row(
+    db: Database, tmp_path: Path
+) -> None:
+    """Dropping the key locks the catalogue's readers out until the commit: a file that adds
+    less than the catalogue holds keeps it."""
+    seed_catalogue(db, "35000001", "35000002", "35000003", "35000004")
+    before = key_index(db)
+    path = write_osmocom(tmp_path / "smaller.csv", "35000005,HTC,One,,,,,")
+
+    assert import_tac_file(db, path).imported == 1
+
+    assert key_index(db) == before
+    assert catalogue(db)["35000005"] == ("HTC", "One", "osmocom")
+
+
+@pytest.mark.postgres_only
+def test_a_role_that_does_not_own_the_catalogue_imports_row_by_row(
+    db: Database, tmp_path: Path
+) -> None:
+    """Only the table's owner may drop its key: the web's role (docs/operations.md) imports
+    the rows one at a time into the index."""
+    import uuid
+
+    from sqlalchemy import text
+
+    role = f"mcqs_tac_importer_{uuid.uuid4().hex[:8]}"
+    with db.engine.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(text(f"GRANT SELECT, INSERT, UPDATE ON tac_models, operator_runs TO {role}"))
+        conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+    importer = Database(db.engine.url.set(username=role).render_as_string(hide_password=False))
+    try:
+        before = key_index(db)
+        path = write_osmocom(tmp_path / "new.csv", "35000001,Nokia,3310,,,,,")
+
+        assert import_tac_file(importer, path).imported == 1
+
+        assert key_index(db) == before
+        assert catalogue(db) == {"35000001": ("Nokia", "3310", "osmocom")}
+    finally:
+        importer.dispose()
+        with db.engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+
+
+@pytest.mark.postgres_only
+def test_an_import_that_fails_after_dropping_the_key_leaves_the_key(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = key_index(db)
+    path = write_osmocom(tmp_path / "one.csv", "35000001,Nokia,3310,,,,,")
+
+    monkeypatch.setattr(tac_import, "_ADD_KEY", "SELECT 1/0")  # fails where the key is built
+
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        import_tac_file(db, path)
+
+    assert key_index(db) == before
+    assert catalogue(db) == {}
+    assert runs(db)[-1].outcome == "failed"
 
 
 # ---- plain blocks: recognised over bytes, the same rows as the rules give ----------------

@@ -19,8 +19,10 @@ other writers of the catalogue out, the TACs it does not hold yet are streamed w
 straight into ``tac_models`` as they are read, while brand spellings are counted (the most
 frequent spelling of a brand is its name in the catalogue); the known ones are kept aside
 and updated at the end where the file changes them, and the few new rows whose spelling lost
-are spelt again. On SQLite (the demo's small catalogue) the rows are held and written a batch
-at a time.
+are spelt again. A file with more lines than the catalogue has TACs (a first load) is
+loaded with the catalogue's primary key dropped and built again at the end, when the role
+running the import owns the table. On SQLite (the demo's small catalogue) the rows are held
+and written a batch at a time.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def import_tac_file(
             postgresql = session.get_bind().dialect.name == "postgresql"
             batches = _usable_batches(path, report, stop, plain_blocks=postgresql)
             report.imported, report.updated, report.unchanged = _upsert(
-                session, batches, source=fmt
+                session, batches, source=fmt, path=path
             )
             _stop_if_asked(stop)
     except BaseException as exc:  # an interrupted run ended too: say so in the ledger
@@ -380,12 +382,12 @@ def _canonical(spellings: Counter[str]) -> dict[str, str]:
 
 
 def _upsert(
-    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str
+    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str, path: Path
 ) -> tuple[int, int, int]:
     """Insert new TACs, update known ones the file changes, brands spelt one way:
     (imported, updated, unchanged)."""
     if session.get_bind().dialect.name == "postgresql":
-        return _copy_and_merge(session, batches, source=source)
+        return _copy_and_merge(session, batches, source=source, lines=_lines_in(path))
     kept = [row for batch in batches for row in cast(list[_TacRow], batch)]
     spelling = canonical_brands(brand for _line, _tac, brand, _model in kept)
     now = utcnow()
@@ -465,6 +467,19 @@ UPDATE tac_models t SET brand = b.canonical
 FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
 WHERE t.tac = r.tac
 """
+# A file with more lines than the catalogue has TACs is loaded as pg_restore loads a table:
+# the primary key dropped, the rows copied, the key built again by one sort, which costs a
+# fraction of finding each new TAC's place in the index (docs/benchmarks.md, "TAC import,
+# fourth round"). Dropping the key takes the catalogue's ACCESS EXCLUSIVE lock until the
+# commit: the check's TAC lookups wait for the import (a second or two for a million rows),
+# which is why a file that adds less than the catalogue holds goes into the index row by row.
+# Only the table's owner may drop its key: the role that runs the migrations
+# (docs/operations.md); run by another role, the import goes row by row.
+_OWNS_CATALOGUE = """
+SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'tac_models'::regclass
+"""
+_DROP_KEY = "ALTER TABLE tac_models DROP CONSTRAINT pk_tac_models"
+_ADD_KEY = "ALTER TABLE tac_models ADD CONSTRAINT pk_tac_models PRIMARY KEY (tac)"
 # Rows read through the rules, taken a batch at a time: a COPY write per row costs more
 # than the row.
 _COPY_BLOCK = 8192
@@ -473,17 +488,21 @@ _ASIDE_IN_MEMORY = 8 << 20
 
 
 def _copy_and_merge(
-    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str
+    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str, lines: int
 ) -> tuple[int, int, int]:
     """PostgreSQL: new TACs copied into the catalogue as they are read, known ones updated at
     the end where the file changes them, each brand spelt its one way (see the section's
-    comment): (imported, updated, unchanged)."""
+    comments; ``lines``, the file's, decides whether the key is built again in bulk):
+    (imported, updated, unchanged)."""
     session.execute(text(_LOCK_CATALOGUE))
     driver = session.connection().connection.dbapi_connection
     assert driver is not None
     cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
     with cursor, SpooledTemporaryFile(_ASIDE_IN_MEMORY, mode="w+", encoding="utf-8") as aside:
-        known = _known_tacs(cursor)  # before the COPY: one at a time on a connection
+        known, catalogue = _known_tacs(cursor)  # before the COPY: one at a time on a connection
+        in_bulk = lines > catalogue and cursor.execute(_OWNS_CATALOGUE).fetchone()[0]
+        if in_bulk:
+            cursor.execute(_DROP_KEY)
         with cursor.copy(_COPY_NEW) as copy:
             written = _Written(copy, aside, known, f"\t{source}\n")
             for batch in batches:
@@ -491,6 +510,8 @@ def _copy_and_merge(
                     written.add_plain(batch)
                 else:
                     written.add_rows(batch)
+        if in_bulk:
+            cursor.execute(_ADD_KEY)
         canonical = _canonical(written.spellings)
         respelt = {
             spelling: tacs
@@ -574,8 +595,14 @@ class _Written:
                 self.new_of.setdefault(name, array("i")).frombytes(tacs.astype("=i4").tobytes())
 
 
-def _known_tacs(cursor: Any) -> bytearray:
-    """One bit per TAC already in the catalogue (as ``_keep_usable``'s ``seen``)."""
+def _lines_in(path: Path) -> int:
+    with path.open("rb") as file:
+        return sum(block.count(b"\n") for block in iter(lambda: file.read(_READ_BYTES), b""))
+
+
+def _known_tacs(cursor: Any) -> tuple[bytearray, int]:
+    """One bit per TAC already in the catalogue (as ``_keep_usable``'s ``seen``), and how
+    many TACs the catalogue holds."""
     known = bytearray(10**8 // 8)
     (tacs,) = cursor.execute(_KNOWN_TACS, binary=True).fetchone()
     if tacs:
@@ -584,7 +611,7 @@ def _known_tacs(cursor: Any) -> bytearray:
         if not usable.all():
             digits = digits[usable]
         set_bits(np.frombuffer(known, dtype=np.uint8), tac_numbers(digits))
-    return known
+    return known, len(tacs or b"") // 8
 
 
 # ---- the ledger --------------------------------------------------------------------------
