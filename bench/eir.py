@@ -11,13 +11,13 @@ registered), then:
    served by ``serve_factory`` as ``mcqs serve`` does, ``MCQS_WEB_WORKERS`` processes;
 2. resident memory (VmRSS) of each serving process after the load;
 3. bulk status: IMEIs/s of a 100,000-IMEI request;
-4. network import: rows/s of a ``--import-rows`` file (validate, merge, detect), next to a
-   bare ``COPY`` of the same file into an unindexed table: three pairs after a small one
-   not timed (:func:`warm_up`), each step after a ``CHECKPOINT``, the registry put back as
-   it was before each import; the median ratio is the figure;
+4. network import: rows/s of a ``--import-rows`` (10 million) file (validate, merge,
+   detect), next to a bare ``COPY`` of the same file into an unindexed table: three pairs
+   after a small one not timed (:func:`warm_up`), each step after a ``CHECKPOINT``, the
+   registry put back as it was before each import; the median ratio is the figure;
 5. full list generation with the registry's million stolen IMEIs.
 
-    .venv/bin/python bench/eir.py [--postgres URL] [--imeis 10000000] [--import-rows 1000000]
+    .venv/bin/python bench/eir.py [--postgres URL] [--imeis 10000000] [--import-rows 10000000]
 
 Smaller runs while iterating: ``MCQS_BENCH_EIR_IMEIS``, ``MCQS_BENCH_EIR_IMPORT_ROWS`` and
 ``MCQS_BENCH_EIR_SECONDS`` (of wrk per endpoint) set the defaults.
@@ -329,7 +329,7 @@ def main() -> None:
     parser.add_argument(
         "--import-rows",
         type=int,
-        default=int(os.environ.get("MCQS_BENCH_EIR_IMPORT_ROWS", 1_000_000)),
+        default=int(os.environ.get("MCQS_BENCH_EIR_IMPORT_ROWS", 10_000_000)),
     )
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--only", choices=["import"], help="only this figure (see above)")
