@@ -72,12 +72,12 @@ def insert_rows(
     *,
     returning: Sequence[str] = (),
     skip_conflicts_on: Sequence[str] = (),
-    conflict_where: ColumnElement[bool] | None = None,
 ) -> Sequence[Any]:
     """Insert ``rows`` (plain dicts with the same keys, every value given: no column
     default is applied) with one statement, returning the ``returning`` columns of the rows
-    written. ``skip_conflicts_on``: insert-or-ignore on that unique index (with
-    ``conflict_where``, a partial one); the rows it skipped are not returned.
+    written. ``skip_conflicts_on``: insert-or-ignore on the unique index of those columns
+    (a partial index's condition is taken from the model's ``Index``, where it is stated
+    once); the rows it skipped are not returned.
 
     For the worker's batches: on PostgreSQL the rows go as one array per column into one
     short ``INSERT … SELECT … FROM unnest(…)``, the same text whatever their number, which
@@ -90,9 +90,7 @@ def insert_rows(
         return []
     names = tuple(rows[0])
     dialect = session.get_bind().dialect.name
-    statement = _insert_statement(
-        dialect, table, names, tuple(returning), tuple(skip_conflicts_on), conflict_where
-    )
+    statement = _insert_statement(dialect, table, names, tuple(returning), tuple(skip_conflicts_on))
     if dialect == "postgresql":
         result = session.execute(statement, {name: [row[name] for row in rows] for name in names})
     else:
@@ -163,12 +161,11 @@ def _insert_statement(
     names: tuple[str, ...],
     returning: tuple[str, ...],
     conflict: tuple[str, ...],
-    conflict_where: ColumnElement[bool] | None,
 ) -> Any:
-    """The statement of :func:`insert_rows`, built once per shape."""
-    # By the clause's id: it is a table's column or an expression made once (comparing
-    # clauses with == would build SQL, not compare them).
-    key = (dialect, table.name, names, returning, conflict, id(conflict_where))
+    """The statement of :func:`insert_rows`, built once per shape (the key holds only
+    names: a clause built by the caller at each call would make a new key each time, and
+    this cache would grow with every call)."""
+    key = (dialect, table.name, names, returning, conflict)
     found = _insert_statements.get(key)
     if found is not None:
         return found
@@ -188,12 +185,22 @@ def _insert_statement(
         statement = sqlite.insert(table) if dialect == "sqlite" else table.insert()
     if conflict:
         statement = statement.on_conflict_do_nothing(
-            index_elements=list(conflict), index_where=conflict_where
+            index_elements=list(conflict),
+            index_where=_partial_index_where(table, conflict, dialect),
         )
     if returning:
         statement = statement.returning(*(table.c[name] for name in returning))
     _insert_statements[key] = statement
     return statement
+
+
+def _partial_index_where(table: Table, columns: tuple[str, ...], dialect: str) -> Any:
+    """The condition of the table's unique index on ``columns`` for ``dialect``
+    (``postgresql_where=``/``sqlite_where=``), or None: a full index, or a key."""
+    for index in table.indexes:
+        if index.unique and tuple(c.name for c in index.columns) == columns:
+            return index.dialect_kwargs.get(f"{dialect}_where")
+    return None
 
 
 def enum_column(enum: type[StrEnum], name: str, *, length: int = 20) -> Enum:

@@ -148,3 +148,31 @@ def test_ten_checks_of_one_fin_at_once_open_no_more_than_the_limit(
     limit = app_settings.open_applications_per_fin
     assert outcomes.count("created") == limit
     assert outcomes.count("too_many_open_applications") == len(checked) - limit
+
+
+def test_every_hold_is_taken_with_the_one_statement_built_for_it(
+    catalogue: Database, services, app_settings, demo_imeis
+) -> None:
+    """The statement that takes holds is built once per process and kept: it was once kept
+    under the id of a condition built at each call, so the web process kept one more
+    statement for every payment, for ever (its memory grew through the receipts' soak)."""
+    import datetime as dt
+
+    from mcqs import db as db_module
+    from mcqs.payments.service import start_payment
+
+    start = dt.datetime.now(dt.UTC)
+    for citizen_index in range(2):
+        application_id = _check(
+            services, catalogue, citizen_index, demo_imeis[citizen_index], start
+        )
+        start_payment(
+            catalogue, goldenpay=services.goldenpay, settings=app_settings,
+            application_id=application_id, phone="0501234567", card_type="v", lang="lv",
+            now=lambda: start,
+        )  # fmt: skip
+
+    assert len(live_holds(catalogue)) == 2
+    dialect = catalogue.engine.dialect.name
+    built = [key for key in db_module._insert_statements if key[:2] == (dialect, "imei_holds")]
+    assert len(built) == 1

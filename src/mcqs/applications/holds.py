@@ -177,8 +177,7 @@ def _take(
                 _HOLDS,
                 rows,
                 returning=("imei_norm",),
-                skip_conflicts_on=("imei_norm",),
-                conflict_where=_HOLDS.c.released_at.is_(None),
+                skip_conflicts_on=("imei_norm",),  # the index of unreleased holds
             )
         }
         left = [norm for norm in left if norm not in taken]

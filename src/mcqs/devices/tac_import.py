@@ -471,7 +471,7 @@ WHERE t.tac = r.tac
 # the primary key dropped, the rows copied, the key built again by one sort, which costs a
 # fraction of finding each new TAC's place in the index (docs/benchmarks.md, "TAC import,
 # fourth round"). Dropping the key takes the catalogue's ACCESS EXCLUSIVE lock until the
-# commit: the check's TAC lookups wait for the import (a second or two for a million rows),
+# commit: the check's TAC lookups wait for the import (under a second for a million rows),
 # which is why a file that adds less than the catalogue holds goes into the index row by row.
 # Only the table's owner may drop its key: the role that runs the migrations
 # (docs/operations.md); run by another role, the import goes row by row.

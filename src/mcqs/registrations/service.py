@@ -255,8 +255,7 @@ def _insert_registrations(
             imeis,
             rows,
             returning=("registration_id", "imei_norm"),
-            skip_conflicts_on=("imei_norm",),
-            conflict_where=imeis.c.active,
+            skip_conflicts_on=("imei_norm",),  # the index of active registrations' IMEIs
         )
     }
     lost = [
