@@ -700,6 +700,34 @@ def test_a_role_that_does_not_own_the_catalogue_imports_row_by_row(
 
 
 @pytest.mark.postgres_only
+def test_a_first_load_keeps_the_key_when_a_reader_holds_the_catalogue(
+    db: Database, tmp_path: Path
+) -> None:
+    """A transaction still reading the catalogue: the key's lock is asked for a second at
+    most (readers coming after the request would wait behind it), then the import goes
+    row by row, and the reader was never stopped."""
+    import threading
+
+    from sqlalchemy import text
+
+    before = key_index(db)
+    path = write_osmocom(tmp_path / "new.csv", "35000001,Nokia,3310,,,,,")
+    finished: list[ImportReport] = []
+    with db.engine.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM tac_models"))  # holds ACCESS SHARE
+        importing = threading.Thread(target=lambda: finished.append(import_tac_file(db, path)))
+        importing.start()
+        importing.join(timeout=20)
+        assert finished, "the import waited for the reader"
+        # The reader goes on, and sees the committed row.
+        reader.commit()
+        assert reader.execute(text("SELECT brand FROM tac_models")).scalar() == "Nokia"
+
+    assert finished[0].imported == 1
+    assert key_index(db) == before
+
+
+@pytest.mark.postgres_only
 def test_an_import_that_fails_after_dropping_the_key_leaves_the_key(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

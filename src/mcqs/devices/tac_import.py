@@ -474,11 +474,16 @@ WHERE t.tac = r.tac
 # commit: the check's TAC lookups wait for the import (under a second for a million rows),
 # which is why a file that adds less than the catalogue holds goes into the index row by row.
 # Only the table's owner may drop its key: the role that runs the migrations
-# (docs/operations.md); run by another role, the import goes row by row.
+# (docs/operations.md); run by another role, the import goes row by row. Nor is the key
+# dropped when the lock is not granted within a second (a transaction reading the
+# catalogue for longer): while a lock request waits, every reader that comes after it
+# waits behind it, and the site's checks would wait with them.
 _OWNS_CATALOGUE = """
 SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'tac_models'::regclass
 """
 _DROP_KEY = "ALTER TABLE tac_models DROP CONSTRAINT pk_tac_models"
+_DROP_KEY_WAITS_AT_MOST = "SELECT set_config('lock_timeout', '1s', true)"
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
 _ADD_KEY = "ALTER TABLE tac_models ADD CONSTRAINT pk_tac_models PRIMARY KEY (tac)"
 # Rows read through the rules, taken a batch at a time: a COPY write per row costs more
 # than the row.
@@ -500,9 +505,11 @@ def _copy_and_merge(
     cursor: Any = driver.cursor()  # psycopg's, which speaks COPY
     with cursor, SpooledTemporaryFile(_ASIDE_IN_MEMORY, mode="w+", encoding="utf-8") as aside:
         known, catalogue = _known_tacs(cursor)  # before the COPY: one at a time on a connection
-        in_bulk = lines > catalogue and cursor.execute(_OWNS_CATALOGUE).fetchone()[0]
-        if in_bulk:
-            cursor.execute(_DROP_KEY)
+        in_bulk = (
+            lines > catalogue
+            and cursor.execute(_OWNS_CATALOGUE).fetchone()[0]
+            and _dropped_key(cursor)
+        )
         with cursor.copy(_COPY_NEW) as copy:
             written = _Written(copy, aside, known, f"\t{source}\n")
             for batch in batches:
@@ -593,6 +600,24 @@ class _Written:
         for name, tacs in zip(names, np.split(by_spelling, cuts), strict=True):
             if len(tacs):
                 self.new_of.setdefault(name, array("i")).frombytes(tacs.astype("=i4").tobytes())
+
+
+def _dropped_key(cursor: Any) -> bool:
+    """Drop the catalogue's key if its lock is granted within a second (see the section's
+    comments); whether it was."""
+    cursor.execute("SAVEPOINT drop_key")
+    lock_timeout = cursor.execute("SHOW lock_timeout").fetchone()[0]
+    cursor.execute(_DROP_KEY_WAITS_AT_MOST)
+    try:
+        cursor.execute(_DROP_KEY)
+    except Exception as error:  # psycopg's LockNotAvailable; the driver is not named here
+        if getattr(error, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        cursor.execute("ROLLBACK TO SAVEPOINT drop_key")  # the setting rolled back with it
+        return False
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", (lock_timeout,))
+    cursor.execute("RELEASE SAVEPOINT drop_key")
+    return True
 
 
 def _lines_in(path: Path) -> int:
