@@ -197,7 +197,7 @@ def _insert_statement(
 def _partial_index_where(table: Table, columns: tuple[str, ...], dialect: str) -> Any:
     """The condition of the table's unique index on ``columns`` for ``dialect``
     (``postgresql_where=``/``sqlite_where=``), or None: a full index, or a key."""
-    for index in table.indexes:
+    for index in sorted(table.indexes, key=lambda index: str(index.name)):  # in a fixed order
         if index.unique and tuple(c.name for c in index.columns) == columns:
             return index.dialect_kwargs.get(f"{dialect}_where")
     return None

@@ -650,6 +650,9 @@ def test_a_file_that_outgrows_the_catalogue_is_loaded_with_its_key_built_again(
     assert after is not None and after != before  # built again, and there
     with pytest.raises(IntegrityError):  # and it is a primary key still
         seed_catalogue(db, "35000003")
+    # The same full file again, the usual import, adds nothing: the key stays.
+    assert import_tac_file(db, path).unchanged == 3
+    assert key_index(db) == after
 
 
 @pytest.mark.postgres_only
@@ -713,11 +716,20 @@ def test_a_first_load_keeps_the_key_when_a_reader_holds_the_catalogue(
     before = key_index(db)
     path = write_osmocom(tmp_path / "new.csv", "35000001,Nokia,3310,,,,,")
     finished: list[ImportReport] = []
-    with db.engine.connect() as reader:
+    asked = text(
+        "SELECT count(*) FROM pg_locks WHERE relation = 'tac_models'::regclass "
+        "AND mode = 'AccessExclusiveLock' AND NOT granted"
+    )
+    with db.engine.connect() as reader, db.engine.connect() as onlooker:
         reader.execute(text("SELECT count(*) FROM tac_models"))  # holds ACCESS SHARE
         importing = threading.Thread(target=lambda: finished.append(import_tac_file(db, path)))
         importing.start()
+        lock_asked = False
+        while importing.is_alive() and not lock_asked:
+            lock_asked = onlooker.execute(asked).scalar() == 1
+            onlooker.rollback()
         importing.join(timeout=20)
+        assert lock_asked, "the import never asked to drop the key"
         assert finished, "the import waited for the reader"
         # The reader goes on, and sees the committed row.
         reader.commit()

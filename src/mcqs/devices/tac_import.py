@@ -19,10 +19,10 @@ other writers of the catalogue out, the TACs it does not hold yet are streamed w
 straight into ``tac_models`` as they are read, while brand spellings are counted (the most
 frequent spelling of a brand is its name in the catalogue); the known ones are kept aside
 and updated at the end where the file changes them, and the few new rows whose spelling lost
-are spelt again. A file with more lines than the catalogue has TACs (a first load) is
-loaded with the catalogue's primary key dropped and built again at the end, when the role
-running the import owns the table. On SQLite (the demo's small catalogue) the rows are held
-and written a batch at a time.
+are spelt again. A file with more than twice as many lines as the catalogue has TACs (a
+first load) is loaded with the catalogue's primary key dropped and built again at the end,
+when the role running the import owns the table. On SQLite (the demo's small catalogue) the
+rows are held and written a batch at a time.
 """
 
 from __future__ import annotations
@@ -467,12 +467,15 @@ UPDATE tac_models t SET brand = b.canonical
 FROM tac_import_rows r JOIN tac_import_brands b ON b.spelling = r.brand
 WHERE t.tac = r.tac
 """
-# A file with more lines than the catalogue has TACs is loaded as pg_restore loads a table:
+# A file with more than twice as many lines as the catalogue has TACs (so it adds more than
+# the catalogue holds: a first load; a full dump imported again, the usual case, has about
+# as many lines as the catalogue has TACs) is loaded as pg_restore loads a table:
 # the primary key dropped, the rows copied, the key built again by one sort, which costs a
 # fraction of finding each new TAC's place in the index (docs/benchmarks.md, "TAC import,
-# fourth round"). Dropping the key takes the catalogue's ACCESS EXCLUSIVE lock until the
-# commit: the check's TAC lookups wait for the import (under a second for a million rows),
-# which is why a file that adds less than the catalogue holds goes into the index row by row.
+# fourth round"). Dropping the key takes the catalogue's ACCESS EXCLUSIVE lock from before
+# the file is read until the commit: the check's TAC lookups wait for the whole import (0.7 s
+# for a million Osmocom rows here; a GSMA file, read by the csv module, takes longer), which
+# is why any other file goes into the index row by row.
 # Only the table's owner may drop its key: the role that runs the migrations
 # (docs/operations.md); run by another role, the import goes row by row. Nor is the key
 # dropped when the lock is not granted within a second (a transaction reading the
@@ -483,7 +486,9 @@ SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'tac_models'::re
 """
 _DROP_KEY = "ALTER TABLE tac_models DROP CONSTRAINT pk_tac_models"
 _DROP_KEY_WAITS_AT_MOST = "SELECT set_config('lock_timeout', '1s', true)"
-_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
+# PostgreSQL's SQLSTATEs for a lock_timeout that ran out and for a deadlock: either way the
+# key stays and the rows go in one at a time.
+_LOCK_REFUSED = ("55P03", "40P01")
 _ADD_KEY = "ALTER TABLE tac_models ADD CONSTRAINT pk_tac_models PRIMARY KEY (tac)"
 # Rows read through the rules, taken a batch at a time: a COPY write per row costs more
 # than the row.
@@ -497,7 +502,7 @@ def _copy_and_merge(
 ) -> tuple[int, int, int]:
     """PostgreSQL: new TACs copied into the catalogue as they are read, known ones updated at
     the end where the file changes them, each brand spelt its one way (see the section's
-    comments; ``lines``, the file's, decides whether the key is built again in bulk):
+    comments; ``lines``, the file's, decide whether the key is built again in bulk):
     (imported, updated, unchanged)."""
     session.execute(text(_LOCK_CATALOGUE))
     driver = session.connection().connection.dbapi_connection
@@ -506,7 +511,7 @@ def _copy_and_merge(
     with cursor, SpooledTemporaryFile(_ASIDE_IN_MEMORY, mode="w+", encoding="utf-8") as aside:
         known, catalogue = _known_tacs(cursor)  # before the COPY: one at a time on a connection
         in_bulk = (
-            lines > catalogue
+            lines > 2 * catalogue
             and cursor.execute(_OWNS_CATALOGUE).fetchone()[0]
             and _dropped_key(cursor)
         )
@@ -611,7 +616,7 @@ def _dropped_key(cursor: Any) -> bool:
     try:
         cursor.execute(_DROP_KEY)
     except Exception as error:  # psycopg's LockNotAvailable; the driver is not named here
-        if getattr(error, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+        if getattr(error, "sqlstate", None) not in _LOCK_REFUSED:
             raise
         cursor.execute("ROLLBACK TO SAVEPOINT drop_key")  # the setting rolled back with it
         return False
