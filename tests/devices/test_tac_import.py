@@ -627,8 +627,9 @@ def seed_catalogue(db: Database, *tacs: str) -> None:
 def test_a_file_that_outgrows_the_catalogue_is_loaded_with_its_key_built_again(
     db: Database, tmp_path: Path
 ) -> None:
-    """More lines than the catalogue has TACs: the key is dropped, the rows copied, the key
-    built again; known TACs are still updated, new brands spelt the catalogue's way."""
+    """More than twice as many lines as the catalogue has TACs: the key is dropped, the rows
+    copied, the key built again; known TACs are still updated, new brands spelt the
+    catalogue's way."""
     seed_catalogue(db, "35000001")
     before = key_index(db)
     path = write_osmocom(

@@ -485,7 +485,7 @@ _OWNS_CATALOGUE = """
 SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'tac_models'::regclass
 """
 _DROP_KEY = "ALTER TABLE tac_models DROP CONSTRAINT pk_tac_models"
-_DROP_KEY_WAITS_AT_MOST = "SELECT set_config('lock_timeout', '1s', true)"
+_SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, true)"  # until the commit
 # PostgreSQL's SQLSTATEs for a lock_timeout that ran out and for a deadlock: either way the
 # key stays and the rows go in one at a time.
 _LOCK_REFUSED = ("55P03", "40P01")
@@ -612,7 +612,7 @@ def _dropped_key(cursor: Any) -> bool:
     comments); whether it was."""
     cursor.execute("SAVEPOINT drop_key")
     lock_timeout = cursor.execute("SHOW lock_timeout").fetchone()[0]
-    cursor.execute(_DROP_KEY_WAITS_AT_MOST)
+    cursor.execute(_SET_LOCK_TIMEOUT, ("1s",))
     try:
         cursor.execute(_DROP_KEY)
     except Exception as error:  # psycopg's LockNotAvailable; the driver is not named here
@@ -620,7 +620,7 @@ def _dropped_key(cursor: Any) -> bool:
             raise
         cursor.execute("ROLLBACK TO SAVEPOINT drop_key")  # the setting rolled back with it
         return False
-    cursor.execute("SELECT set_config('lock_timeout', %s, true)", (lock_timeout,))
+    cursor.execute(_SET_LOCK_TIMEOUT, (lock_timeout,))  # as it was, for the rest
     cursor.execute("RELEASE SAVEPOINT drop_key")
     return True
 
