@@ -179,14 +179,41 @@ def mcqs(
 
 
 @contextmanager
-def bare(database_url: str, folder: Path, *, web_workers: int) -> Iterator[str]:
+def yardstick(
+    name: str, factory: str, ready: str, env: dict[str, str], folder: Path, *, web_workers: int
+) -> Iterator[str]:
+    """One of the yardsticks in ``bench/`` (``factory``, an import string there) served as
+    MCQS is; yields its base URL once ``ready`` (a path) answers 200."""
     port = free_port()
-    env = environment(database_url, port, str(folder / "simulators"))
-    env.update(MCQS_WEB_WORKERS=str(web_workers), PYTHONPATH=str(ROOT / "bench"))
-    serve = SERVE.format(factory="bare_app:create_bare_app")
-    with process("bare", [sys.executable, "-c", serve], env, folder):
+    env = {**env, "MCQS_PORT": str(port), "MCQS_WEB_WORKERS": str(web_workers)}
+    env["PYTHONPATH"] = str(ROOT / "bench")
+    serve = SERVE.format(factory=factory)
+    with process(name, [sys.executable, "-c", serve], env, folder):
         base = f"http://127.0.0.1:{port}"
-        wait_ready(f"{base}/item", folder, "bare")
+        wait_ready(f"{base}{ready}", folder, name)
+        yield base
+
+
+@contextmanager
+def bare(database_url: str, folder: Path, *, web_workers: int) -> Iterator[str]:
+    """``bench/bare_app.py``: one primary-key select a request."""
+    env = environment(database_url, 0, str(folder / "simulators"))
+    with yardstick(
+        "bare", "bare_app:create_bare_app", "/item", env, folder, web_workers=web_workers
+    ) as base:
+        yield base
+
+
+@contextmanager
+def check_floor(system: System, *, web_workers: int) -> Iterator[str]:
+    """``bench/check_floor_app.py``: the statements the check's rules require, sent by
+    psycopg alone around a question to the same population registry as ``system``'s."""
+    env = dict(system.env)
+    env.setdefault("MCQS_POPULATION_BASE_URL", f"{system.base}/_sim/population")
+    factory = "check_floor_app:create_check_floor_app"
+    with yardstick(
+        "floor", factory, "/openapi.json", env, system.folder, web_workers=web_workers
+    ) as base:
         yield base
 
 
@@ -277,6 +304,19 @@ def check_form(html: str, citizen: Any, imei: str) -> dict[str, str]:
         "security_code_id": code_id.group(1),
         "csrf_token": csrf_token_of(html),
     }
+
+
+async def floor_times(base: str, citizens: Citizens, count: int) -> list[float]:
+    """``bench/check_floor_app.py``'s check, one after another on one connection."""
+    times = []
+    async with httpx.AsyncClient(base_url=base, timeout=30, verify=TLS) as client:
+        for _ in range(count):
+            citizen, imei, address = citizens.next()
+            form = {"fin": citizen.fin, "imei": imei, "client": address}
+            start = time.perf_counter()
+            expect(await client.post("/check", data=form), 303, "the check's floor")
+            times.append(time.perf_counter() - start)
+    return times
 
 
 async def bare_times(base: str, count: int) -> list[float]:
@@ -608,11 +648,15 @@ def check_figures(
             asyncio.run(flows_level(system.base, citizens, 4, 3.0))
             asyncio.run(check_times(system.base, citizens, 20))
             found["check"] = asyncio.run(check_times(system.base, citizens, args.checks))
+            with check_floor(system, web_workers=2) as floor:
+                asyncio.run(floor_times(floor, citizens, 50))
+                found["floor"] = asyncio.run(floor_times(floor, citizens, args.checks))
             found["paused"] = asyncio.run(
                 paused_citizens(system.base, citizens, args.paused, args.paused_seconds, args.pause)
             )
         return (
             f"parties {args.parties}: check p50 {quantile_ms(found['check'], 0.5):.1f} ms, "
+            f"floor p50 {quantile_ms(found['floor'], 0.5):.1f} ms, "
             f"bare p50 {quantile_ms(found['bare'], 0.5):.1f} ms, paused check p99 "
             f"{quantile_ms(found['paused'].checks, 0.99):.0f} ms"
         )
@@ -624,6 +668,8 @@ def check_rows(rounds: list[dict[str, Any]], args: argparse.Namespace) -> list[t
     check = [quantile_ms(r["check"], 0.5) for r in rounds]
     bare_ = [quantile_ms(r["bare"], 0.5) for r in rounds]
     ratio = [c / b for c, b in zip(check, bare_, strict=True)]
+    floor = [quantile_ms(r["floor"], 0.5) for r in rounds]
+    floor_ratio = [f / b for f, b in zip(floor, bare_, strict=True)]
     p99 = [quantile_ms(r["paused"].checks, 0.99) for r in rounds]
     p50 = [quantile_ms(r["paused"].checks, 0.5) for r in rounds]
     return [
@@ -634,6 +680,15 @@ def check_rows(rounds: list[dict[str, Any]], args: argparse.Namespace) -> list[t
             spread(ratio, "{:.1f}×"),
             "≤ 3×",
             verdict(median(ratio) <= 3),
+        ),
+        (
+            "the check's floor: its rules' 9 statements and 2 commits sent by psycopg alone, "
+            "around the registry's answer (`bench/check_floor_app.py`), p50 ms",
+            f"the same PK select: {spread(bare_, '{:.1f}')} ms",
+            f"{spread(floor, '{:.1f}')} ms",
+            spread(floor_ratio, "{:.1f}×"),
+            "—",
+            "—",
         ),
         (
             f"check p99, {args.paused} citizens pausing ~{args.pause:g} s",
@@ -668,9 +723,13 @@ def check_method(rounds: list[dict[str, Any]], args: argparse.Namespace) -> str:
   (`bench/bare_app.py`, one primary-key select) served alone as MCQS is (2 processes,
   `serve_factory`), {args.checks} GETs one after another on one connection; then {served},
   warmed by a few whole flows: {args.checks} checks one after another, each a new browser
-  (GET the form, then the timed POST), then {args.paused} citizens doing whole flows for
-  {args.paused_seconds:g} s, pausing {args.pause:g} s (±20%) between steps, their checks
-  timed ({counts}; other steps' p99 {spread(steps, "{:.0f}")} ms). {failures_text(errors)}"""
+  (GET the form, then the timed POST); then the check's floor (`bench/check_floor_app.py`,
+  served as the bare app is, asking the same registry): the database and registry work the
+  check's rules require and nothing else, its statements written by hand and sent by psycopg
+  alone, {args.checks} POSTs one after another on one connection; then {args.paused}
+  citizens doing whole flows for {args.paused_seconds:g} s, pausing {args.pause:g} s (±20%)
+  between steps, their checks timed ({counts}; other steps' p99 {spread(steps, "{:.0f}")}
+  ms). {failures_text(errors)}"""
 
 
 def check_report(found: Results, args: argparse.Namespace) -> str:
@@ -714,6 +773,11 @@ def flows_rows(rounds: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     growth = [r[(2, 32)].rate / r[(2, 1)].rate for r in rounds]
     today = [t / TODAY_FLOWS_PER_SECOND for t in two]
     scaling = [t / o for t, o in zip(two, one, strict=True)]
+    # The most flows/s the machine could give, every core busy at the CPU a flow cost with
+    # 2 web processes (the load generator's, the simulators', PostgreSQL's included).
+    ceiling = [
+        (os.cpu_count() or 1) * r[(2, 32)].done / sum(r[(2, 32)].cpu.values()) for r in rounds
+    ]
     return [
         (
             "whole flows/s at 32 citizens, 2 web processes",
@@ -731,6 +795,15 @@ def flows_rows(rounds: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             spread(scaling, "{:.2f}×"),
             "≥ 1.7×",
             verdict(median(scaling) >= 1.7),
+        ),
+        (
+            "the machine's ceiling: flows/s with every core busy at the whole machine's CPU "
+            "a flow (2 web processes, the load generator's included), against 1 process",
+            f"1 process: {spread(one, '{:.1f}')} flows/s",
+            f"{spread(ceiling, '{:.1f}')} flows/s",
+            spread([c / o for c, o in zip(ceiling, one, strict=True)], "{:.2f}×"),
+            "—",
+            "—",
         ),
     ]
 
@@ -957,6 +1030,8 @@ def tac_rows(rounds: list[dict[str, Any]], args: argparse.Namespace) -> list[tup
     again_share = [r["copy_seconds"] / r["again"][0] for r in rounds]
     floor = [r["floor"] for r in rounds]
     floor_share = [r["copy_seconds"] / r["floor"] for r in rounds]
+    least = [r["start_up"] + r["import_here"] for r in rounds]
+    least_share = [r["copy_seconds"] / s for r, s in zip(rounds, least, strict=True)]
     return [
         (
             f"`mcqs import-tac`, {args.tac_rows:,} new rows, as a command",
@@ -973,6 +1048,15 @@ def tac_rows(rounds: list[dict[str, Any]], args: argparse.Namespace) -> list[tup
             f"{median(here_share):.0%} ({min(here_share):.0%}–{max(here_share):.0%})",
             "≥ 40%",
             verdict(median(here_share) >= 0.4),
+        ),
+        (
+            "the command's floor: its start-up (the command on a one-row file) and the "
+            "import in-process, added",
+            f"bare `COPY`: {spread(copy, '{:.2f}')} s",
+            f"{spread(least, '{:.2f}')} s",
+            f"{median(least_share):.0%} ({min(least_share):.0%}–{max(least_share):.0%})",
+            "—",
+            "—",
         ),
         (
             "PostgreSQL alone: the import's rows `COPY`'d through the catalogue's key",
