@@ -387,7 +387,7 @@ def _upsert(
     """Insert new TACs, update known ones the file changes, brands spelt one way:
     (imported, updated, unchanged)."""
     if session.get_bind().dialect.name == "postgresql":
-        return _copy_and_merge(session, batches, source=source, lines=_lines_in(path))
+        return _copy_and_merge(session, batches, source=source, path=path)
     kept = [row for batch in batches for row in cast(list[_TacRow], batch)]
     spelling = canonical_brands(brand for _line, _tac, brand, _model in kept)
     now = utcnow()
@@ -498,11 +498,11 @@ _ASIDE_IN_MEMORY = 8 << 20
 
 
 def _copy_and_merge(
-    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str, lines: int
+    session: Session, batches: Iterable[PlainBlock | list[_TacRow]], *, source: str, path: Path
 ) -> tuple[int, int, int]:
     """PostgreSQL: new TACs copied into the catalogue as they are read, known ones updated at
     the end where the file changes them, each brand spelt its one way (see the section's
-    comments; ``lines``, the file's, decide whether the key is built again in bulk):
+    comments; how many lines ``path`` has decides whether the key is built again in bulk):
     (imported, updated, unchanged)."""
     session.execute(text(_LOCK_CATALOGUE))
     driver = session.connection().connection.dbapi_connection
@@ -511,7 +511,7 @@ def _copy_and_merge(
     with cursor, SpooledTemporaryFile(_ASIDE_IN_MEMORY, mode="w+", encoding="utf-8") as aside:
         known, catalogue = _known_tacs(cursor)  # before the COPY: one at a time on a connection
         in_bulk = (
-            lines > 2 * catalogue
+            _has_more_lines(path, than=2 * catalogue)
             and cursor.execute(_OWNS_CATALOGUE).fetchone()[0]
             and _dropped_key(cursor)
         )
@@ -625,9 +625,16 @@ def _dropped_key(cursor: Any) -> bool:
     return True
 
 
-def _lines_in(path: Path) -> int:
+def _has_more_lines(path: Path, *, than: int) -> bool:
+    """Whether the file has more than ``than`` lines (read only as far as it takes to tell:
+    a first load into a small catalogue is told in its first block)."""
+    lines = 0
     with path.open("rb") as file:
-        return sum(block.count(b"\n") for block in iter(lambda: file.read(_READ_BYTES), b""))
+        for block in iter(lambda: file.read(_READ_BYTES), b""):
+            lines += block.count(b"\n")
+            if lines > than:
+                return True
+    return False
 
 
 def _known_tacs(cursor: Any) -> tuple[bytearray, int]:
